@@ -1,0 +1,212 @@
+//! The typed bodies of grafi's events.
+//!
+//! Assistant, workflow and tool events share one shape (a component plus message lists);
+//! node events differ only in that their input is the topic events they consumed. So the
+//! twelve component events are three generic structs, and [`crate::Event`]'s variant says
+//! which of the twelve an event is.
+
+use serde_json::{Map, Value};
+
+use crate::context::InvokeContext;
+use crate::message::MessageList;
+use crate::timestamp::Timestamp;
+
+/// grafi's `event_version`; the only one grafi has written so far.
+pub const EVENT_VERSION: &str = "1.0";
+
+/// What every grafi event has, whatever its type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventMeta {
+    /// Unique id (grafi: uuid4 hex), the idempotency key of every store.
+    pub event_id: String,
+    /// Always `"1.0"` in grafi 0.0.24.
+    pub event_version: String,
+    /// The top-level copy of the request id (grafi copies `invoke_context.assistant_request_id`).
+    pub assistant_request_id: String,
+    /// When the event happened.
+    pub timestamp: Timestamp,
+    /// `event_context.invoke_context`.
+    pub invoke_context: InvokeContext,
+    /// Fields the model does not know, kept so nothing is dropped.
+    pub unknown: UnknownFields,
+}
+
+impl EventMeta {
+    /// A fresh envelope for `invoke_context`: new uuid4-hex id, timestamp now.
+    pub fn new(invoke_context: InvokeContext) -> Self {
+        Self {
+            event_id: crate::new_id(),
+            event_version: EVENT_VERSION.to_owned(),
+            assistant_request_id: invoke_context.assistant_request_id.clone(),
+            timestamp: Timestamp::now(),
+            invoke_context,
+            unknown: UnknownFields::default(),
+        }
+    }
+}
+
+/// Fields of a document that grafi 0.0.24 does not write, by where they were found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UnknownFields {
+    /// At the top level of the document.
+    pub top: Map<String, Value>,
+    /// Inside `event_context` (beside `invoke_context`).
+    pub context: Map<String, Value>,
+    /// Inside `data`, when `data` is an object.
+    pub data: Map<String, Value>,
+}
+
+/// An assistant, workflow or tool, as its events describe it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ComponentInfo {
+    /// `assistant_id` / `workflow_id` / `tool_id`.
+    pub id: String,
+    /// `…_name`.
+    pub name: String,
+    /// `…_type` (the Python class, e.g. `OpenAITool`).
+    pub type_name: String,
+}
+
+impl ComponentInfo {
+    /// A component with a fresh id.
+    pub fn new(name: impl Into<String>, type_name: impl Into<String>) -> Self {
+        Self {
+            id: crate::new_id(),
+            name: name.into(),
+            type_name: type_name.into(),
+        }
+    }
+}
+
+/// A node of a workflow, as its events describe it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NodeInfo {
+    /// `node_id`.
+    pub id: String,
+    /// `node_name`.
+    pub name: String,
+    /// `node_type`.
+    pub type_name: String,
+    /// Topics the node consumes.
+    pub subscribed_topics: Vec<String>,
+    /// Topics the node publishes to.
+    pub publish_to_topics: Vec<String>,
+}
+
+impl NodeInfo {
+    /// A node with a fresh id and no topics.
+    pub fn new(name: impl Into<String>, type_name: impl Into<String>) -> Self {
+        Self {
+            id: crate::new_id(),
+            name: name.into(),
+            type_name: type_name.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// `*Invoke`: a component was called with `input_data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invoke<C, I> {
+    /// Envelope.
+    pub meta: EventMeta,
+    /// Who was invoked.
+    pub component: C,
+    /// What it was given.
+    pub input_data: I,
+}
+
+/// `*Respond`: a component answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Respond<C, I> {
+    /// Envelope.
+    pub meta: EventMeta,
+    /// Who answered.
+    pub component: C,
+    /// What it was given.
+    pub input_data: I,
+    /// What it answered.
+    pub output_data: MessageList,
+}
+
+/// `*Failed`: a component raised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failed<C, I> {
+    /// Envelope.
+    pub meta: EventMeta,
+    /// Who failed.
+    pub component: C,
+    /// What it was given.
+    pub input_data: I,
+    /// The error; grafi records a string (often a traceback), but any JSON is kept.
+    pub error: Value,
+}
+
+impl<C, I> Failed<C, I> {
+    /// The error as text, when grafi recorded a string.
+    pub fn error_message(&self) -> Option<&str> {
+        self.error.as_str()
+    }
+}
+
+/// Assistant, workflow and tool invokes.
+pub type ComponentInvoke = Invoke<ComponentInfo, MessageList>;
+/// Assistant, workflow and tool responds.
+pub type ComponentRespond = Respond<ComponentInfo, MessageList>;
+/// Assistant, workflow and tool failures.
+pub type ComponentFailed = Failed<ComponentInfo, MessageList>;
+/// `NodeInvoke`: the input is the full ConsumeFromTopic events the node consumed.
+pub type NodeInvoke = Invoke<NodeInfo, Vec<ConsumeFromTopic>>;
+/// `NodeRespond`.
+pub type NodeRespond = Respond<NodeInfo, Vec<ConsumeFromTopic>>;
+/// `NodeFailed`.
+pub type NodeFailed = Failed<NodeInfo, Vec<ConsumeFromTopic>>;
+
+/// `TopicEvent`: grafi's base topic event (grafi 0.0.24 itself cannot serialise one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicEvent {
+    /// Envelope.
+    pub meta: EventMeta,
+    /// The topic.
+    pub topic_name: String,
+    /// Position in the topic.
+    pub offset: i64,
+    /// The messages.
+    pub data: MessageList,
+}
+
+/// `PublishToTopic` and `OutputTopic`: messages published to a topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishToTopic {
+    /// Envelope.
+    pub meta: EventMeta,
+    /// The consume events whose messages led to this publication.
+    pub consumed_event_ids: Vec<String>,
+    /// Publisher (node or workflow) name.
+    pub publisher_name: String,
+    /// Publisher type.
+    pub publisher_type: String,
+    /// The topic.
+    pub topic_name: String,
+    /// Position in the topic.
+    pub offset: i64,
+    /// The messages.
+    pub data: MessageList,
+}
+
+/// `ConsumeFromTopic`: a consumer read a topic position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumeFromTopic {
+    /// Envelope.
+    pub meta: EventMeta,
+    /// Consumer (node or workflow) name.
+    pub consumer_name: String,
+    /// Consumer type.
+    pub consumer_type: String,
+    /// The topic.
+    pub topic_name: String,
+    /// Position read.
+    pub offset: i64,
+    /// The messages read.
+    pub data: MessageList,
+}

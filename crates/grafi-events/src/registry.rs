@@ -1,0 +1,194 @@
+//! The registry: `event_type` → decoder, the Rust form of grafi's `_get_event_class` /
+//! `_create_event_from_dict`, open to user-defined types.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use serde_json::{Map, Value};
+
+use crate::decode::{decode_builtin, Envelope};
+use crate::error::{DecodeError, DecodeErrorKind};
+use crate::event::{CustomEvent, CustomPayload, Event, RawEvent};
+use crate::event_type::EventType;
+use crate::fields::wrong_type;
+use crate::timestamp::Timestamp;
+
+/// Decodes one document (already known to carry the registered `event_type`).
+pub type Decoder = Arc<dyn Fn(Map<String, Value>) -> Result<Event, DecodeError> + Send + Sync>;
+
+/// Maps `event_type` to a decoder. [`EventRegistry::default`] knows grafi's sixteen types.
+///
+/// A document whose type nobody registered decodes to [`Event::Raw`], never to an error: a
+/// store must give back every event it was given.
+///
+/// ```
+/// let registry = grafi_events::EventRegistry::default();
+/// let doc = r#"{"event_id": "e1", "event_type": "SomethingNew", "timestamp": "2025-07-08T09:14:27+00:00", "x": [1, 2]}"#;
+/// let event = registry.decode_str(doc).unwrap();
+/// assert!(matches!(event, grafi_events::Event::Raw(_)));
+/// assert_eq!(event.to_json(), r#"{"event_id": "e1", "event_type": "SomethingNew", "timestamp": "2025-07-08T09:14:27+00:00", "x": [1, 2]}"#);
+/// ```
+#[derive(Clone)]
+pub struct EventRegistry {
+    decoders: HashMap<String, Decoder>,
+}
+
+impl Default for EventRegistry {
+    fn default() -> Self {
+        let mut registry = Self::empty();
+        for ty in EventType::ALL {
+            registry.register(ty.as_str(), move |doc| decode_builtin(ty, doc));
+        }
+        registry
+    }
+}
+
+impl fmt::Debug for EventRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut types: Vec<_> = self.decoders.keys().collect();
+        types.sort();
+        f.debug_struct("EventRegistry")
+            .field("types", &types)
+            .finish()
+    }
+}
+
+impl EventRegistry {
+    /// A registry that knows no type: everything decodes raw.
+    pub fn empty() -> Self {
+        Self {
+            decoders: HashMap::new(),
+        }
+    }
+
+    /// The shared registry of the built-in types.
+    pub fn builtin() -> &'static EventRegistry {
+        static BUILTIN: OnceLock<EventRegistry> = OnceLock::new();
+        BUILTIN.get_or_init(EventRegistry::default)
+    }
+
+    /// Registers (or replaces) the decoder of `event_type`.
+    pub fn register<F>(&mut self, event_type: impl Into<String>, decoder: F) -> &mut Self
+    where
+        F: Fn(Map<String, Value>) -> Result<Event, DecodeError> + Send + Sync + 'static,
+    {
+        self.decoders.insert(event_type.into(), Arc::new(decoder));
+        self
+    }
+
+    /// Registers a user-defined type that follows grafi's envelope: `decode` gets
+    /// `event_context` without `invoke_context`, and `data`.
+    pub fn register_custom<T, F>(&mut self, event_type: impl Into<String>, decode: F) -> &mut Self
+    where
+        T: CustomPayload,
+        F: Fn(&Map<String, Value>, &Value) -> Result<T, DecodeError> + Send + Sync + 'static,
+    {
+        self.register(event_type, move |doc| {
+            let env = Envelope::open(doc, "")?;
+            let payload = decode(env.context_peek(), &env.data)?;
+            let event_type = env.event_type.clone();
+            let meta = env.finish_custom();
+            Ok(Event::Custom(CustomEvent::new(
+                meta,
+                event_type,
+                Arc::new(payload),
+            )))
+        })
+    }
+
+    /// Whether `event_type` has a decoder.
+    pub fn is_registered(&self, event_type: &str) -> bool {
+        self.decoders.contains_key(event_type)
+    }
+
+    /// Decodes JSON text.
+    pub fn decode_str(&self, json: &str) -> Result<Event, DecodeError> {
+        let value: Value = serde_json::from_str(json)
+            .map_err(|e| DecodeError::new("", DecodeErrorKind::InvalidJson(e.to_string())))?;
+        self.decode_value(value)
+    }
+
+    /// Decodes a parsed document.
+    pub fn decode_value(&self, value: Value) -> Result<Event, DecodeError> {
+        match value {
+            Value::Object(map) => self.decode_map(map),
+            other => Err(wrong_type(String::new(), "object", &other)),
+        }
+    }
+
+    /// Decodes a parsed document; the error names the event id and the field.
+    pub fn decode_map(&self, doc: Map<String, Value>) -> Result<Event, DecodeError> {
+        let event_id = doc
+            .get("event_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let event_type = match doc.get("event_type") {
+            Some(Value::String(t)) => t.clone(),
+            Some(other) => {
+                return Err(
+                    wrong_type("event_type".into(), "string", other).with_event_id(&event_id)
+                )
+            }
+            None => {
+                return Err(DecodeError::new("event_type", DecodeErrorKind::Missing)
+                    .with_event_id(&event_id))
+            }
+        };
+        let result = match self.decoders.get(&event_type) {
+            Some(decoder) => decoder(doc),
+            None => raw_event(doc, None),
+        };
+        result.map_err(|e| e.with_event_id(&event_id))
+    }
+
+    /// Like [`decode_map`](Self::decode_map), but a document that fails to decode becomes a
+    /// [`RawEvent`] carrying the error, as long as it has an id, a type and a timestamp.
+    /// Stores read rows this way so one bad row never hides the rest.
+    pub fn decode_map_lenient(&self, doc: Map<String, Value>) -> Result<Event, DecodeError> {
+        match self.decode_map(doc.clone()) {
+            Ok(event) => Ok(event),
+            Err(err) => raw_event(doc, Some(err.clone())).map_err(|_| err),
+        }
+    }
+}
+
+/// Keeps a document whole (in its original key order), reading out what stores index.
+pub fn raw_event(
+    document: Map<String, Value>,
+    decode_error: Option<DecodeError>,
+) -> Result<Event, DecodeError> {
+    let required = |key: &str| match document.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(wrong_type(key.to_owned(), "string", other)),
+        None => Err(DecodeError::new(key, DecodeErrorKind::Missing)),
+    };
+    let event_id = required("event_id")?;
+    let event_type = required("event_type")?;
+    let timestamp = Timestamp::parse(&required("timestamp")?).map_err(|mut e| {
+        e.path = "timestamp".into();
+        e
+    })?;
+    let assistant_request_id = document
+        .get("assistant_request_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let conversation_id = document
+        .get("event_context")
+        .and_then(|c| c.get("invoke_context"))
+        .and_then(|c| c.get("conversation_id"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Event::Raw(RawEvent {
+        event_id,
+        event_type,
+        assistant_request_id,
+        conversation_id,
+        timestamp,
+        document,
+        decode_error,
+    }))
+}
