@@ -1,0 +1,135 @@
+//! `StoreError`: the questions callers ask of a failure — which event was bad, can I retry,
+//! was anything written — answered by kind, never by message text.
+
+use std::time::Duration;
+
+use grafi_events::DecodeError;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why an event was refused before anything was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidReason {
+    /// `event_id` is empty.
+    #[error("event_id is empty")]
+    EmptyEventId,
+    /// A field holds a NUL character where storage cannot keep one (PostgreSQL `jsonb` and
+    /// `text` reject `\u0000`; `data` may hold it).
+    #[error("`{field}` contains a NUL character (\\u0000), which PostgreSQL cannot store there")]
+    NulCharacter {
+        /// Where: `event_id`, `event_type`, `assistant_request_id` or `event_context`.
+        field: &'static str,
+    },
+    /// The event is larger than the store's per-event limit.
+    #[error("event is {size} bytes, above the limit of {limit} bytes")]
+    TooLarge {
+        /// Approximate encoded size.
+        size: usize,
+        /// The configured limit ([`crate::Limits::max_event_bytes`]).
+        limit: usize,
+    },
+    /// The timestamp is outside what PostgreSQL's `timestamp` can hold (4713 BC – 294276 AD).
+    #[error("timestamp {0:?} is outside the storable range")]
+    TimestampOutOfRange(String),
+    /// The document could not be encoded.
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// An event-store failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The caller passed an event the store refuses; nothing of the call was written.
+    #[error("invalid event {event_id:?} (#{index} of the batch): {reason}")]
+    InvalidEvent {
+        /// Its id (may be empty: that can be the reason).
+        event_id: String,
+        /// Its position in the batch.
+        index: usize,
+        /// Why.
+        reason: InvalidReason,
+    },
+    /// A stored row could not be turned back into an event even as a raw one.
+    #[error("stored event could not be decoded: {source}")]
+    Decode {
+        /// The decoder's error, naming the event and field.
+        #[source]
+        source: DecodeError,
+    },
+    /// The backend cannot be reached (connection refused or lost, pool exhausted). Retryable;
+    /// a write that failed this way was not committed unless `outcome_unknown` says so.
+    #[error("store unavailable: {message}")]
+    Unavailable {
+        /// What failed, without credentials.
+        message: String,
+        /// Whether a write may have been committed before the failure.
+        outcome_unknown: bool,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The call did not finish within its deadline. Retryable; a write may or may not have
+    /// been committed, and since recording is idempotent, retrying it is safe.
+    #[error("{operation} timed out after {after:?}")]
+    Timeout {
+        /// The store operation.
+        operation: &'static str,
+        /// The deadline that passed.
+        after: Duration,
+    },
+    /// A backend error; `retryable` says whether it is transient (serialization failure,
+    /// deadlock) or permanent.
+    #[error("backend error: {message}")]
+    Backend {
+        /// What failed.
+        message: String,
+        /// Whether retrying may succeed.
+        retryable: bool,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The store is misconfigured (bad URL, missing table, migrations refused).
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+impl StoreError {
+    /// Whether the same call may succeed if retried (after a backoff).
+    ///
+    /// ```
+    /// use grafi_store_core::{InvalidReason, StoreError};
+    /// let e = StoreError::Timeout { operation: "record_events", after: std::time::Duration::from_secs(5) };
+    /// assert!(e.is_retryable());
+    /// let e = StoreError::InvalidEvent { event_id: String::new(), index: 0, reason: InvalidReason::EmptyEventId };
+    /// assert!(!e.is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Unavailable { .. } | StoreError::Timeout { .. } => true,
+            StoreError::Backend { retryable, .. } => *retryable,
+            StoreError::InvalidEvent { .. } | StoreError::Decode { .. } | StoreError::Config(_) => false,
+        }
+    }
+
+    /// Whether a failed write may nevertheless have been committed (so the caller cannot
+    /// know without reading back; an idempotent retry settles it).
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            StoreError::Timeout { .. } => true,
+            StoreError::Unavailable { outcome_unknown, .. } => *outcome_unknown,
+            _ => false,
+        }
+    }
+
+    /// The id of the event at fault, for invalid input and decode failures.
+    pub fn event_id(&self) -> Option<&str> {
+        match self {
+            StoreError::InvalidEvent { event_id, .. } => Some(event_id),
+            StoreError::Decode { source } => source.event_id.as_deref(),
+            _ => None,
+        }
+    }
+}

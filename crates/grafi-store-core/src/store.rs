@@ -1,0 +1,136 @@
+//! The `EventStore` trait: grafi's event-store interface, with its contract written down.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use grafi_events::Event;
+
+use crate::error::StoreError;
+
+/// What a call to [`EventStore::record_events`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecordOutcome {
+    /// Events newly stored.
+    pub recorded: usize,
+    /// Events whose `event_id` was already stored (or appeared earlier in the same batch);
+    /// nothing was written for them.
+    pub duplicates: usize,
+}
+
+impl std::ops::AddAssign for RecordOutcome {
+    fn add_assign(&mut self, other: Self) {
+        self.recorded += other.recorded;
+        self.duplicates += other.duplicates;
+    }
+}
+
+/// One page of [`EventStore::get_events_page`].
+#[derive(Debug, Clone, Default)]
+pub struct EventPage {
+    /// Events in recording order.
+    pub events: Vec<Arc<Event>>,
+    /// Cursor for the next page; `None` when this page reached the end.
+    pub next: Option<u64>,
+}
+
+/// An event store: grafi's `EventStore` interface.
+///
+/// # Contract
+///
+/// Every backend keeps it, and `grafi_store_core::conformance` checks it:
+///
+/// * **Recording order.** Every read returns events in the order they were recorded
+///   (not by timestamp), except [`get_topic_events`](Self::get_topic_events), which orders
+///   by offset, then recording order, as grafi does.
+/// * **Idempotent on `event_id`.** Recording an id that is already stored writes nothing and
+///   is counted in [`RecordOutcome::duplicates`]; the same holds for an id repeated inside
+///   one batch (the first occurrence wins). *First write wins*: a later event with the same
+///   id and a different payload is also a duplicate and never overwrites the stored one;
+///   events are immutable facts. Retrying a failed or timed-out call is therefore always safe.
+/// * **Atomic batches.** `record_events` stores all of its events or none: if any event is
+///   invalid (see [`crate::validate`]), the call fails with [`StoreError::InvalidEvent`]
+///   naming it, and nothing of that call is written.
+/// * **Empty inputs are fine**: an empty batch records nothing, an empty offset list finds
+///   nothing, an unknown id finds `None`.
+/// * **Nothing is dropped.** A stored event whose type nobody registered, or that no longer
+///   decodes, comes back as [`Event::Raw`] rather than vanishing or failing the read.
+///
+/// Reads return `Arc<Event>` so that a backend holding events in memory shares them
+/// instead of copying payloads.
+///
+/// ```
+/// # async fn demo(store: std::sync::Arc<dyn grafi_store_core::EventStore>) -> Result<(), grafi_store_core::StoreError> {
+/// use grafi_events::{ComponentInfo, Event, InvokeContext, Message};
+/// let ctx = InvokeContext::new("conv-1", "req-1");
+/// let event = Event::tool_invoke(ctx, ComponentInfo::new("search", "FunctionCallTool"), &[Message::user("hi")]);
+/// let id = event.event_id().to_owned();
+/// assert_eq!(store.record_event(event.clone()).await?.recorded, 1);
+/// assert_eq!(store.record_event(event).await?.duplicates, 1);
+/// assert!(store.get_event(&id).await?.is_some());
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Records one event (idempotent on its id).
+    async fn record_event(&self, event: Event) -> Result<RecordOutcome, StoreError> {
+        self.record_events(vec![event]).await
+    }
+
+    /// Records a batch atomically (all or nothing), idempotent on each id.
+    async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError>;
+
+    /// Removes every event.
+    async fn clear_events(&self) -> Result<(), StoreError>;
+
+    /// Every event, in recording order. Prefer [`get_events_page`](Self::get_events_page)
+    /// on big stores.
+    async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError>;
+
+    /// Up to `limit` events recorded after the cursor `after` (`None`: from the start), in
+    /// recording order: the way to visit a big store without holding it in memory.
+    async fn get_events_page(&self, after: Option<u64>, limit: usize) -> Result<EventPage, StoreError>;
+
+    /// The event with this id.
+    async fn get_event(&self, event_id: &str) -> Result<Option<Arc<Event>>, StoreError>;
+
+    /// The events of one assistant request (top-level `assistant_request_id`).
+    async fn get_agent_events(&self, assistant_request_id: &str) -> Result<Vec<Arc<Event>>, StoreError>;
+
+    /// The events of one conversation (`invoke_context.conversation_id`).
+    async fn get_conversation_events(&self, conversation_id: &str) -> Result<Vec<Arc<Event>>, StoreError>;
+
+    /// The `PublishToTopic` and `TopicEvent` records of `topic_name` at the given offsets,
+    /// ordered by offset (grafi's `get_topic_events`).
+    async fn get_topic_events(&self, topic_name: &str, offsets: &[i64]) -> Result<Vec<Arc<Event>>, StoreError>;
+}
+
+#[async_trait]
+impl<S: EventStore + ?Sized> EventStore for Arc<S> {
+    async fn record_event(&self, event: Event) -> Result<RecordOutcome, StoreError> {
+        (**self).record_event(event).await
+    }
+    async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError> {
+        (**self).record_events(events).await
+    }
+    async fn clear_events(&self) -> Result<(), StoreError> {
+        (**self).clear_events().await
+    }
+    async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
+        (**self).get_events().await
+    }
+    async fn get_events_page(&self, after: Option<u64>, limit: usize) -> Result<EventPage, StoreError> {
+        (**self).get_events_page(after, limit).await
+    }
+    async fn get_event(&self, event_id: &str) -> Result<Option<Arc<Event>>, StoreError> {
+        (**self).get_event(event_id).await
+    }
+    async fn get_agent_events(&self, assistant_request_id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
+        (**self).get_agent_events(assistant_request_id).await
+    }
+    async fn get_conversation_events(&self, conversation_id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
+        (**self).get_conversation_events(conversation_id).await
+    }
+    async fn get_topic_events(&self, topic_name: &str, offsets: &[i64]) -> Result<Vec<Arc<Event>>, StoreError> {
+        (**self).get_topic_events(topic_name, offsets).await
+    }
+}

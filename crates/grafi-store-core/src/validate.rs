@@ -1,0 +1,239 @@
+//! The input rules every backend applies before writing anything.
+//!
+//! They are the union of what any backend cannot store, so an event accepted by the memory
+//! store is accepted by PostgreSQL too, and a test against one backend means the same for
+//! the other. What is *data* (NUL and control characters inside `data`, unknown event
+//! types, non-UTC offsets) is accepted.
+
+use chrono::Datelike;
+use grafi_events::{ConsumeFromTopic, Event, EventMeta, MessageList};
+use serde_json::{Map, Value};
+
+use crate::error::{InvalidReason, StoreError};
+
+/// Per-event limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest event accepted, counted as the bytes of its strings (≈ its encoded size).
+    /// Default 64 MiB: far above real agent traffic, far below PostgreSQL's 1 GB value limit.
+    pub max_event_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_event_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Checks one event; `index` is its position in the batch, for the error.
+///
+/// ```
+/// use grafi_events::{ComponentInfo, Event, InvokeContext};
+/// use grafi_store_core::{validate, Limits};
+/// let ctx = InvokeContext::new("conv\u{0}", "req");
+/// let event = Event::tool_invoke(ctx, ComponentInfo::new("t", "T"), &[]);
+/// let err = validate::check(&event, 0, &Limits::default()).unwrap_err();
+/// assert!(err.to_string().contains("NUL"));
+/// ```
+pub fn check(event: &Event, index: usize, limits: &Limits) -> Result<(), StoreError> {
+    check_reason(event, limits).map_err(|reason| StoreError::InvalidEvent {
+        event_id: event.event_id().to_owned(),
+        index,
+        reason,
+    })
+}
+
+/// Checks a batch, stopping at the first invalid event.
+pub fn check_all(events: &[Event], limits: &Limits) -> Result<(), StoreError> {
+    events
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, e)| check(e, i, limits))
+}
+
+fn check_reason(event: &Event, limits: &Limits) -> Result<(), InvalidReason> {
+    if event.event_id().is_empty() {
+        return Err(InvalidReason::EmptyEventId);
+    }
+    for (field, text) in [
+        ("event_id", event.event_id()),
+        ("event_type", event.event_type()),
+        ("assistant_request_id", event.assistant_request_id()),
+    ] {
+        if text.contains('\0') {
+            return Err(InvalidReason::NulCharacter { field });
+        }
+    }
+    let year = event.utc().year();
+    if !(-4712..=294_276).contains(&year) {
+        return Err(InvalidReason::TimestampOutOfRange(event.timestamp().as_str().to_owned()));
+    }
+    let mut scan = Scan::default();
+    scan_event(event, &mut scan);
+    if scan.context_nul {
+        return Err(InvalidReason::NulCharacter { field: "event_context" });
+    }
+    if scan.bytes > limits.max_event_bytes {
+        return Err(InvalidReason::TooLarge {
+            size: scan.bytes,
+            limit: limits.max_event_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// Walks the typed event without encoding it: cheap enough for the in-memory store's
+/// record path.
+#[derive(Default)]
+struct Scan {
+    bytes: usize,
+    context_nul: bool,
+}
+
+impl Scan {
+    fn context_str(&mut self, s: &str) {
+        self.bytes += s.len();
+        self.context_nul |= s.contains('\0');
+    }
+
+    fn context_value(&mut self, v: &Value) {
+        match v {
+            Value::String(s) => self.context_str(s),
+            Value::Array(items) => items.iter().for_each(|i| self.context_value(i)),
+            Value::Object(map) => self.context_map(map),
+            Value::Number(n) => self.bytes += n.as_str().len(),
+            _ => self.bytes += 4,
+        }
+    }
+
+    fn context_map(&mut self, map: &Map<String, Value>) {
+        for (k, v) in map {
+            self.context_str(k);
+            self.context_value(v);
+        }
+    }
+
+    fn data_value(&mut self, v: &Value) {
+        self.bytes += match v {
+            Value::String(s) => s.len(),
+            other => other.to_string().len(),
+        };
+    }
+
+    fn messages(&mut self, m: &MessageList) {
+        self.bytes += m.as_str().len();
+    }
+}
+
+fn scan_meta(meta: &EventMeta, scan: &mut Scan) {
+    let ctx = &meta.invoke_context;
+    for s in [&ctx.conversation_id, &ctx.invoke_id, &ctx.assistant_request_id] {
+        scan.context_str(s);
+    }
+    if let Some(user) = &ctx.user_id {
+        scan.context_str(user);
+    }
+    if let Some(kwargs) = &ctx.kwargs {
+        scan.context_map(kwargs);
+    }
+    scan.context_map(&ctx.extra);
+    scan.context_map(&meta.unknown.context);
+    for v in meta.unknown.top.values().chain(meta.unknown.data.values()) {
+        scan.data_value(v);
+    }
+    scan.bytes += meta.event_id.len() + meta.timestamp.as_str().len() + 128;
+}
+
+fn scan_consumed(consumed: &[ConsumeFromTopic], scan: &mut Scan) {
+    for c in consumed {
+        // Embedded consume events live in `data`, which may hold NUL: count, don't refuse.
+        let mut inner = Scan::default();
+        scan_meta(&c.meta, &mut inner);
+        scan.bytes += inner.bytes + c.consumer_name.len() + c.topic_name.len();
+        scan.messages(&c.data);
+    }
+}
+
+fn scan_event(event: &Event, scan: &mut Scan) {
+    if let Some(meta) = event.meta() {
+        scan_meta(meta, scan);
+    }
+    match event {
+        Event::AssistantInvoke(e) | Event::WorkflowInvoke(e) | Event::ToolInvoke(e) => {
+            component(&e.component, scan);
+            scan.messages(&e.input_data);
+        }
+        Event::AssistantRespond(e) | Event::WorkflowRespond(e) | Event::ToolRespond(e) => {
+            component(&e.component, scan);
+            scan.messages(&e.input_data);
+            scan.messages(&e.output_data);
+        }
+        Event::AssistantFailed(e) | Event::WorkflowFailed(e) | Event::ToolFailed(e) => {
+            component(&e.component, scan);
+            scan.messages(&e.input_data);
+            scan.data_value(&e.error);
+        }
+        Event::NodeInvoke(e) => {
+            node(&e.component, scan);
+            scan_consumed(&e.input_data, scan);
+        }
+        Event::NodeRespond(e) => {
+            node(&e.component, scan);
+            scan_consumed(&e.input_data, scan);
+            scan.messages(&e.output_data);
+        }
+        Event::NodeFailed(e) => {
+            node(&e.component, scan);
+            scan_consumed(&e.input_data, scan);
+            scan.data_value(&e.error);
+        }
+        Event::TopicEvent(e) => {
+            scan.context_str(&e.topic_name);
+            scan.messages(&e.data);
+        }
+        Event::PublishToTopic(e) | Event::OutputTopic(e) => {
+            for s in e.consumed_event_ids.iter().chain([&e.publisher_name, &e.publisher_type, &e.topic_name]) {
+                scan.context_str(s);
+            }
+            scan.messages(&e.data);
+        }
+        Event::ConsumeFromTopic(e) => {
+            for s in [&e.consumer_name, &e.consumer_type, &e.topic_name] {
+                scan.context_str(s);
+            }
+            scan.messages(&e.data);
+        }
+        Event::Custom(c) => {
+            scan.context_map(c.context_fields());
+            scan.data_value(c.data());
+        }
+        Event::Raw(r) => {
+            scan.bytes += r.event_id.len() + 64;
+            if let Some(ctx) = r.document.get("event_context") {
+                scan.context_value(ctx);
+            }
+            for (k, v) in &r.document {
+                if k != "event_context" {
+                    scan.data_value(v);
+                }
+            }
+        }
+    }
+}
+
+fn component(c: &grafi_events::ComponentInfo, scan: &mut Scan) {
+    for s in [&c.id, &c.name, &c.type_name] {
+        scan.context_str(s);
+    }
+}
+
+fn node(n: &grafi_events::NodeInfo, scan: &mut Scan) {
+    for s in [&n.id, &n.name, &n.type_name] {
+        scan.context_str(s);
+    }
+    for s in n.subscribed_topics.iter().chain(&n.publish_to_topics) {
+        scan.context_str(s);
+    }
+}
