@@ -110,7 +110,9 @@ impl StoreError {
         match self {
             StoreError::Unavailable { .. } | StoreError::Timeout { .. } => true,
             StoreError::Backend { retryable, .. } => *retryable,
-            StoreError::InvalidEvent { .. } | StoreError::Decode { .. } | StoreError::Config(_) => false,
+            StoreError::InvalidEvent { .. } | StoreError::Decode { .. } | StoreError::Config(_) => {
+                false
+            }
         }
     }
 
@@ -119,7 +121,9 @@ impl StoreError {
     pub fn outcome_unknown(&self) -> bool {
         match self {
             StoreError::Timeout { .. } => true,
-            StoreError::Unavailable { outcome_unknown, .. } => *outcome_unknown,
+            StoreError::Unavailable {
+                outcome_unknown, ..
+            } => *outcome_unknown,
             _ => false,
         }
     }

@@ -88,20 +88,34 @@ pub trait EventStore: Send + Sync {
 
     /// Up to `limit` events recorded after the cursor `after` (`None`: from the start), in
     /// recording order: the way to visit a big store without holding it in memory.
-    async fn get_events_page(&self, after: Option<u64>, limit: usize) -> Result<EventPage, StoreError>;
+    async fn get_events_page(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<EventPage, StoreError>;
 
     /// The event with this id.
     async fn get_event(&self, event_id: &str) -> Result<Option<Arc<Event>>, StoreError>;
 
     /// The events of one assistant request (top-level `assistant_request_id`).
-    async fn get_agent_events(&self, assistant_request_id: &str) -> Result<Vec<Arc<Event>>, StoreError>;
+    async fn get_agent_events(
+        &self,
+        assistant_request_id: &str,
+    ) -> Result<Vec<Arc<Event>>, StoreError>;
 
     /// The events of one conversation (`invoke_context.conversation_id`).
-    async fn get_conversation_events(&self, conversation_id: &str) -> Result<Vec<Arc<Event>>, StoreError>;
+    async fn get_conversation_events(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<Arc<Event>>, StoreError>;
 
     /// The `PublishToTopic` and `TopicEvent` records of `topic_name` at the given offsets,
     /// ordered by offset (grafi's `get_topic_events`).
-    async fn get_topic_events(&self, topic_name: &str, offsets: &[i64]) -> Result<Vec<Arc<Event>>, StoreError>;
+    async fn get_topic_events(
+        &self,
+        topic_name: &str,
+        offsets: &[i64],
+    ) -> Result<Vec<Arc<Event>>, StoreError>;
 }
 
 #[async_trait]
@@ -118,19 +132,33 @@ impl<S: EventStore + ?Sized> EventStore for Arc<S> {
     async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
         (**self).get_events().await
     }
-    async fn get_events_page(&self, after: Option<u64>, limit: usize) -> Result<EventPage, StoreError> {
+    async fn get_events_page(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<EventPage, StoreError> {
         (**self).get_events_page(after, limit).await
     }
     async fn get_event(&self, event_id: &str) -> Result<Option<Arc<Event>>, StoreError> {
         (**self).get_event(event_id).await
     }
-    async fn get_agent_events(&self, assistant_request_id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
+    async fn get_agent_events(
+        &self,
+        assistant_request_id: &str,
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
         (**self).get_agent_events(assistant_request_id).await
     }
-    async fn get_conversation_events(&self, conversation_id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
+    async fn get_conversation_events(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
         (**self).get_conversation_events(conversation_id).await
     }
-    async fn get_topic_events(&self, topic_name: &str, offsets: &[i64]) -> Result<Vec<Arc<Event>>, StoreError> {
+    async fn get_topic_events(
+        &self,
+        topic_name: &str,
+        offsets: &[i64],
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
         (**self).get_topic_events(topic_name, offsets).await
     }
 }

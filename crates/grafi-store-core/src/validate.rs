@@ -68,12 +68,16 @@ fn check_reason(event: &Event, limits: &Limits) -> Result<(), InvalidReason> {
     }
     let year = event.utc().year();
     if !(-4712..=294_276).contains(&year) {
-        return Err(InvalidReason::TimestampOutOfRange(event.timestamp().as_str().to_owned()));
+        return Err(InvalidReason::TimestampOutOfRange(
+            event.timestamp().as_str().to_owned(),
+        ));
     }
     let mut scan = Scan::default();
     scan_event(event, &mut scan);
     if scan.context_nul {
-        return Err(InvalidReason::NulCharacter { field: "event_context" });
+        return Err(InvalidReason::NulCharacter {
+            field: "event_context",
+        });
     }
     if scan.bytes > limits.max_event_bytes {
         return Err(InvalidReason::TooLarge {
@@ -129,7 +133,11 @@ impl Scan {
 
 fn scan_meta(meta: &EventMeta, scan: &mut Scan) {
     let ctx = &meta.invoke_context;
-    for s in [&ctx.conversation_id, &ctx.invoke_id, &ctx.assistant_request_id] {
+    for s in [
+        &ctx.conversation_id,
+        &ctx.invoke_id,
+        &ctx.assistant_request_id,
+    ] {
         scan.context_str(s);
     }
     if let Some(user) = &ctx.user_id {
@@ -194,7 +202,11 @@ fn scan_event(event: &Event, scan: &mut Scan) {
             scan.messages(&e.data);
         }
         Event::PublishToTopic(e) | Event::OutputTopic(e) => {
-            for s in e.consumed_event_ids.iter().chain([&e.publisher_name, &e.publisher_type, &e.topic_name]) {
+            for s in e.consumed_event_ids.iter().chain([
+                &e.publisher_name,
+                &e.publisher_type,
+                &e.topic_name,
+            ]) {
                 scan.context_str(s);
             }
             scan.messages(&e.data);

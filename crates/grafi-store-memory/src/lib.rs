@@ -1,1 +1,134 @@
+//! # grafi-store-memory
+//!
+//! The in-memory [`EventStore`]: zero setup, for development, tests and the CLI demo.
+//!
+//! Unlike grafi's `EventStoreInMemory` (a list scanned on every read), events are indexed by
+//! id, conversation, assistant request and topic offset: `get_event` is a hash lookup and
+//! the per-conversation, per-request and per-topic reads cost O(events returned), whatever
+//! the store's size. Reads share the stored events (`Arc<Event>`) instead of copying them.
+//! The store is a cheap handle: clones share the same events.
+//!
+//! Architecture invariant: this crate depends on no database crate.
+//!
+//! ```
+//! # tokio_test();
+//! # fn tokio_test() { tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use grafi_events::{ComponentInfo, Event, InvokeContext, Message};
+//! use grafi_store_core::EventStore;
+//! use grafi_store_memory::MemoryEventStore;
+//!
+//! let store = MemoryEventStore::new();
+//! let ctx = InvokeContext::new("conv-1", "req-1");
+//! let event = Event::assistant_invoke(ctx, ComponentInfo::new("Concierge", "ReActAssistant"), &[Message::user("Hi")]);
+//! store.record_event(event).await.unwrap();
+//! assert_eq!(store.get_conversation_events("conv-1").await.unwrap().len(), 1);
+//! # }) }
+//! ```
+#![warn(missing_docs)]
 
+mod index;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use grafi_events::Event;
+use grafi_store_core::{validate, EventPage, EventStore, Limits, RecordOutcome, StoreError};
+use parking_lot::RwLock;
+
+use index::Index;
+
+/// The in-memory event store. Clones share the same events.
+#[derive(Clone, Default)]
+pub struct MemoryEventStore {
+    index: Arc<RwLock<Index>>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for MemoryEventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryEventStore")
+            .field("events", &self.len())
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl MemoryEventStore {
+    /// An empty store with the default [`Limits`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty store with custom limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// Number of stored events.
+    pub fn len(&self) -> usize {
+        self.index.read().len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryEventStore {
+    async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError> {
+        // Validate everything before taking the lock: an invalid event leaves the store as it was.
+        validate::check_all(&events, &self.limits)?;
+        if events.is_empty() {
+            return Ok(RecordOutcome::default());
+        }
+        Ok(self.index.write().insert_all(events))
+    }
+
+    async fn clear_events(&self) -> Result<(), StoreError> {
+        *self.index.write() = Index::default();
+        Ok(())
+    }
+
+    async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
+        Ok(self.index.read().all())
+    }
+
+    async fn get_events_page(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<EventPage, StoreError> {
+        Ok(self.index.read().page(after, limit))
+    }
+
+    async fn get_event(&self, event_id: &str) -> Result<Option<Arc<Event>>, StoreError> {
+        Ok(self.index.read().by_id(event_id))
+    }
+
+    async fn get_agent_events(
+        &self,
+        assistant_request_id: &str,
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
+        Ok(self.index.read().by_request(assistant_request_id))
+    }
+
+    async fn get_conversation_events(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
+        Ok(self.index.read().by_conversation(conversation_id))
+    }
+
+    async fn get_topic_events(
+        &self,
+        topic_name: &str,
+        offsets: &[i64],
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
+        Ok(self.index.read().by_topic(topic_name, offsets))
+    }
+}

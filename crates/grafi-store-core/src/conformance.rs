@@ -1,0 +1,802 @@
+//! The conformance suite: the [`EventStore`] contract as executable checks.
+//!
+//! Every backend runs the same functions, unchanged, on a fresh empty store each, so
+//! "passes the suite" means the same thing for memory and PostgreSQL. The easy way is the
+//! [`conformance_suite!`](crate::conformance_suite) macro, which expands to one
+//! `#[tokio::test]` per check (the calling crate needs `tokio` as a dev-dependency):
+//!
+//! ```ignore
+//! async fn setup() -> Box<MyStore> { Box::new(MyStore::new()) }
+//! grafi_store_core::conformance_suite!(setup);
+//! ```
+//!
+//! `setup` returns anything that derefs to the store, so a fixture can own resources (a
+//! scratch database) and release them on drop.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use grafi_events::{
+    new_id, ComponentInfo, ConsumeFromTopic, Event, EventMeta, InvokeContext, Message, NodeInfo,
+    Timestamp,
+};
+use serde_json::{json, Value};
+
+use crate::{EventStore, InvalidReason, StoreError};
+
+/// Expands to one `#[tokio::test]` per conformance check, each on a store from `$setup`
+/// (an `async fn() -> F` where `F: Deref` to an [`EventStore`]).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($setup:path) => {
+        $crate::conformance_suite!(@tests $setup;
+            empty_store_reads_nothing,
+            every_read_method_finds_what_was_recorded,
+            reads_follow_recording_order_not_timestamps,
+            recording_is_idempotent_and_first_write_wins,
+            invalid_event_fails_the_whole_batch,
+            invalid_input_is_refused_by_name,
+            empty_inputs_are_fine,
+            ten_thousand_events_in_one_batch,
+            unicode_control_characters_and_megabyte_payloads,
+            whole_grafi_corpus_round_trips,
+            concurrent_writers_lose_and_duplicate_nothing,
+            topic_events_by_name_and_offset,
+            clear_removes_everything,
+            unknown_event_types_are_kept_whole,
+            paging_visits_every_event_once,
+            hostile_identifiers_are_plain_data,
+        );
+    };
+    (@tests $setup:path; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let fixture = $setup().await;
+                $crate::conformance::$check(&*fixture).await;
+            }
+        )*
+    };
+}
+
+/// The real grafi 0.0.24 corpus (211 events), decoded.
+pub fn grafi_corpus() -> Vec<Event> {
+    include_str!("../../../fixtures/grafi-0.0.24/events.jsonl")
+        .lines()
+        .map(|line| grafi_events::decode_str(line).expect("the grafi corpus decodes"))
+        .collect()
+}
+
+/// A realistic request trace: assistant → workflow → nodes ↔ topics → tools, `requests`
+/// requests long, in one conversation. Topic offsets start at `first_offset`.
+pub fn agent_trace(conversation_id: &str, requests: usize, first_offset: i64) -> Vec<Event> {
+    let mut events = Vec::new();
+    for r in 0..requests {
+        let request_id = new_id();
+        let ctx = InvokeContext::new(conversation_id, &request_id)
+            .with_user_id("user-42")
+            .with_kwarg("locale", json!("en-GB"));
+        let assistant = ComponentInfo::new("TravelConcierge", "ReActAssistant");
+        let workflow = ComponentInfo::new("travel_react_workflow", "EventDrivenWorkflow");
+        let node = NodeInfo::new("PlannerLLMNode", "LLMNode");
+        let tool = ComponentInfo::new("OpenAITool", "OpenAITool");
+        let question = [Message::user(format!("Question {r}: weather in Tokyo?"))];
+        let answer = [Message::assistant(format!("Answer {r}: sunny, 31 °C."))];
+        let offset = first_offset + r as i64;
+        let published = Event::publish_to_topic(
+            ctx.clone(),
+            ("travel_react_workflow", "EventDrivenWorkflow"),
+            ("agent_input_topic", offset),
+            vec![],
+            &question,
+        );
+        let consumed = ConsumeFromTopic::new(
+            ctx.clone(),
+            ("PlannerLLMNode", "LLMNode"),
+            ("agent_input_topic", offset),
+            &question,
+        );
+        events.push(Event::assistant_invoke(
+            ctx.clone(),
+            assistant.clone(),
+            &question,
+        ));
+        events.push(Event::workflow_invoke(
+            ctx.clone(),
+            workflow.clone(),
+            &question,
+        ));
+        events.push(published);
+        events.push(Event::ConsumeFromTopic(consumed.clone()));
+        events.push(Event::node_invoke(
+            ctx.clone(),
+            node.clone(),
+            vec![consumed.clone()],
+        ));
+        events.push(Event::tool_invoke(ctx.clone(), tool.clone(), &question));
+        if r % 4 == 3 {
+            events.push(Event::tool_failed(
+                ctx.clone(),
+                tool,
+                &question,
+                "HTTP 429: rate limited",
+            ));
+            events.push(Event::node_failed(
+                ctx.clone(),
+                node,
+                vec![consumed],
+                "tool failed",
+            ));
+            events.push(Event::workflow_failed(
+                ctx.clone(),
+                workflow,
+                &question,
+                "node failed",
+            ));
+            events.push(Event::assistant_failed(
+                ctx,
+                assistant,
+                &question,
+                "workflow failed",
+            ));
+        } else {
+            events.push(Event::tool_respond(ctx.clone(), tool, &question, &answer));
+            events.push(Event::node_respond(
+                ctx.clone(),
+                node,
+                vec![consumed.clone()],
+                &answer,
+            ));
+            events.push(Event::output_topic(
+                ctx.clone(),
+                ("PlannerLLMNode", "LLMNode"),
+                ("agent_output_topic", offset),
+                vec![consumed.meta.event_id.clone()],
+                &answer,
+            ));
+            events.push(Event::workflow_respond(
+                ctx.clone(),
+                workflow,
+                &question,
+                &answer,
+            ));
+            events.push(Event::assistant_respond(ctx, assistant, &question, &answer));
+        }
+    }
+    events
+}
+
+/// `n` small tool events in one conversation and request.
+pub fn simple_events(conversation_id: &str, request_id: &str, n: usize) -> Vec<Event> {
+    let ctx = InvokeContext::new(conversation_id, request_id);
+    let tool = ComponentInfo::new("calculator", "FunctionCallTool");
+    (0..n)
+        .map(|i| {
+            Event::tool_invoke(
+                ctx.clone(),
+                tool.clone(),
+                &[Message::user(format!("2 + {i}"))],
+            )
+        })
+        .collect()
+}
+
+/// Whether two events are the same, allowing only what a store may change: the number
+/// *spelling* (PostgreSQL `jsonb` writes `1e+20` as `100000000000000000000` and `-0.0` as
+/// `0.0`), key order, and the timestamp's offset (compared as instants).
+pub fn same_event(a: &Event, b: &Event) -> bool {
+    a.utc() == b.utc() && normalized(a) == normalized(b)
+}
+
+/// Panics with both ids and documents' differences when [`same_event`] fails.
+pub fn assert_same_event(actual: &Event, expected: &Event) {
+    assert!(
+        same_event(actual, expected),
+        "stored event {:?} differs from what was recorded\n  stored:   {}\n  recorded: {}",
+        expected.event_id(),
+        clip(&actual.to_json()),
+        clip(&expected.to_json()),
+    );
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(600).collect()
+}
+
+fn normalized(e: &Event) -> Value {
+    let mut v = e.to_value();
+    if let Value::Object(map) = &mut v {
+        map.remove("timestamp");
+    }
+    normalize_numbers(v)
+}
+
+fn normalize_numbers(v: Value) -> Value {
+    match v {
+        Value::Number(n) => Value::String(canonical_number(n.as_str())),
+        Value::Array(items) => Value::Array(items.into_iter().map(normalize_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, normalize_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The exact decimal value of a JSON number as `sign digits e exponent`, so `1e+20`,
+/// `100000000000000000000` and `1.0E20` agree, and `-0.0` equals `0`.
+fn canonical_number(text: &str) -> String {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i64>().unwrap_or(0)),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: String = format!("{int}{frac}");
+    let exponent = exponent - frac.len() as i64;
+    let trimmed_start = digits.trim_start_matches('0');
+    if trimmed_start.is_empty() {
+        return "0".into();
+    }
+    let significant = trimmed_start.trim_end_matches('0');
+    let exponent = exponent + (trimmed_start.len() - significant.len()) as i64;
+    format!(
+        "{}{significant}e{exponent}",
+        if negative { "-" } else { "" }
+    )
+}
+
+fn ids(events: &[Arc<Event>]) -> Vec<String> {
+    events.iter().map(|e| e.event_id().to_owned()).collect()
+}
+
+fn ids_of(events: &[Event]) -> Vec<String> {
+    events.iter().map(|e| e.event_id().to_owned()).collect()
+}
+
+async fn record(store: &dyn EventStore, events: Vec<Event>) -> crate::RecordOutcome {
+    store.record_events(events).await.expect("record_events")
+}
+
+/// An empty store finds nothing and fails nothing.
+pub async fn empty_store_reads_nothing(store: &dyn EventStore) {
+    assert!(store.get_events().await.unwrap().is_empty());
+    assert!(store.get_event("no-such-id").await.unwrap().is_none());
+    assert!(store
+        .get_agent_events("no-such-request")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .get_conversation_events("no-such-conversation")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .get_topic_events("agent_input_topic", &[0, 1])
+        .await
+        .unwrap()
+        .is_empty());
+    let page = store.get_events_page(None, 10).await.unwrap();
+    assert!(page.events.is_empty() && page.next.is_none());
+}
+
+/// Each read method returns exactly the matching events, in recording order.
+pub async fn every_read_method_finds_what_was_recorded(store: &dyn EventStore) {
+    let a = agent_trace("conv-a", 3, 0);
+    let b = agent_trace("conv-b", 2, 100);
+    let all: Vec<Event> = a.iter().chain(&b).cloned().collect();
+    let outcome = record(store, all.clone()).await;
+    assert_eq!((outcome.recorded, outcome.duplicates), (all.len(), 0));
+
+    let stored = store.get_events().await.unwrap();
+    assert_eq!(ids(&stored), ids_of(&all));
+    for (s, e) in stored.iter().zip(&all) {
+        assert_same_event(s, e);
+    }
+    for e in &all {
+        let found = store
+            .get_event(e.event_id())
+            .await
+            .unwrap()
+            .expect("get_event finds it");
+        assert_same_event(&found, e);
+    }
+    for (conv, events) in [("conv-a", &a), ("conv-b", &b)] {
+        assert_eq!(
+            ids(&store.get_conversation_events(conv).await.unwrap()),
+            ids_of(events)
+        );
+    }
+    let mut by_request: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for e in &all {
+        by_request
+            .entry(e.assistant_request_id())
+            .or_default()
+            .push(e.event_id().to_owned());
+    }
+    assert_eq!(by_request.len(), 5);
+    for (request, expected) in by_request {
+        assert_eq!(
+            ids(&store.get_agent_events(request).await.unwrap()),
+            expected
+        );
+    }
+}
+
+/// Reads return recording order even when timestamps run backwards, across batches.
+pub async fn reads_follow_recording_order_not_timestamps(store: &dyn EventStore) {
+    let mut events = simple_events("conv-order", "req-order", 30);
+    let base = chrono::DateTime::from_timestamp(1_752_307_200, 0).unwrap();
+    for (i, e) in events.iter_mut().enumerate() {
+        let meta = e.meta_mut().unwrap();
+        meta.timestamp = Timestamp::from_utc(base - chrono::Duration::seconds(i as i64));
+    }
+    let (first, second) = events.split_at(10);
+    record(store, second.to_vec()).await;
+    record(store, first.to_vec()).await;
+    let expected: Vec<String> = ids_of(second).into_iter().chain(ids_of(first)).collect();
+    assert_eq!(
+        ids(&store.get_conversation_events("conv-order").await.unwrap()),
+        expected
+    );
+    assert_eq!(
+        ids(&store.get_agent_events("req-order").await.unwrap()),
+        expected
+    );
+    assert_eq!(ids(&store.get_events().await.unwrap()), expected);
+}
+
+/// Re-recording is a counted no-op; inside a batch the first occurrence wins; a different
+/// payload under a stored id never overwrites it.
+pub async fn recording_is_idempotent_and_first_write_wins(store: &dyn EventStore) {
+    let events = simple_events("conv-idem", "req-idem", 3);
+    let (a, b, c) = (events[0].clone(), events[1].clone(), events[2].clone());
+
+    let first = store.record_event(a.clone()).await.unwrap();
+    assert_eq!((first.recorded, first.duplicates), (1, 0));
+    let again = store.record_event(a.clone()).await.unwrap();
+    assert_eq!((again.recorded, again.duplicates), (0, 1));
+
+    let batch = record(store, vec![b.clone(), a.clone(), b.clone(), c.clone()]).await;
+    assert_eq!((batch.recorded, batch.duplicates), (2, 2));
+
+    let mut impostor = simple_events("conv-other", "req-other", 1).remove(0);
+    impostor.meta_mut().unwrap().event_id = a.event_id().to_owned();
+    let clash = store.record_event(impostor).await.unwrap();
+    assert_eq!((clash.recorded, clash.duplicates), (0, 1));
+
+    let stored = store.get_events().await.unwrap();
+    assert_eq!(ids(&stored), ids_of(&[a.clone(), b, c]));
+    assert_same_event(&store.get_event(a.event_id()).await.unwrap().unwrap(), &a);
+    assert!(store
+        .get_conversation_events("conv-other")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// One invalid event fails the whole batch, names the event, and writes nothing.
+pub async fn invalid_event_fails_the_whole_batch(store: &dyn EventStore) {
+    let mut batch = simple_events("conv-atomic", "req-atomic", 5);
+    let bad_ctx =
+        InvokeContext::new("conv-atomic", "req-atomic").with_kwarg("note", json!("nul \u{0} here"));
+    let bad = Event::tool_invoke(bad_ctx, ComponentInfo::new("t", "T"), &[]);
+    let bad_id = bad.event_id().to_owned();
+    batch.insert(3, bad);
+    let err = store.record_events(batch).await.unwrap_err();
+    match &err {
+        StoreError::InvalidEvent {
+            event_id,
+            index,
+            reason,
+        } => {
+            assert_eq!((event_id.as_str(), *index), (bad_id.as_str(), 3));
+            assert_eq!(
+                *reason,
+                InvalidReason::NulCharacter {
+                    field: "event_context"
+                }
+            );
+        }
+        other => panic!("expected InvalidEvent, got {other:?}"),
+    }
+    assert!(!err.is_retryable());
+    assert!(
+        store.get_events().await.unwrap().is_empty(),
+        "nothing of the batch may be written"
+    );
+}
+
+/// Each kind of invalid input gets its own typed reason.
+pub async fn invalid_input_is_refused_by_name(store: &dyn EventStore) {
+    let mut empty_id = simple_events("conv-bad", "req-bad", 1).remove(0);
+    empty_id.meta_mut().unwrap().event_id = String::new();
+    let mut ancient = simple_events("conv-bad", "req-bad", 1).remove(0);
+    let year_minus_5000 = chrono::NaiveDate::from_ymd_opt(-5000, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    ancient.meta_mut().unwrap().timestamp = Timestamp::from_utc(year_minus_5000);
+    let mut nul_id = simple_events("conv-bad", "req-bad", 1).remove(0);
+    nul_id.meta_mut().unwrap().event_id = "id\u{0}with-nul".into();
+    let nul_request = Event::tool_invoke(
+        InvokeContext::new("conv-bad", "req\u{0}"),
+        ComponentInfo::new("t", "T"),
+        &[],
+    );
+
+    let cases: Vec<(Event, fn(&InvalidReason) -> bool)> = vec![
+        (empty_id, |r| *r == InvalidReason::EmptyEventId),
+        (ancient, |r| {
+            matches!(r, InvalidReason::TimestampOutOfRange(_))
+        }),
+        (nul_id, |r| {
+            matches!(r, InvalidReason::NulCharacter { field: "event_id" })
+        }),
+        (nul_request, |r| {
+            matches!(r, InvalidReason::NulCharacter { .. })
+        }),
+    ];
+    for (event, expected) in cases {
+        let id = event.event_id().to_owned();
+        match store.record_event(event).await {
+            Err(StoreError::InvalidEvent {
+                event_id, reason, ..
+            }) => {
+                assert_eq!(event_id, id);
+                assert!(expected(&reason), "unexpected reason {reason:?} for {id:?}");
+            }
+            other => panic!("expected InvalidEvent for {id:?}, got {other:?}"),
+        }
+    }
+    assert!(store.get_events().await.unwrap().is_empty());
+}
+
+/// Empty batches, empty offset lists and empty ids are answered, not refused.
+pub async fn empty_inputs_are_fine(store: &dyn EventStore) {
+    let outcome = record(store, Vec::new()).await;
+    assert_eq!((outcome.recorded, outcome.duplicates), (0, 0));
+    record(store, agent_trace("conv-empty", 1, 0)).await;
+    assert!(store
+        .get_topic_events("agent_input_topic", &[])
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.get_event("").await.unwrap().is_none());
+    assert!(store.get_conversation_events("").await.unwrap().is_empty());
+    assert!(store.get_agent_events("").await.unwrap().is_empty());
+    let page = store.get_events_page(None, 0).await.unwrap();
+    assert!(page.events.is_empty());
+}
+
+/// 10,000 events in one call are all stored, once, in order.
+pub async fn ten_thousand_events_in_one_batch(store: &dyn EventStore) {
+    let events = simple_events("conv-10k", "req-10k", 10_000);
+    let expected = ids_of(&events);
+    let outcome = record(store, events).await;
+    assert_eq!((outcome.recorded, outcome.duplicates), (10_000, 0));
+    assert_eq!(
+        ids(&store.get_conversation_events("conv-10k").await.unwrap()),
+        expected
+    );
+    let again = record(store, simple_events("conv-10k", "req-10k", 0)).await;
+    assert_eq!(again.recorded, 0);
+}
+
+/// Text in every script, control characters and NUL inside `data`, and 1 MB messages come
+/// back exactly.
+pub async fn unicode_control_characters_and_megabyte_payloads(store: &dyn EventStore) {
+    let ctx = InvokeContext::new("conv-ünïcødé-😀", "req-שלום")
+        .with_user_id("用户-١٢٣")
+        .with_kwarg("emoji", json!("👩‍👩‍👧‍👦 e\u{301} \u{202e}rtl"))
+        .with_kwarg("numbers", json!([1e300, -0.5, 12345678901234567890u64]));
+    let tool = ComponentInfo::new("Ωmega tool", "FunctionCallTool");
+    let weird =
+        Message::user("NUL \u{0} BEL \u{7} ESC \u{1b} DEL \u{7f} tab\t newline\n \u{2028} 𝔘𝔫𝔦");
+    let big = Message::assistant("é".repeat(512 * 1024)); // 1 MiB of UTF-8
+    let events = vec![
+        Event::tool_invoke(ctx.clone(), tool.clone(), std::slice::from_ref(&weird)),
+        Event::tool_respond(ctx, tool, &[weird], &[big]),
+    ];
+    record(store, events.clone()).await;
+    for e in &events {
+        let stored = store
+            .get_event(e.event_id())
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_same_event(&stored, e);
+        assert_eq!(
+            stored.input_messages().unwrap().as_str(),
+            e.input_messages().unwrap().as_str()
+        );
+    }
+    let conv = store
+        .get_conversation_events("conv-ünïcødé-😀")
+        .await
+        .unwrap();
+    assert_eq!(ids(&conv), ids_of(&events));
+    assert_eq!(store.get_agent_events("req-שלום").await.unwrap().len(), 2);
+}
+
+/// The real grafi corpus goes in and comes out the same, by every read.
+pub async fn whole_grafi_corpus_round_trips(store: &dyn EventStore) {
+    let corpus = grafi_corpus();
+    let outcome = record(store, corpus.clone()).await;
+    assert_eq!(outcome.recorded, corpus.len());
+    let stored = store.get_events().await.unwrap();
+    assert_eq!(ids(&stored), ids_of(&corpus));
+    for (s, e) in stored.iter().zip(&corpus) {
+        assert!(
+            s.builtin_type().is_some(),
+            "{} came back untyped",
+            e.event_id()
+        );
+        assert_same_event(s, e);
+    }
+    let conversations: HashSet<&str> = corpus.iter().map(Event::conversation_id).collect();
+    let mut total = 0;
+    for c in &conversations {
+        total += store.get_conversation_events(c).await.unwrap().len();
+    }
+    assert_eq!((conversations.len(), total), (4, corpus.len()));
+    let requests: HashSet<&str> = corpus.iter().map(Event::assistant_request_id).collect();
+    assert_eq!(requests.len(), 13);
+}
+
+/// 8 writers × 1,000 events, in batches, with overlapping retries: every event once.
+pub async fn concurrent_writers_lose_and_duplicate_nothing(store: &dyn EventStore) {
+    let writers: Vec<Vec<Event>> = (0..8)
+        .map(|w| {
+            simple_events(
+                &format!("conv-writer-{w}"),
+                &format!("req-writer-{w}"),
+                1_000,
+            )
+        })
+        .collect();
+    let results = futures::future::join_all(writers.iter().map(|events| async move {
+        let mut recorded = 0;
+        for (i, chunk) in events.chunks(100).enumerate() {
+            recorded += store
+                .record_events(chunk.to_vec())
+                .await
+                .expect("record")
+                .recorded;
+            // Replay the previous chunk as a client retry would: all duplicates.
+            if i > 0 {
+                let replay = store
+                    .record_events(events[(i - 1) * 100..i * 100].to_vec())
+                    .await
+                    .expect("replay");
+                assert_eq!((replay.recorded, replay.duplicates), (0, 100));
+            }
+        }
+        recorded
+    }))
+    .await;
+    assert_eq!(results, vec![1_000; 8]);
+    let all = store.get_events().await.unwrap();
+    assert_eq!(all.len(), 8_000);
+    assert_eq!(
+        all.iter()
+            .map(|e| e.event_id())
+            .collect::<HashSet<_>>()
+            .len(),
+        8_000
+    );
+    for (w, events) in writers.iter().enumerate() {
+        let conv = store
+            .get_conversation_events(&format!("conv-writer-{w}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&conv),
+            ids_of(events),
+            "writer {w}'s events out of order"
+        );
+    }
+}
+
+/// Topic records are found by topic and offset (beyond 2^31 too), ordered by offset;
+/// consume and output events at the same offsets are not topic records.
+pub async fn topic_events_by_name_and_offset(store: &dyn EventStore) {
+    let ctx = InvokeContext::new("conv-topic", "req-topic");
+    let publish = |topic: &str, offset: i64| {
+        Event::publish_to_topic(
+            ctx.clone(),
+            ("node", "LLMNode"),
+            (topic, offset),
+            vec![],
+            &[Message::user(format!("{topic}@{offset}"))],
+        )
+    };
+    let big = 3_000_000_000_i64;
+    let mut events = Vec::new();
+    for offset in [0, 1, 2, 3, 4, big] {
+        events.push(publish("résumé ✓", offset));
+        events.push(publish("other_topic", offset));
+        events.push(Event::ConsumeFromTopic(ConsumeFromTopic::new(
+            ctx.clone(),
+            ("n", "LLMNode"),
+            ("résumé ✓", offset),
+            &[],
+        )));
+        events.push(Event::output_topic(
+            ctx.clone(),
+            ("n", "LLMNode"),
+            ("résumé ✓", offset),
+            vec![],
+            &[],
+        ));
+    }
+    // Recorded in reverse: the result must still come back by offset.
+    events.reverse();
+    record(store, events.clone()).await;
+    let found = store
+        .get_topic_events("résumé ✓", &[4, 0, big, 2, 99, 2])
+        .await
+        .unwrap();
+    let got: Vec<(String, i64, &str)> = found
+        .iter()
+        .map(|e| {
+            let (t, o) = e.topic().unwrap();
+            (t.to_owned(), o, e.event_type())
+        })
+        .collect();
+    let expected: Vec<(String, i64, &str)> = [0, 2, 4, big]
+        .iter()
+        .map(|&o| ("résumé ✓".to_owned(), o, "PublishToTopic"))
+        .collect();
+    assert_eq!(got, expected);
+    assert!(store
+        .get_topic_events("no_such_topic", &[0])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .get_topic_events("other_topic", &[big])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// `clear_events` empties every index; the store keeps working and ids can be reused.
+pub async fn clear_removes_everything(store: &dyn EventStore) {
+    let events = agent_trace("conv-clear", 2, 0);
+    record(store, events.clone()).await;
+    store.clear_events().await.unwrap();
+    assert!(store.get_events().await.unwrap().is_empty());
+    assert!(store
+        .get_event(events[0].event_id())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_conversation_events("conv-clear")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .get_agent_events(events[0].assistant_request_id())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .get_topic_events("agent_input_topic", &[0, 1])
+        .await
+        .unwrap()
+        .is_empty());
+    let again = record(store, events.clone()).await;
+    assert_eq!(again.recorded, events.len());
+}
+
+/// An event type nobody registered is stored and returned whole.
+pub async fn unknown_event_types_are_kept_whole(store: &dyn EventStore) {
+    let doc = json!({
+        "event_id": new_id(),
+        "event_version": "2.0",
+        "assistant_request_id": "req-raw",
+        "event_type": "AgentHeartbeat",
+        "timestamp": "2025-07-08T09:14:27.318683+00:00",
+        "event_context": {"agent": "a-1", "load": 0.25, "invoke_context": {
+            "conversation_id": "conv-raw", "invoke_id": "i", "assistant_request_id": "req-raw",
+            "user_id": null, "kwargs": {}}},
+        "data": {"beats": [1, 2, 3], "note": "still alive"}
+    });
+    let event = grafi_events::EventRegistry::builtin()
+        .decode_value(doc)
+        .unwrap();
+    assert!(matches!(event, Event::Raw(_)));
+    record(store, vec![event.clone()]).await;
+    for stored in [
+        store.get_event(event.event_id()).await.unwrap().unwrap(),
+        store
+            .get_conversation_events("conv-raw")
+            .await
+            .unwrap()
+            .remove(0),
+        store.get_agent_events("req-raw").await.unwrap().remove(0),
+    ] {
+        assert_eq!(stored.event_type(), "AgentHeartbeat");
+        assert_same_event(&stored, &event);
+    }
+}
+
+/// Paging visits every event once, in recording order, and says when it is done.
+pub async fn paging_visits_every_event_once(store: &dyn EventStore) {
+    let events = simple_events("conv-page", "req-page", 250);
+    record(store, events.clone()).await;
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store.get_events_page(cursor, 100).await.unwrap();
+        pages += 1;
+        assert!(page.events.len() <= 100);
+        seen.extend(ids(&page.events));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(seen, ids_of(&events));
+    assert!(pages >= 3);
+}
+
+/// Quotes, SQL and path characters in ids are data; non-UTC offsets are converted.
+pub async fn hostile_identifiers_are_plain_data(store: &dyn EventStore) {
+    let evil = "x'); DROP TABLE events; --";
+    let ctx = InvokeContext::new(evil, "req\"\\%_*");
+    let mut event = Event::tool_invoke(ctx, ComponentInfo::new(evil, evil), &[Message::user(evil)]);
+    {
+        let meta: &mut EventMeta = event.meta_mut().unwrap();
+        meta.event_id = format!("{evil} {}", new_id());
+        meta.timestamp = Timestamp::parse("2025-07-08T11:14:27.5+02:00").unwrap();
+    }
+    record(store, vec![event.clone()]).await;
+    let stored = store
+        .get_event(event.event_id())
+        .await
+        .unwrap()
+        .expect("found by hostile id");
+    assert_same_event(&stored, &event);
+    assert_eq!(stored.utc().to_rfc3339(), "2025-07-08T09:14:27.500+00:00");
+    assert_eq!(store.get_conversation_events(evil).await.unwrap().len(), 1);
+    assert_eq!(store.get_agent_events("req\"\\%_*").await.unwrap().len(), 1);
+    assert!(
+        store.get_agent_events("req%").await.unwrap().is_empty(),
+        "ids are not patterns"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_number;
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert_eq!(
+            canonical_number("1e+20"),
+            canonical_number("100000000000000000000")
+        );
+        assert_eq!(canonical_number("-0.0"), canonical_number("0"));
+        assert_eq!(canonical_number("1.50"), canonical_number("15e-1"));
+        assert_ne!(canonical_number("1.5"), canonical_number("-1.5"));
+        assert_ne!(
+            canonical_number("18446744073709551616"),
+            canonical_number("18446744073709551615")
+        );
+        assert_eq!(canonical_number("5e-324"), "5e-324");
+    }
+}

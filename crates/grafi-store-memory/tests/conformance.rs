@@ -1,0 +1,9 @@
+//! The shared conformance suite, on the in-memory store.
+
+use grafi_store_memory::MemoryEventStore;
+
+async fn setup() -> Box<MemoryEventStore> {
+    Box::new(MemoryEventStore::new())
+}
+
+grafi_store_core::conformance_suite!(setup);
