@@ -1,0 +1,56 @@
+//! `postgres://` URLs: the diesel store, with errors that name the server but not the password.
+
+use std::sync::Arc;
+
+use grafi_store_core::{EventStore, StoreError};
+use grafi_store_diesel::DieselEventStore;
+
+use crate::url::StoreUrl;
+
+pub(crate) async fn open(url: &StoreUrl) -> Result<Arc<dyn EventStore>, StoreError> {
+    match DieselEventStore::builder(url.expose()).connect().await {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(e) => Err(describe(url, e)),
+    }
+}
+
+/// Names the server (host and port) in connection failures and scrubs the password from
+/// every message a driver produced.
+fn describe(url: &StoreUrl, error: StoreError) -> StoreError {
+    let endpoint = url.endpoint().unwrap_or_default();
+    match error {
+        StoreError::Unavailable {
+            message,
+            outcome_unknown,
+            source: _,
+        } => StoreError::Unavailable {
+            // The source is dropped: its text comes from the driver and is not scrubbed.
+            message: format!(
+                "cannot reach PostgreSQL at {endpoint} ({url}): {}",
+                url.scrub(&message)
+            ),
+            outcome_unknown,
+            source: None,
+        },
+        StoreError::Timeout { operation, after } => StoreError::Unavailable {
+            message: format!(
+                "PostgreSQL at {endpoint} ({url}) did not answer: {operation} timed out after {after:?}"
+            ),
+            outcome_unknown: false,
+            source: None,
+        },
+        StoreError::Config(message) => {
+            StoreError::Config(format!("{url}: {}", url.scrub(&message)))
+        }
+        StoreError::Backend {
+            message,
+            retryable,
+            source: _,
+        } => StoreError::Backend {
+            message: format!("PostgreSQL at {endpoint} ({url}): {}", url.scrub(&message)),
+            retryable,
+            source: None,
+        },
+        other => other,
+    }
+}
