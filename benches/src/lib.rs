@@ -1,1 +1,50 @@
+//! Benchmark data: the real grafi corpus, replicated with fresh ids.
+//!
+//! Every benchmark uses the same realistic rows: the 210 corpus events other than the single
+//! ~200 KB outlier (≈ 2 KB each on average), copied with fresh event ids and regrouped into
+//! conversations of 100 events (10 requests of 10), so store sizes and conversation reads
+//! look like production traffic rather than synthetic one-liners.
 
+use grafi_events::{new_id, Event};
+
+/// Events per conversation in [`dataset`].
+pub const CONVERSATION_LEN: usize = 100;
+
+/// The corpus documents, as text (one per line).
+pub fn corpus_lines() -> Vec<&'static str> {
+    include_str!("../../fixtures/grafi-0.0.24/events.jsonl").lines().collect()
+}
+
+/// The corpus decoded, without the one outlier above 100 KB.
+pub fn corpus_events() -> Vec<Event> {
+    corpus_lines()
+        .into_iter()
+        .filter(|l| l.len() < 100_000)
+        .map(|l| grafi_events::decode_str(l).expect("corpus decodes"))
+        .filter(|e| e.meta().is_some())
+        .collect()
+}
+
+/// `n` realistic events with fresh ids, in conversations of [`CONVERSATION_LEN`].
+/// Conversation `k` is named `bench-conv-{k}`.
+pub fn dataset(n: usize) -> Vec<Event> {
+    let templates = corpus_events();
+    (0..n)
+        .map(|i| {
+            let mut event = templates[i % templates.len()].clone();
+            let conversation = i / CONVERSATION_LEN;
+            let request = i / 10;
+            let meta = event.meta_mut().expect("typed event");
+            meta.event_id = new_id();
+            meta.assistant_request_id = format!("bench-req-{request}");
+            meta.invoke_context.assistant_request_id = meta.assistant_request_id.clone();
+            meta.invoke_context.conversation_id = format!("bench-conv-{conversation}");
+            event
+        })
+        .collect()
+}
+
+/// Average encoded size of the dataset's events, in bytes (for the report).
+pub fn average_event_bytes(events: &[Event]) -> usize {
+    events.iter().map(|e| e.to_json().len()).sum::<usize>() / events.len().max(1)
+}

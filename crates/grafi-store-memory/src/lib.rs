@@ -132,3 +132,8 @@ impl EventStore for MemoryEventStore {
         Ok(self.index.read().by_topic(topic_name, offsets))
     }
 }
+
+/// The README's usage snippet, compiled and run as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
