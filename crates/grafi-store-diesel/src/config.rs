@@ -1,0 +1,220 @@
+//! [`DieselStoreConfig`] and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use grafi_events::EventRegistry;
+use grafi_store_core::{Limits, StoreError};
+
+use crate::error::redact_url;
+use crate::store::DieselEventStore;
+
+/// How [`DieselEventStore`] connects and behaves. Build it with [`DieselEventStore::builder`].
+///
+/// Defaults: 10 connections, 5 s to get a connection, a 30 s deadline on every call, a 20 s
+/// server-side `statement_timeout`, 3 retries of transient failures with exponential backoff
+/// from 50 ms (capped at 2 s, and always within the call's deadline), migrations applied on
+/// connect. See `docs/operations.md` for tuning.
+#[derive(Clone)]
+pub struct DieselStoreConfig {
+    /// `postgres://user[:password]@host[:port]/database[?options]`.
+    pub database_url: String,
+    /// Maximum connections in the pool.
+    pub pool_size: u32,
+    /// Connections kept open while idle (`None`: opened on demand).
+    pub min_idle: Option<u32>,
+    /// How long to wait for a connection from the pool (including opening a new one).
+    pub connection_timeout: Duration,
+    /// Client-side deadline on every store call, retries included. Neither bb8 nor
+    /// diesel-async bounds a statement that is already running: without it, a network
+    /// partition hangs a call forever.
+    pub call_timeout: Duration,
+    /// Server-side `statement_timeout` set on every connection (`None`: the server's default).
+    /// Keep it below `call_timeout` so the server gives up first and says why.
+    pub statement_timeout: Option<Duration>,
+    /// Apply pending embedded migrations when connecting.
+    pub run_migrations: bool,
+    /// Retries of a transient failure (connection lost, pool timeout, serialization failure,
+    /// deadlock). Every operation of the store is idempotent, so all are retried.
+    pub max_retries: u32,
+    /// First backoff between retries; doubles each time, capped at 2 s.
+    pub retry_backoff: Duration,
+    /// Per-event limits (shared validation).
+    pub limits: Limits,
+    /// Decodes stored rows; unknown types come back raw.
+    pub registry: Arc<EventRegistry>,
+    /// Rows per INSERT statement of `record_events` (all chunks of a call share one
+    /// transaction).
+    pub chunk_rows: usize,
+    /// Bytes of payload per INSERT statement (far below PostgreSQL's 1 GB per value).
+    pub chunk_bytes: usize,
+}
+
+impl DieselStoreConfig {
+    /// The defaults for `database_url`.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            pool_size: 10,
+            min_idle: None,
+            connection_timeout: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(30),
+            statement_timeout: Some(Duration::from_secs(20)),
+            run_migrations: true,
+            max_retries: 3,
+            retry_backoff: Duration::from_millis(50),
+            limits: Limits::default(),
+            registry: Arc::new(EventRegistry::default()),
+            chunk_rows: 2_000,
+            chunk_bytes: 16 * 1024 * 1024,
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        if self.pool_size == 0 {
+            return Err(StoreError::Config("pool_size must be at least 1".into()));
+        }
+        if self.min_idle.is_some_and(|m| m > self.pool_size) {
+            return Err(StoreError::Config(
+                "min_idle must not exceed pool_size".into(),
+            ));
+        }
+        if self.chunk_rows == 0 || self.chunk_bytes == 0 {
+            return Err(StoreError::Config("chunk sizes must be positive".into()));
+        }
+        if self.call_timeout.is_zero() || self.connection_timeout.is_zero() {
+            return Err(StoreError::Config("timeouts must be positive".into()));
+        }
+        if !(self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(StoreError::Config(
+                "the database URL must start with postgres:// or postgresql://".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DieselStoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DieselStoreConfig")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("pool_size", &self.pool_size)
+            .field("min_idle", &self.min_idle)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("call_timeout", &self.call_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("run_migrations", &self.run_migrations)
+            .field("max_retries", &self.max_retries)
+            .field("retry_backoff", &self.retry_backoff)
+            .field("limits", &self.limits)
+            .field("chunk_rows", &self.chunk_rows)
+            .field("chunk_bytes", &self.chunk_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`DieselEventStore`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), grafi_store_core::StoreError> {
+/// use std::time::Duration;
+/// use grafi_store_diesel::DieselEventStore;
+/// let store = DieselEventStore::builder("postgres://postgres@127.0.0.1:5432/postgres")
+///     .pool_size(16)
+///     .call_timeout(Duration::from_secs(10))
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct DieselStoreBuilder {
+    config: DieselStoreConfig,
+}
+
+impl DieselStoreBuilder {
+    pub(crate) fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            config: DieselStoreConfig::new(database_url),
+        }
+    }
+
+    /// Maximum connections in the pool.
+    pub fn pool_size(mut self, size: u32) -> Self {
+        self.config.pool_size = size;
+        self
+    }
+
+    /// Connections kept open while idle.
+    pub fn min_idle(mut self, min_idle: Option<u32>) -> Self {
+        self.config.min_idle = min_idle;
+        self
+    }
+
+    /// How long to wait for a pooled connection.
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connection_timeout = timeout;
+        self
+    }
+
+    /// Client-side deadline on every call.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.config.call_timeout = timeout;
+        self
+    }
+
+    /// Server-side `statement_timeout` (`None`: the server's default).
+    pub fn statement_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.statement_timeout = timeout;
+        self
+    }
+
+    /// Whether to apply pending migrations on connect (default: yes).
+    pub fn run_migrations(mut self, run: bool) -> Self {
+        self.config.run_migrations = run;
+        self
+    }
+
+    /// Retries of transient failures.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.config.max_retries = retries;
+        self
+    }
+
+    /// First retry backoff.
+    pub fn retry_backoff(mut self, backoff: Duration) -> Self {
+        self.config.retry_backoff = backoff;
+        self
+    }
+
+    /// Per-event limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// The registry that decodes rows (e.g. with user-defined event types).
+    pub fn registry(mut self, registry: Arc<EventRegistry>) -> Self {
+        self.config.registry = registry;
+        self
+    }
+
+    /// Rows and bytes per INSERT statement.
+    pub fn chunk_size(mut self, rows: usize, bytes: usize) -> Self {
+        self.config.chunk_rows = rows;
+        self.config.chunk_bytes = bytes;
+        self
+    }
+
+    /// The configuration built so far.
+    pub fn config(&self) -> &DieselStoreConfig {
+        &self.config
+    }
+
+    /// Opens the pool, applies migrations (unless disabled) and checks the table.
+    pub async fn connect(self) -> Result<DieselEventStore, StoreError> {
+        DieselEventStore::connect(self.config).await
+    }
+}

@@ -1,0 +1,150 @@
+//! The two hand-written statements.
+//!
+//! Both have a fixed SQL text and a static [`QueryId`], so diesel-async prepares each once per
+//! connection and reuses it (diesel's `sql_query` and multi-row `VALUES` are never cached).
+
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+use diesel::QueryResult;
+
+use crate::row::NewRow;
+
+/// One chunk of `record_events`: every column as one array parameter, so the statement has
+/// eight parameters whatever the number of rows (no 65,535-parameter limit).
+///
+/// `WITH ORDINALITY … ORDER BY` makes ids follow the batch order (recording order), and
+/// `ON CONFLICT (event_id) DO NOTHING` keeps the first occurrence of an id, stored or in the
+/// same statement. The affected-row count is the number recorded.
+pub(crate) struct InsertChunk {
+    pub event_id: Vec<String>,
+    pub conversation_id: Vec<String>,
+    pub assistant_request_id: Vec<String>,
+    pub event_type: Vec<String>,
+    pub event_context: Vec<String>,
+    pub data: Vec<String>,
+    pub timestamp: Vec<chrono::NaiveDateTime>,
+    pub extra: Vec<Option<String>>,
+}
+
+const INSERT_SQL_HEAD: &str = "INSERT INTO events \
+(event_id, conversation_id, assistant_request_id, event_type, event_context, data, \"timestamp\", extra) \
+SELECT u.event_id, u.conversation_id, u.assistant_request_id, u.event_type, \
+u.event_context::jsonb, u.data::json, u.ts, u.extra::json \
+FROM UNNEST(";
+const INSERT_SQL_TAIL: &str = ") WITH ORDINALITY \
+AS u(event_id, conversation_id, assistant_request_id, event_type, event_context, data, ts, extra, ord) \
+ORDER BY u.ord \
+ON CONFLICT (event_id) DO NOTHING";
+
+impl InsertChunk {
+    pub fn new(rows: Vec<NewRow>) -> Self {
+        let n = rows.len();
+        let mut chunk = InsertChunk {
+            event_id: Vec::with_capacity(n),
+            conversation_id: Vec::with_capacity(n),
+            assistant_request_id: Vec::with_capacity(n),
+            event_type: Vec::with_capacity(n),
+            event_context: Vec::with_capacity(n),
+            data: Vec::with_capacity(n),
+            timestamp: Vec::with_capacity(n),
+            extra: Vec::with_capacity(n),
+        };
+        for row in rows {
+            chunk.event_id.push(row.event_id);
+            chunk.conversation_id.push(row.conversation_id);
+            chunk.assistant_request_id.push(row.assistant_request_id);
+            chunk.event_type.push(row.event_type);
+            chunk.event_context.push(row.event_context);
+            chunk.data.push(row.data);
+            chunk.timestamp.push(row.timestamp);
+            chunk.extra.push(row.extra);
+        }
+        chunk
+    }
+}
+
+/// Static query id: one prepared statement per connection.
+pub(crate) struct InsertChunkId;
+
+impl QueryId for InsertChunk {
+    type QueryId = InsertChunkId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for InsertChunk {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(INSERT_SQL_HEAD);
+        out.push_bind_param::<Array<Text>, _>(&self.event_id)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.conversation_id)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.assistant_request_id)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.event_type)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.event_context)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.data)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Timestamp>, _>(&self.timestamp)?;
+        out.push_sql("::timestamp[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.extra)?;
+        out.push_sql("::text[]");
+        out.push_sql(INSERT_SQL_TAIL);
+        Ok(())
+    }
+}
+
+/// The columns every read selects, JSON columns as text (parsed by us, so a value serde_json
+/// cannot parse never fails the whole query).
+pub(crate) const SELECT_COLUMNS: &str = "id, event_id, assistant_request_id, event_type, \
+event_context::text, data::text, \"timestamp\", extra::text";
+
+/// The SQL types of [`SELECT_COLUMNS`].
+pub(crate) type RowSqlType = (
+    BigInt,
+    Text,
+    Text,
+    Text,
+    Text,
+    Text,
+    Timestamp,
+    Nullable<Text>,
+);
+
+/// `get_topic_events`: the topic's own records (`PublishToTopic`, `TopicEvent`) at the given
+/// offsets, by offset then recording order. The literal `IN` list matches the partial index
+/// `ix_events_topic_offset` (a bound parameter could not prove its predicate), and
+/// `grafi_event_offset` never fails on a row whose offset is not a 64-bit integer.
+pub(crate) struct TopicQuery<'a> {
+    pub topic_name: &'a str,
+    pub offsets: &'a [i64],
+}
+
+pub(crate) struct TopicQueryId;
+
+impl QueryId for TopicQuery<'_> {
+    type QueryId = TopicQueryId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for TopicQuery<'_> {
+    type SqlType = RowSqlType;
+}
+
+impl QueryFragment<Pg> for TopicQuery<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(SELECT_COLUMNS);
+        out.push_sql(
+            " FROM events WHERE event_type IN ('PublishToTopic', 'TopicEvent') \
+             AND (event_context ->> 'topic_name') = ",
+        );
+        out.push_bind_param::<Text, _>(self.topic_name)?;
+        out.push_sql(" AND grafi_event_offset(event_context) = ANY(");
+        out.push_bind_param::<Array<BigInt>, _>(self.offsets)?;
+        out.push_sql(") ORDER BY grafi_event_offset(event_context), id");
+        Ok(())
+    }
+}

@@ -1,0 +1,521 @@
+//! [`DieselEventStore`]: the `EventStore` over PostgreSQL.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
+use diesel_async::pooled_connection::bb8::Pool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolError, RecyclingMethod,
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use futures::FutureExt;
+use grafi_events::Event;
+use grafi_store_core::{validate, EventPage, EventStore, RecordOutcome, StoreError};
+use tracing::Instrument;
+
+use crate::config::{DieselStoreBuilder, DieselStoreConfig};
+use crate::error::{from_connection, from_diesel, from_pool, redact_url, Access};
+use crate::query::{InsertChunk, TopicQuery};
+use crate::row::{encode, NewRow, RowTuple, StoredRow};
+use crate::schema::events;
+
+/// Logs the pool's background failures (connects, health checks), which bb8 otherwise drops.
+/// Messages name the host, never the password.
+#[derive(Debug, Clone)]
+struct LogErrorSink {
+    url: Arc<str>,
+}
+
+impl bb8::ErrorSink<PoolError> for LogErrorSink {
+    fn sink(&self, error: PoolError) {
+        tracing::warn!(database = %self.url, error = %error, "database connection error");
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<PoolError>> {
+        Box::new(self.clone())
+    }
+}
+
+/// The PostgreSQL event store: grafi 0.0.24's `events` table (plus what `migrations/` adds),
+/// diesel-async connections pooled by bb8.
+///
+/// Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct DieselEventStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool<AsyncPgConnection>,
+    config: DieselStoreConfig,
+}
+
+impl std::fmt::Debug for DieselEventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselEventStore")
+            .field("config", &self.inner.config)
+            .field("pool", &self.inner.pool.state())
+            .finish()
+    }
+}
+
+/// Runs `$body` (an expression of type `impl Future<Output = QueryResult<T>>` using the
+/// connection `$conn`) under the call's deadline, retrying transient failures with backoff.
+macro_rules! with_retries {
+    ($store:expr, $op:literal, $access:expr, |$conn:ident| $body:expr) => {{
+        let inner: &Inner = &$store.inner;
+        let started = tokio::time::Instant::now();
+        let deadline = started + inner.config.call_timeout;
+        let mut attempt: u32 = 0;
+        loop {
+            let result = tokio::time::timeout_at(deadline, async {
+                let mut pooled = inner
+                    .pool
+                    .get()
+                    .await
+                    .map_err(|e| from_pool(e, inner.config.connection_timeout))?;
+                let $conn: &mut AsyncPgConnection = &mut pooled;
+                $body.await.map_err(|e| from_diesel(e, $access))
+            })
+            .await;
+            let error = match result {
+                Ok(Ok(value)) => break Ok(value),
+                Ok(Err(error)) => error,
+                Err(_) => {
+                    tracing::warn!(operation = $op, attempt, "deadline passed");
+                    break Err(StoreError::Timeout {
+                        operation: $op,
+                        after: inner.config.call_timeout,
+                    });
+                }
+            };
+            if !error.is_retryable() || attempt >= inner.config.max_retries {
+                tracing::debug!(operation = $op, attempt, error = %error, "failed");
+                break Err(error);
+            }
+            let backoff = backoff(inner.config.retry_backoff, attempt);
+            if tokio::time::Instant::now() + backoff >= deadline {
+                break Err(error);
+            }
+            tracing::warn!(operation = $op, attempt, error = %error, ?backoff, "transient failure, retrying");
+            tokio::time::sleep(backoff).await;
+            attempt += 1;
+        }
+    }};
+}
+
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    const CAP: Duration = Duration::from_secs(2);
+    base.saturating_mul(1u32 << attempt.min(16)).min(CAP)
+}
+
+/// The select list of every read, JSON columns as text.
+macro_rules! row_columns {
+    () => {
+        (
+            events::id,
+            events::event_id,
+            events::assistant_request_id,
+            events::event_type,
+            events::event_context.cast::<Text>(),
+            events::data.cast::<Text>(),
+            events::timestamp,
+            events::extra.cast::<Nullable<Text>>(),
+        )
+    };
+}
+
+impl DieselEventStore {
+    /// A builder with the defaults of [`DieselStoreConfig::new`].
+    pub fn builder(database_url: impl Into<String>) -> DieselStoreBuilder {
+        DieselStoreBuilder::new(database_url)
+    }
+
+    /// Opens the pool, applies pending migrations (unless `run_migrations` is off) and checks
+    /// that the table has the columns this store needs.
+    pub async fn connect(config: DieselStoreConfig) -> Result<Self, StoreError> {
+        config.check()?;
+        let url: Arc<str> = redact_url(&config.database_url).into();
+        let span = tracing::info_span!("grafi_store_connect", database = %url);
+        async move {
+            let statement_timeout = config.statement_timeout;
+            let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+            manager_config.custom_setup = Box::new(move |url: &str| {
+                let url = url.to_owned();
+                async move {
+                    let mut conn = AsyncPgConnection::establish(&url).await?;
+                    let mut setup = String::from(
+                        "SET application_name = 'grafi-store-diesel'; SET TIME ZONE 'UTC';",
+                    );
+                    if let Some(t) = statement_timeout {
+                        setup.push_str(&format!(" SET statement_timeout = {};", t.as_millis()));
+                    }
+                    conn.batch_execute(&setup).await.map_err(|e| {
+                        diesel::ConnectionError::BadConnection(format!("session setup failed: {e}"))
+                    })?;
+                    Ok(conn)
+                }
+                .boxed()
+            });
+            // Checked on every checkout, with its own short deadline: a connection whose
+            // previous call was abandoned by the client-side deadline (e.g. during a network
+            // partition) fails this check and is discarded instead of hanging the next call.
+            let check_timeout = config.connection_timeout.min(Duration::from_secs(2));
+            manager_config.recycling_method =
+                RecyclingMethod::CustomFunction(Box::new(move |conn: &mut AsyncPgConnection| {
+                    async move {
+                        match tokio::time::timeout(check_timeout, conn.batch_execute("SELECT 1"))
+                            .await
+                        {
+                            Ok(result) => result,
+                            Err(_) => Err(diesel::result::Error::BrokenTransactionManager),
+                        }
+                    }
+                    .boxed()
+                }));
+            let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+                config.database_url.clone(),
+                manager_config,
+            );
+            let pool = Pool::builder()
+                .max_size(config.pool_size)
+                .min_idle(config.min_idle)
+                .connection_timeout(config.connection_timeout)
+                .test_on_check_out(true)
+                .error_sink(Box::new(LogErrorSink { url: url.clone() }))
+                .build_unchecked(manager);
+            let store = Self {
+                inner: Arc::new(Inner { pool, config }),
+            };
+            store.prepare().await?;
+            tracing::info!("event store ready");
+            Ok(store)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Migrations (if enabled) on a dedicated connection, then a schema check.
+    async fn prepare(&self) -> Result<(), StoreError> {
+        let config = &self.inner.config;
+        let mut conn = tokio::time::timeout(
+            config.connection_timeout,
+            self.inner.pool.dedicated_connection(),
+        )
+        .await
+        .map_err(|_| StoreError::Unavailable {
+            message: format!("could not connect within {:?}", config.connection_timeout),
+            outcome_unknown: false,
+            source: None,
+        })?
+        .map_err(|e| match e {
+            PoolError::ConnectionError(e) => from_connection(e),
+            PoolError::QueryError(e) => from_diesel(e, Access::Read),
+        })?;
+        if config.run_migrations {
+            let (back, applied) = crate::migrate::run_pending(conn).await?;
+            conn = back;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "applied migrations");
+            }
+        }
+        #[derive(QueryableByName)]
+        struct Columns {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let found: Columns = diesel::sql_query(
+            "SELECT count(*) AS n FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'events' \
+             AND column_name IN ('id', 'event_id', 'conversation_id', 'assistant_request_id', \
+             'event_type', 'event_context', 'data', 'timestamp', 'extra')",
+        )
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| from_diesel(e, Access::Read))?;
+        if found.n != 9 {
+            return Err(StoreError::Config(
+                "table `events` is missing or not migrated (run `cargo xtask migrate` or connect \
+                 with run_migrations enabled)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &DieselStoreConfig {
+        &self.inner.config
+    }
+
+    /// The pool (for health checks and metrics).
+    pub fn pool(&self) -> &Pool<AsyncPgConnection> {
+        &self.inner.pool
+    }
+
+    fn decode_rows(&self, rows: Vec<RowTuple>) -> Result<Vec<Arc<Event>>, StoreError> {
+        let registry = &self.inner.config.registry;
+        rows.into_iter()
+            .map(|t| {
+                StoredRow::from(t)
+                    .into_event(registry)
+                    .map(Arc::new)
+                    .map_err(|source| StoreError::Decode { source })
+            })
+            .collect()
+    }
+
+    /// Splits a validated batch into INSERT chunks (by rows and bytes).
+    fn chunks(&self, events: &[Event]) -> Vec<InsertChunk> {
+        let config = &self.inner.config;
+        let mut chunks = Vec::new();
+        let mut current: Vec<NewRow> = Vec::new();
+        let mut bytes = 0usize;
+        for event in events {
+            let row = encode(event);
+            let size = row.size();
+            if !current.is_empty()
+                && (current.len() >= config.chunk_rows || bytes + size > config.chunk_bytes)
+            {
+                chunks.push(InsertChunk::new(std::mem::take(&mut current)));
+                bytes = 0;
+            }
+            bytes += size;
+            current.push(row);
+        }
+        if !current.is_empty() {
+            chunks.push(InsertChunk::new(current));
+        }
+        chunks
+    }
+}
+
+fn record_span(
+    span: &tracing::Span,
+    started: Instant,
+    outcome: &Result<RecordOutcome, StoreError>,
+) {
+    span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+    if let Ok(o) = outcome {
+        span.record("recorded", o.recorded);
+        span.record("duplicates", o.duplicates);
+    }
+}
+
+#[async_trait]
+impl EventStore for DieselEventStore {
+    async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError> {
+        let span = tracing::info_span!(
+            "record_events",
+            count = events.len(),
+            recorded = tracing::field::Empty,
+            duplicates = tracing::field::Empty,
+            elapsed_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = async {
+            validate::check_all(&events, &self.inner.config.limits)?;
+            if events.is_empty() {
+                return Ok(RecordOutcome::default());
+            }
+            let total = events.len();
+            let chunks = self.chunks(&events);
+            drop(events);
+            let chunks = &chunks;
+            let recorded: usize = with_retries!(self, "record_events", Access::Write, |conn| {
+                conn.transaction(async |conn| {
+                    let mut recorded = 0usize;
+                    for chunk in chunks {
+                        recorded += chunk.execute(conn).await?;
+                    }
+                    Ok::<_, diesel::result::Error>(recorded)
+                })
+            })?;
+            Ok(RecordOutcome {
+                recorded,
+                duplicates: total - recorded.min(total),
+            })
+        }
+        .instrument(span.clone())
+        .await;
+        record_span(&span, started, &result);
+        result
+    }
+
+    async fn clear_events(&self) -> Result<(), StoreError> {
+        let span = tracing::info_span!("clear_events");
+        async {
+            with_retries!(self, "clear_events", Access::Write, |conn| {
+                diesel::delete(events::table).execute(conn)
+            })
+            .map(|deleted| tracing::debug!(deleted, "cleared"))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
+        let span = tracing::info_span!("get_events", rows = tracing::field::Empty);
+        async {
+            let rows: Vec<RowTuple> = with_retries!(self, "get_events", Access::Read, |conn| {
+                events::table
+                    .select(row_columns!())
+                    .order(events::id.asc())
+                    .load::<RowTuple>(conn)
+            })?;
+            tracing::Span::current().record("rows", rows.len());
+            self.decode_rows(rows)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_events_page(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<EventPage, StoreError> {
+        let span = tracing::info_span!(
+            "get_events_page",
+            ?after,
+            limit,
+            rows = tracing::field::Empty
+        );
+        async {
+            // Cursors are ids; one beyond i64 can only be past the end.
+            let after_id = match after {
+                None => 0i64,
+                Some(a) => match i64::try_from(a) {
+                    Ok(a) => a,
+                    Err(_) => return Ok(EventPage::default()),
+                },
+            };
+            if limit == 0 {
+                return Ok(EventPage {
+                    events: Vec::new(),
+                    next: after,
+                });
+            }
+            // One extra row says whether there is a next page.
+            let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+            let rows: Vec<RowTuple> =
+                with_retries!(self, "get_events_page", Access::Read, |conn| {
+                    events::table
+                        .select(row_columns!())
+                        .filter(events::id.gt(after_id))
+                        .order(events::id.asc())
+                        .limit(fetch)
+                        .load::<RowTuple>(conn)
+                })?;
+            let more = rows.len() > limit;
+            let mut rows = rows;
+            rows.truncate(limit);
+            let next = if more {
+                rows.last().and_then(|r| u64::try_from(r.0).ok())
+            } else {
+                None
+            };
+            tracing::Span::current().record("rows", rows.len());
+            Ok(EventPage {
+                events: self.decode_rows(rows)?,
+                next,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_event(&self, event_id: &str) -> Result<Option<Arc<Event>>, StoreError> {
+        let span = tracing::info_span!("get_event", event_id = %shorten(event_id));
+        async {
+            let rows: Vec<RowTuple> = with_retries!(self, "get_event", Access::Read, |conn| {
+                events::table
+                    .select(row_columns!())
+                    .filter(events::event_id.eq(event_id))
+                    .limit(1)
+                    .load::<RowTuple>(conn)
+            })?;
+            Ok(self.decode_rows(rows)?.into_iter().next())
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_agent_events(
+        &self,
+        assistant_request_id: &str,
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
+        let span = tracing::info_span!("get_agent_events", assistant_request_id = %shorten(assistant_request_id), rows = tracing::field::Empty);
+        async {
+            let rows: Vec<RowTuple> =
+                with_retries!(self, "get_agent_events", Access::Read, |conn| {
+                    events::table
+                        .select(row_columns!())
+                        .filter(events::assistant_request_id.eq(assistant_request_id))
+                        .order(events::id.asc())
+                        .load::<RowTuple>(conn)
+                })?;
+            tracing::Span::current().record("rows", rows.len());
+            self.decode_rows(rows)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_conversation_events(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
+        let span = tracing::info_span!("get_conversation_events", conversation_id = %shorten(conversation_id), rows = tracing::field::Empty);
+        async {
+            let rows: Vec<RowTuple> =
+                with_retries!(self, "get_conversation_events", Access::Read, |conn| {
+                    events::table
+                        .select(row_columns!())
+                        .filter(events::conversation_id.eq(conversation_id))
+                        .order(events::id.asc())
+                        .load::<RowTuple>(conn)
+                })?;
+            tracing::Span::current().record("rows", rows.len());
+            self.decode_rows(rows)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_topic_events(
+        &self,
+        topic_name: &str,
+        offsets: &[i64],
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
+        let span = tracing::info_span!("get_topic_events", topic_name = %shorten(topic_name), offsets = offsets.len(), rows = tracing::field::Empty);
+        async {
+            if offsets.is_empty() {
+                return Ok(Vec::new());
+            }
+            let rows: Vec<RowTuple> =
+                with_retries!(self, "get_topic_events", Access::Read, |conn| {
+                    TopicQuery {
+                        topic_name,
+                        offsets,
+                    }
+                    .load::<RowTuple>(conn)
+                })?;
+            tracing::Span::current().record("rows", rows.len());
+            self.decode_rows(rows)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Ids and names in spans, cut so nobody logs a megabyte by accident.
+fn shorten(s: &str) -> &str {
+    match s.char_indices().nth(128) {
+        Some((cut, _)) => &s[..cut],
+        None => s,
+    }
+}
