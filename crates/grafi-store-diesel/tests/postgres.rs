@@ -1,0 +1,395 @@
+//! PostgreSQL-specific behaviour beyond the conformance suite: exact round trips of our own
+//! rows, grafi-made tables, big batches, deadlines and error kinds.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{builder, init_tracing, setup, ScratchDb, TestStore};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use grafi_events::{Event, InvokeContext, Message};
+use grafi_store_core::conformance::{agent_trace, grafi_corpus, same_event, simple_events};
+use grafi_store_core::{EventStore, StoreError};
+
+const CORPUS: &str = include_str!("../../../fixtures/grafi-0.0.24/events.jsonl");
+const GRAFI_SCHEMA: &str = include_str!("../../../fixtures/grafi-0.0.24/schema.sql");
+
+async fn scalar(url: &str, sql: &str) -> String {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct One {
+        #[diesel(sql_type = Text)]
+        v: String,
+    }
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    let row: One = diesel::sql_query(format!("SELECT ({sql})::text AS v"))
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    row.v
+}
+
+/// The grafi corpus through PostgreSQL: every event semantically equal (JSONB's number
+/// normalisation and key order in `event_context` are the only differences), nothing in
+/// `extra`, and the `data` column holds exactly grafi's JSON text.
+#[tokio::test(flavor = "multi_thread")]
+async fn grafi_corpus_round_trips_and_needs_no_extra() {
+    let store = setup().await;
+    let corpus = grafi_corpus();
+    let outcome = store.record_events(corpus.clone()).await.unwrap();
+    assert_eq!(outcome.recorded, 211);
+    let stored = store.get_events().await.unwrap();
+    let mut exact = 0;
+    for (s, e) in stored.iter().zip(&corpus) {
+        assert!(same_event(s, e), "{} differs", e.event_id());
+        exact += usize::from(**s == *e);
+    }
+    // Exact (typed) equality fails only where JSONB rewrote a number in event_context.
+    assert!(exact >= 205, "only {exact} of 211 events came back exactly");
+    assert_eq!(
+        scalar(
+            &store.db.url,
+            "SELECT count(*) FROM events WHERE extra IS NOT NULL"
+        )
+        .await,
+        "0"
+    );
+    // `data` is stored verbatim: byte-identical to grafi's `json.dumps(...)` of it.
+    for (line, event) in CORPUS.lines().zip(&corpus) {
+        let data = scalar(
+            &store.db.url,
+            &format!(
+                "SELECT data::text FROM events WHERE event_id = '{}'",
+                event.event_id().replace('\'', "''")
+            ),
+        )
+        .await;
+        let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(data, grafi_events::python_json::to_string(&doc["data"]));
+    }
+}
+
+/// What grafi's columns cannot hold survives for rows we write: event versions, non-UTC and
+/// nanosecond timestamps, unknown top-level fields, raw documents of odd shape and order.
+#[tokio::test(flavor = "multi_thread")]
+async fn our_own_rows_round_trip_exactly() {
+    let store = setup().await;
+    let lines = [
+        r#"{"event_id": "v2", "event_version": "2.0", "assistant_request_id": "r", "event_type": "ToolInvoke", "timestamp": "2025-07-08T11:14:27.5+02:00", "event_context": {"tool_id": "t", "tool_name": "n", "tool_type": "T", "invoke_context": {"conversation_id": "c", "invoke_id": "i", "assistant_request_id": "r", "user_id": null, "kwargs": {"z": 1e+20, "a": -0.0}}}, "data": {"input_data": "[]", "later": "a\u0000b"}, "trace": {"span": 1}}"#,
+        r#"{"event_id": "naive", "event_version": "1.0", "assistant_request_id": "r", "event_type": "ToolInvoke", "timestamp": "2025-07-08T09:14:27.123456789", "event_context": {"tool_id": "t", "tool_name": "n", "tool_type": "T", "invoke_context": {"conversation_id": "c", "invoke_id": "i", "assistant_request_id": "r", "user_id": "u", "kwargs": {}}}, "data": {"input_data": "[]"}}"#,
+        r#"{"x": [1, 2.50], "event_type": "SomethingNew", "event_id": "raw1", "timestamp": "2025-07-08T09:14:27+00:00"}"#,
+        r#"{"event_id": "raw2", "event_type": "ToolInvoke", "event_version": 3, "timestamp": "2025-07-08T09:14:27Z", "assistant_request_id": 7, "event_context": "not an object", "data": null}"#,
+    ];
+    let events: Vec<Event> = lines
+        .iter()
+        .map(|l| {
+            let doc = serde_json::from_str(l).unwrap();
+            grafi_events::EventRegistry::builtin()
+                .decode_map_lenient(doc)
+                .unwrap()
+        })
+        .collect();
+    assert!(matches!(events[3], Event::Raw(_)));
+    store.record_events(events.clone()).await.unwrap();
+    let stored = store.get_events().await.unwrap();
+    assert_eq!(stored.len(), lines.len());
+    for ((s, e), line) in stored.iter().zip(&events).zip(lines) {
+        if e.event_id() == "v2" {
+            // kwargs live in event_context (JSONB): numbers normalised, the rest exact.
+            assert!(same_event(s, e));
+            assert_eq!(s.event_id(), "v2");
+            assert!(s.to_json().contains(r#""event_version": "2.0""#));
+            assert!(s
+                .to_json()
+                .contains(r#""timestamp": "2025-07-08T11:14:27.5+02:00""#));
+            assert!(s.to_json().ends_with(r#""trace": {"span": 1}}"#));
+            assert!(s.to_json().contains(r#""later": "a\u0000b""#));
+        } else {
+            assert_eq!(**s, *e, "{}", e.event_id());
+            assert_eq!(s.to_json(), line);
+        }
+    }
+    // And grafi's view of the same rows (what `timestamp` holds): the UTC wall clock.
+    assert_eq!(
+        scalar(
+            &store.db.url,
+            "SELECT \"timestamp\" FROM events WHERE event_id = 'v2'"
+        )
+        .await,
+        "2025-07-08 09:14:27.5"
+    );
+}
+
+/// A table created by grafi (its exact DDL, integer ids, rows as grafi writes them): the
+/// store migrates it in place, reads grafi's rows and appends after them.
+#[tokio::test(flavor = "multi_thread")]
+async fn opens_migrates_and_appends_to_a_grafi_table() {
+    init_tracing();
+    let db = ScratchDb::new().await;
+    db.sql(GRAFI_SCHEMA).await;
+    let corpus: Vec<&str> = CORPUS.lines().collect();
+    // Rows as grafi's SQLAlchemy model writes them: the ISO literal into `timestamp` (offset
+    // dropped), no event_version, event_context as JSONB, data as json text.
+    let mut insert = String::from(
+        "INSERT INTO public.events (event_id, conversation_id, assistant_request_id, event_type, event_context, data, \"timestamp\") VALUES ",
+    );
+    for (i, line) in corpus.iter().enumerate() {
+        let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+        let q = |v: &serde_json::Value| grafi_events::python_json::to_string(v).replace('\'', "''");
+        let s = |v: &serde_json::Value| v.as_str().unwrap().replace('\'', "''");
+        if i > 0 {
+            insert.push_str(", ");
+        }
+        insert.push_str(&format!(
+            "('{}', '{}', '{}', '{}', '{}'::jsonb, '{}'::json, '{}')",
+            s(&doc["event_id"]),
+            s(&doc["event_context"]["invoke_context"]["conversation_id"]),
+            s(&doc["assistant_request_id"]),
+            s(&doc["event_type"]),
+            q(&doc["event_context"]),
+            q(&doc["data"]),
+            s(&doc["timestamp"]),
+        ));
+    }
+    db.sql(&insert).await;
+    assert_eq!(scalar(&db.url, "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'id'").await, "integer");
+
+    let store = builder(&db).connect().await.unwrap();
+    let store = TestStore { store, db };
+    assert_eq!(scalar(&store.db.url, "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'id'").await, "bigint");
+    let stored = store.get_events().await.unwrap();
+    let corpus_events = grafi_corpus();
+    assert_eq!(stored.len(), corpus_events.len());
+    for (s, e) in stored.iter().zip(&corpus_events) {
+        assert!(s.builtin_type().is_some());
+        assert!(same_event(s, e), "{}", e.event_id());
+    }
+    // Appending: ids continue after grafi's, also beyond 2^31.
+    store
+        .db
+        .sql("SELECT setval('events_id_seq', 3000000000)")
+        .await;
+    let mine = agent_trace("conv-after-grafi", 2, 4_000_000_000);
+    assert_eq!(
+        store.record_events(mine.clone()).await.unwrap().recorded,
+        mine.len()
+    );
+    let all = store.get_events().await.unwrap();
+    assert_eq!(all.len(), corpus_events.len() + mine.len());
+    assert_eq!(
+        all.last().unwrap().event_id(),
+        mine.last().unwrap().event_id()
+    );
+    let topic = store
+        .get_topic_events("agent_input_topic", &[4_000_000_000, 4_000_000_001])
+        .await
+        .unwrap();
+    assert_eq!(topic.len(), 2);
+    assert_eq!(topic[0].topic(), Some(("agent_input_topic", 4_000_000_000)));
+    // Re-recording grafi's own events is idempotent.
+    let again = store.record_events(corpus_events).await.unwrap();
+    assert_eq!((again.recorded, again.duplicates), (0, 211));
+}
+
+/// A row that no longer decodes comes back raw, and the rest of the conversation with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn undecodable_rows_come_back_raw() {
+    let store = setup().await;
+    let events = simple_events("conv-bad", "req-bad", 3);
+    store.record_events(events.clone()).await.unwrap();
+    store
+        .db
+        .sql(&format!(
+            "UPDATE events SET data = '{{\"input_data\": 42}}' WHERE event_id = '{}'",
+            events[1].event_id()
+        ))
+        .await;
+    let read = store.get_conversation_events("conv-bad").await.unwrap();
+    assert_eq!(read.len(), 3);
+    assert!(matches!(&*read[1], Event::Raw(r) if r.decode_error.is_some()));
+    assert!(same_event(&read[2], &events[2]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_thousand_events_in_one_call() {
+    let store = setup().await;
+    let ctx = InvokeContext::new("conv-big", "req-big");
+    let tool = grafi_events::ComponentInfo::new("t", "T");
+    let mut events: Vec<Event> = (0..100_000)
+        .map(|i| Event::tool_invoke(ctx.clone(), tool.clone(), &[Message::user(format!("m{i}"))]))
+        .collect();
+    events.push(events[10].clone()); // a duplicate inside the batch
+    let started = std::time::Instant::now();
+    let outcome = store.record_events(events.clone()).await.unwrap();
+    eprintln!("100,001 events recorded in {:?}", started.elapsed());
+    assert_eq!((outcome.recorded, outcome.duplicates), (100_000, 1));
+    let page = store.get_events_page(Some(99_990), 100).await.unwrap();
+    assert_eq!(page.events.len(), 10);
+    assert_eq!(page.events[9].event_id(), events[99_999].event_id());
+}
+
+/// The client-side deadline bounds a call that the server blocks (a lock here, a network
+/// partition in production); a server-side statement timeout is a retryable backend error.
+#[tokio::test(flavor = "multi_thread")]
+async fn deadlines_and_statement_timeouts() {
+    let db = ScratchDb::new().await;
+    let store = builder(&db)
+        .call_timeout(Duration::from_millis(700))
+        .statement_timeout(None)
+        .connect()
+        .await
+        .unwrap();
+    let strict = builder(&db)
+        .statement_timeout(Some(Duration::from_millis(200)))
+        .max_retries(0)
+        .connect()
+        .await
+        .unwrap();
+    let mut locker = AsyncPgConnection::establish(&db.url).await.unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let err = store.get_events().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Timeout {
+                operation: "get_events",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    let err = strict
+        .record_events(simple_events("c", "r", 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Backend {
+                retryable: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    locker.batch_execute("ROLLBACK").await.unwrap();
+    // The connection abandoned by the deadline does not poison the pool.
+    assert!(store.get_events().await.unwrap().is_empty());
+    drop((store, strict, locker));
+    drop(db);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_server_is_unavailable_and_secret_free() {
+    let err = grafi_store_diesel::DieselEventStore::builder(
+        "postgres://grafi:sup3r-secret@127.0.0.1:1/grafi",
+    )
+    .connection_timeout(Duration::from_millis(500))
+    .connect()
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    assert!(!format!("{err} {err:?}").contains("sup3r-secret"));
+    let err = grafi_store_diesel::DieselEventStore::builder("mysql://x")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Config(_)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_migrations_an_empty_database_is_a_config_error() {
+    let db = ScratchDb::new().await;
+    let err = builder(&db)
+        .run_migrations(false)
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Config(_)), "{err:?}");
+    // Migrating twice is a no-op; then connecting without migrations works.
+    grafi_store_diesel::migrate::run_pending_migrations(&db.url)
+        .await
+        .unwrap();
+    assert!(grafi_store_diesel::migrate::run_pending_migrations(&db.url)
+        .await
+        .unwrap()
+        .is_empty());
+    let store = builder(&db).run_migrations(false).connect().await.unwrap();
+    assert!(store.get_events().await.unwrap().is_empty());
+}
+
+#[test]
+fn migrating_on_a_current_thread_runtime_is_an_error_not_a_panic() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = runtime.block_on(ScratchDb::new());
+    let err = runtime.block_on(builder(&db).connect()).unwrap_err();
+    assert!(matches!(err, StoreError::Config(_)), "{err:?}");
+    drop(runtime);
+}
+
+/// Concurrent overlapping batches (deadlock-prone orders) all land exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn overlapping_concurrent_batches_in_opposite_orders() {
+    let store = Arc::new(setup().await);
+    let events = simple_events("conv-x", "req-x", 400);
+    let mut reversed = events.clone();
+    reversed.reverse();
+    let a = {
+        let store = store.clone();
+        let events = events.clone();
+        tokio::spawn(async move { store.record_events(events).await })
+    };
+    let b = {
+        let store = store.clone();
+        tokio::spawn(async move { store.record_events(reversed).await })
+    };
+    let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
+    assert_eq!(a.recorded + b.recorded, 400);
+    assert_eq!(a.duplicates + b.duplicates, 400);
+    assert_eq!(store.get_events().await.unwrap().len(), 400);
+}
+
+/// `get_topic_events` uses the topic/offset index.
+#[tokio::test(flavor = "multi_thread")]
+async fn topic_query_uses_the_index() {
+    let store = setup().await;
+    let mut conn = AsyncPgConnection::establish(&store.db.url).await.unwrap();
+    conn.batch_execute("SET enable_seqscan = off")
+        .await
+        .unwrap();
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let plan: Vec<Plan> = diesel::sql_query(
+        "EXPLAIN SELECT id FROM events WHERE event_type IN ('PublishToTopic', 'TopicEvent') \
+         AND (event_context ->> 'topic_name') = 't' AND grafi_event_offset(event_context) = ANY('{1,2}'::bigint[]) \
+         ORDER BY grafi_event_offset(event_context), id",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let plan: Vec<String> = plan.into_iter().map(|p| p.line).collect();
+    assert!(
+        plan.iter().any(|l| l.contains("ix_events_topic_offset")),
+        "{plan:#?}"
+    );
+}
