@@ -1,7 +1,8 @@
 //! The indexes behind the in-memory store.
 //!
-//! Invariant: `log` holds every stored event once, in recording order; every index entry is
-//! a position in `log`, and each index's position lists are ascending (recording order).
+//! Invariant: `log` holds every stored event once, in recording order; every index holds
+//! the same `Arc`s, each list in recording order. Indexes hold the `Arc` itself rather than a
+//! position in `log`: on a store of a million events that saves a cache miss per event read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -12,11 +13,11 @@ use grafi_store_core::{EventPage, RecordOutcome};
 #[derive(Default)]
 pub(crate) struct Index {
     log: Vec<Arc<Event>>,
-    by_id: HashMap<Box<str>, usize>,
-    by_conversation: HashMap<Box<str>, Vec<usize>>,
-    by_request: HashMap<Box<str>, Vec<usize>>,
+    by_id: HashMap<Box<str>, Arc<Event>>,
+    by_conversation: HashMap<Box<str>, Vec<Arc<Event>>>,
+    by_request: HashMap<Box<str>, Vec<Arc<Event>>>,
     /// Topic records only (`PublishToTopic`, `TopicEvent`), by topic then offset.
-    by_topic: HashMap<Box<str>, BTreeMap<i64, Vec<usize>>>,
+    by_topic: HashMap<Box<str>, BTreeMap<i64, Vec<Arc<Event>>>>,
 }
 
 impl Index {
@@ -32,20 +33,21 @@ impl Index {
                 outcome.duplicates += 1;
                 continue;
             }
-            let pos = self.log.len();
-            self.by_id.insert(event.event_id().into(), pos);
-            push(&mut self.by_conversation, event.conversation_id(), pos);
-            push(&mut self.by_request, event.assistant_request_id(), pos);
+            let event = Arc::new(event);
+            self.by_id
+                .insert(event.event_id().into(), Arc::clone(&event));
+            push(&mut self.by_conversation, event.conversation_id(), &event);
+            push(&mut self.by_request, event.assistant_request_id(), &event);
             if event.is_topic_record() {
                 if let Some((topic, offset)) = event.topic() {
                     let offsets = match self.by_topic.get_mut(topic) {
                         Some(offsets) => offsets,
                         None => self.by_topic.entry(topic.into()).or_default(),
                     };
-                    offsets.entry(offset).or_default().push(pos);
+                    offsets.entry(offset).or_default().push(Arc::clone(&event));
                 }
             }
-            self.log.push(Arc::new(event));
+            self.log.push(event);
             outcome.recorded += 1;
         }
         outcome
@@ -68,17 +70,21 @@ impl Index {
     }
 
     pub(crate) fn by_id(&self, event_id: &str) -> Option<Arc<Event>> {
-        self.by_id
-            .get(event_id)
-            .map(|&pos| Arc::clone(&self.log[pos]))
+        self.by_id.get(event_id).cloned()
     }
 
     pub(crate) fn by_conversation(&self, conversation_id: &str) -> Vec<Arc<Event>> {
-        self.resolve(self.by_conversation.get(conversation_id))
+        self.by_conversation
+            .get(conversation_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub(crate) fn by_request(&self, assistant_request_id: &str) -> Vec<Arc<Event>> {
-        self.resolve(self.by_request.get(assistant_request_id))
+        self.by_request
+            .get(assistant_request_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub(crate) fn by_topic(&self, topic_name: &str, offsets: &[i64]) -> Vec<Arc<Event>> {
@@ -91,22 +97,16 @@ impl Index {
         wanted
             .iter()
             .filter_map(|offset| by_offset.get(offset))
-            .flat_map(|positions| positions.iter().map(|&pos| Arc::clone(&self.log[pos])))
+            .flat_map(|events| events.iter().cloned())
             .collect()
-    }
-
-    fn resolve(&self, positions: Option<&Vec<usize>>) -> Vec<Arc<Event>> {
-        positions
-            .map(|ps| ps.iter().map(|&pos| Arc::clone(&self.log[pos])).collect())
-            .unwrap_or_default()
     }
 }
 
-fn push(index: &mut HashMap<Box<str>, Vec<usize>>, key: &str, pos: usize) {
+fn push(index: &mut HashMap<Box<str>, Vec<Arc<Event>>>, key: &str, event: &Arc<Event>) {
     match index.get_mut(key) {
-        Some(positions) => positions.push(pos),
+        Some(events) => events.push(Arc::clone(event)),
         None => {
-            index.insert(key.into(), vec![pos]);
+            index.insert(key.into(), vec![Arc::clone(event)]);
         }
     }
 }
