@@ -1,0 +1,85 @@
+//! `grafi-store export`: JSONL on stdout, each line the grafi document of one event.
+
+use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
+
+use anyhow::Context;
+use grafi_events::Event;
+use grafi_store::EventStore;
+
+use crate::Outcome;
+
+/// Events per page when exporting everything.
+const PAGE: usize = 1000;
+
+pub enum Filter {
+    All,
+    Conversation(String),
+    Request(String),
+    Event(String),
+    Topic(String, Vec<i64>),
+}
+
+pub async fn run(store: Arc<dyn EventStore>, filter: Filter) -> anyhow::Result<Outcome> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = write_events(&*store, filter, &mut out).await;
+    let result = result.and_then(|outcome| {
+        out.flush().context("cannot write to stdout")?;
+        Ok(outcome)
+    });
+    match result {
+        // The reader went away (`| head`): not an error.
+        Err(e) if is_broken_pipe(&e) => Ok(Outcome::Success),
+        other => other,
+    }
+}
+
+async fn write_events(
+    store: &dyn EventStore,
+    filter: Filter,
+    out: &mut impl Write,
+) -> anyhow::Result<Outcome> {
+    let write = |out: &mut dyn Write, events: &[Arc<Event>]| -> anyhow::Result<()> {
+        for event in events {
+            out.write_all(event.to_json().as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .context("cannot write to stdout")?;
+        }
+        Ok(())
+    };
+    match filter {
+        Filter::All => {
+            let mut after = None;
+            loop {
+                let page = store.get_events_page(after, PAGE).await?;
+                write(out, &page.events)?;
+                match page.next {
+                    Some(next) if !page.events.is_empty() => after = Some(next),
+                    _ => break,
+                }
+            }
+        }
+        Filter::Conversation(id) => write(out, &store.get_conversation_events(&id).await?)?,
+        Filter::Request(id) => write(out, &store.get_agent_events(&id).await?)?,
+        Filter::Topic(name, offsets) => {
+            write(out, &store.get_topic_events(&name, &offsets).await?)?
+        }
+        Filter::Event(id) => match store.get_event(&id).await? {
+            Some(event) => write(out, &[event])?,
+            None => {
+                eprintln!("no event with id {:?}", crate::input::shorten(&id, 80));
+                return Ok(Outcome::Incomplete);
+            }
+        },
+    }
+    Ok(Outcome::Success)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

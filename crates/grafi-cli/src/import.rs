@@ -1,0 +1,238 @@
+//! `grafi-store import FILE|-`: JSONL → `record_events`, in batches.
+//!
+//! A reader thread decodes and checks lines while the previous batch is being written.
+//! Lines that cannot be stored are reported and skipped; a batch the store still refuses
+//! (`InvalidEvent`, e.g. a limit of that backend) loses only the refused event and is
+//! retried; transient store failures are retried with a bounded backoff; a permanent one
+//! stops the import with the count of what was stored. Recording is idempotent, so running
+//! the same import again is always safe.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use grafi_events::Event;
+use grafi_store::{EventStore, RecordOutcome, StoreError};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::mpsc;
+
+use crate::input::{check_line, Lines, Problem, Verdict};
+use crate::Outcome;
+
+/// Attempts of one batch after a transient failure (the first try included).
+const MAX_ATTEMPTS: u32 = 6;
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Report invalid lines at least this often even if no valid event fills a batch.
+const MAX_PENDING_PROBLEMS: usize = 1000;
+
+struct Batch {
+    events: Vec<Event>,
+    lines: Vec<usize>,
+    problems: Vec<Problem>,
+    bytes_read: u64,
+}
+
+#[derive(Default)]
+struct Totals {
+    outcome: RecordOutcome,
+    invalid: usize,
+}
+
+pub async fn run(
+    store: Arc<dyn EventStore>,
+    path: &str,
+    batch_size: usize,
+) -> anyhow::Result<Outcome> {
+    let (lines, total_bytes) = Lines::open(path)?;
+    let bar = progress_bar(total_bytes);
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::channel::<anyhow::Result<Batch>>(2);
+    let source = path.to_owned();
+    let reader = std::thread::spawn(move || read_batches(lines, batch_size, &source, tx));
+
+    let mut totals = Totals::default();
+    let mut failure = None;
+    while let Some(batch) = rx.recv().await {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        for problem in &batch.problems {
+            bar.suspend(|| eprintln!("{problem}"));
+        }
+        totals.invalid += batch.problems.len();
+        let first_line = batch.lines.first().copied();
+        match record_batch(&*store, batch.events, batch.lines, &bar).await {
+            Ok((outcome, refused)) => {
+                totals.outcome += outcome;
+                totals.invalid += refused.len();
+                for problem in &refused {
+                    bar.suspend(|| eprintln!("{problem}"));
+                }
+            }
+            Err(e) => {
+                let at = first_line.map_or(String::new(), |l| format!(" at line {l}"));
+                failure = Some(anyhow!(
+                    "import stopped{at}: {e}; {} events were stored before the failure \
+                     (re-running the import is safe: stored events count as duplicates)",
+                    totals.outcome.recorded
+                ));
+                break;
+            }
+        }
+        bar.set_position(batch.bytes_read);
+        bar.set_message(format!(
+            "{} events",
+            totals.outcome.recorded + totals.outcome.duplicates
+        ));
+    }
+    // Stop the reader (it fails its next send once the receiver is gone) and wait for it.
+    drop(rx);
+    let _ = reader.join();
+    bar.finish_and_clear();
+
+    let secs = started.elapsed().as_secs_f64();
+    let handled = totals.outcome.recorded + totals.outcome.duplicates;
+    let rate = if secs > 0.0 {
+        handled as f64 / secs
+    } else {
+        0.0
+    };
+    println!(
+        "imported {}, duplicates {}, invalid {} in {:.2} s ({:.0} events/s)",
+        totals.outcome.recorded, totals.outcome.duplicates, totals.invalid, secs, rate
+    );
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(if totals.invalid == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Incomplete
+    })
+}
+
+fn progress_bar(total_bytes: Option<u64>) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    match total_bytes {
+        Some(len) => {
+            let bar = ProgressBar::new(len);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        }
+        None => {
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {bytes} read, {msg}") {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        }
+    }
+}
+
+/// The reader thread: decodes lines into batches of valid events plus the problems found.
+fn read_batches(
+    mut lines: Lines,
+    batch_size: usize,
+    source: &str,
+    tx: mpsc::Sender<anyhow::Result<Batch>>,
+) {
+    let new_batch = || Batch {
+        events: Vec::with_capacity(batch_size.min(10_000)),
+        lines: Vec::with_capacity(batch_size.min(10_000)),
+        problems: Vec::new(),
+        bytes_read: 0,
+    };
+    let mut batch = new_batch();
+    loop {
+        let next = match lines.next_line() {
+            Ok(next) => next,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(anyhow!("cannot read {source}: {e}")));
+                return;
+            }
+        };
+        let Some((line_no, bytes)) = next else { break };
+        match check_line(line_no, bytes, false) {
+            Verdict::Blank => {}
+            Verdict::Valid(event) => {
+                batch.events.push(*event);
+                batch.lines.push(line_no);
+            }
+            Verdict::Invalid(problem) => batch.problems.push(problem),
+        }
+        if batch.events.len() >= batch_size || batch.problems.len() >= MAX_PENDING_PROBLEMS {
+            batch.bytes_read = lines.bytes_read();
+            if tx
+                .blocking_send(Ok(std::mem::replace(&mut batch, new_batch())))
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+    batch.bytes_read = lines.bytes_read();
+    if !batch.events.is_empty() || !batch.problems.is_empty() {
+        let _ = tx.blocking_send(Ok(batch));
+    }
+}
+
+/// Records one batch: drops (and reports) events the store refuses, retries transient
+/// failures, gives up on a permanent one.
+async fn record_batch(
+    store: &dyn EventStore,
+    mut events: Vec<Event>,
+    mut lines: Vec<usize>,
+    bar: &ProgressBar,
+) -> Result<(RecordOutcome, Vec<Problem>), StoreError> {
+    let mut refused = Vec::new();
+    let mut attempt = 1;
+    loop {
+        if events.is_empty() {
+            return Ok((RecordOutcome::default(), refused));
+        }
+        match store.record_events(events.clone()).await {
+            Ok(outcome) => return Ok((outcome, refused)),
+            Err(StoreError::InvalidEvent {
+                event_id,
+                index,
+                reason,
+            }) if index < events.len() => {
+                events.remove(index);
+                let line = lines.remove(index);
+                refused.push(Problem {
+                    line,
+                    event_id: Some(event_id).filter(|id| !id.is_empty()),
+                    message: format!("refused by the store: {reason}"),
+                });
+            }
+            Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                let backoff = FIRST_BACKOFF
+                    .saturating_mul(1 << (attempt - 1))
+                    .min(MAX_BACKOFF);
+                bar.suspend(|| {
+                    eprintln!(
+                        "warning: {e}; retrying in {:.1} s (attempt {}/{MAX_ATTEMPTS})",
+                        backoff.as_secs_f64(),
+                        attempt + 1
+                    )
+                });
+                tokio::time::sleep(backoff).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
