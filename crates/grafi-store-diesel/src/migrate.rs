@@ -78,6 +78,11 @@ pub(crate) async fn run_pending(
     mut conn: AsyncPgConnection,
 ) -> Result<(AsyncPgConnection, Vec<String>), StoreError> {
     ensure_multi_thread()?;
+    // Rewriting a big grafi table (id → bigint) can take longer than the store's
+    // statement_timeout: migrations run without one.
+    conn.batch_execute("SET statement_timeout = 0")
+        .await
+        .map_err(|e| from_diesel(e, Access::Write))?;
     lock(&mut conn, true).await?;
     let mut harness = AsyncMigrationHarness::new(conn);
     let result = harness
