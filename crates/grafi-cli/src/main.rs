@@ -70,19 +70,23 @@ struct ImportArgs {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "filter", multiple = false)]
+#[command(group(
+    clap::ArgGroup::new("filter")
+        .args(["conversation", "request", "event", "topic"])
+        .multiple(false)
+))]
 struct ExportArgs {
     /// Only this conversation (`invoke_context.conversation_id`).
-    #[arg(long, value_name = "ID", group = "filter")]
+    #[arg(long, value_name = "ID")]
     conversation: Option<String>,
     /// Only this assistant request (`assistant_request_id`).
-    #[arg(long, value_name = "ID", group = "filter")]
+    #[arg(long, value_name = "ID")]
     request: Option<String>,
     /// Only this event.
-    #[arg(long, value_name = "ID", group = "filter")]
+    #[arg(long, value_name = "ID")]
     event: Option<String>,
     /// Topic records (PublishToTopic, TopicEvent) of this topic at --offsets.
-    #[arg(long, value_name = "NAME", group = "filter", requires = "offsets")]
+    #[arg(long, value_name = "NAME", requires = "offsets")]
     topic: Option<String>,
     /// Offsets for --topic, comma-separated.
     #[arg(

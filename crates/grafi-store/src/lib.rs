@@ -248,6 +248,20 @@ mod tests {
         assert!(!msg.contains("topsecret"), "{msg}");
     }
 
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn unreachable_postgres_names_host_and_port_not_the_password() {
+        let err = open("postgres://grafi:topsecret@127.0.0.1:1/x")
+            .await
+            .err()
+            .unwrap();
+        let msg = err.to_string();
+        assert!(err.is_retryable(), "{msg}");
+        assert!(msg.contains("127.0.0.1:1"), "{msg}");
+        assert!(msg.contains("postgres://grafi:***@127.0.0.1:1/x"), "{msg}");
+        assert!(!msg.contains("topsecret"), "{msg}");
+    }
+
     #[test]
     fn env_order_and_empty_values() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {

@@ -22,16 +22,32 @@ fn describe(url: &StoreUrl, error: StoreError) -> StoreError {
         StoreError::Unavailable {
             message,
             outcome_unknown,
-            source: _,
-        } => StoreError::Unavailable {
-            // The source is dropped: its text comes from the driver and is not scrubbed.
-            message: format!(
-                "cannot reach PostgreSQL at {endpoint} ({url}): {}",
-                url.scrub(&message)
-            ),
-            outcome_unknown,
-            source: None,
-        },
+            source,
+        } => {
+            // The causes are folded into the message (scrubbed) and the source dropped: its
+            // text comes from the driver.
+            let mut text = message;
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = match &source {
+                Some(s) => s.source(),
+                None => None,
+            };
+            while let Some(c) = cause {
+                let more = c.to_string();
+                if !text.contains(&more) {
+                    text.push_str(": ");
+                    text.push_str(&more);
+                }
+                cause = c.source();
+            }
+            StoreError::Unavailable {
+                message: format!(
+                    "cannot connect to PostgreSQL at {endpoint} ({url}): {}",
+                    url.scrub(&text)
+                ),
+                outcome_unknown,
+                source: None,
+            }
+        }
         StoreError::Timeout { operation, after } => StoreError::Unavailable {
             message: format!(
                 "PostgreSQL at {endpoint} ({url}) did not answer: {operation} timed out after {after:?}"

@@ -1,0 +1,601 @@
+//! The `grafi-store` binary end to end, against the memory store and a real PostgreSQL
+//! (a scratch database per test on the server at `DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+const CORPUS: &str = include_str!("../../../fixtures/grafi-0.0.24/events.jsonl");
+
+fn corpus_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/grafi-0.0.24/events.jsonl")
+}
+
+/// The binary with no store configured in the environment.
+fn grafi_store() -> Command {
+    let mut cmd = Command::cargo_bin("grafi-store").unwrap();
+    cmd.env_remove("GRAFI_STORE_URL").env_remove("DATABASE_URL");
+    cmd
+}
+
+/// A file of corpus lines and bad ones; returns it and the ids of the valid lines.
+///
+/// Lines: 1–3 valid, 4 bad JSON, 5 unknown shape, 6 NUL in event_context, 7 blank,
+/// 8 a JSON array, 9 valid, 10 a duplicate of line 1.
+fn bad_input() -> (tempfile::NamedTempFile, Vec<String>) {
+    let lines: Vec<&str> = CORPUS.lines().collect();
+    let nul = lines[3].replacen(
+        "\"conversation_id\": \"",
+        "\"conversation_id\": \"\\u0000",
+        1,
+    );
+    assert_ne!(nul, lines[3]);
+    let content = [
+        lines[0],
+        lines[1],
+        lines[2],
+        r#"{"event_id": "broken-1", "event_type": "ToolInvoke", "#,
+        r#"{"hello": "world"}"#,
+        &nul,
+        "",
+        "[1, 2, 3]",
+        lines[4],
+        lines[0],
+    ]
+    .join("\n");
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "{content}").unwrap();
+    let valid = [0, 1, 2, 4]
+        .iter()
+        .map(|&i| {
+            grafi_events::decode_str(lines[i])
+                .unwrap()
+                .event_id()
+                .to_owned()
+        })
+        .collect();
+    (file, valid)
+}
+
+fn assert_bad_lines_reported(stderr: &str) {
+    assert!(
+        stderr.contains("line 4: event \"broken-1\": invalid JSON"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 5: event (id unknown): not a grafi event document"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 6: event \"") && stderr.contains("NUL character"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 8: event (id unknown): not a grafi event document"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("line 7"),
+        "a blank line is not an error: {stderr}"
+    );
+}
+
+// ----------------------------------------------------------------------------------------
+// Memory store and no store.
+
+#[test]
+fn validate_accepts_the_whole_corpus() {
+    grafi_store()
+        .arg("validate")
+        .arg(corpus_path())
+        .assert()
+        .success()
+        .stdout("211 valid, 0 invalid\n")
+        .stderr("");
+}
+
+#[test]
+fn validate_reads_stdin_and_reports_bad_lines_by_number() {
+    let (file, _) = bad_input();
+    let input = std::fs::read(file.path()).unwrap();
+    let out = grafi_store()
+        .args(["validate", "-"])
+        .write_stdin(input)
+        .assert()
+        .code(1)
+        .stdout("5 valid, 4 invalid\n")
+        .get_output()
+        .clone();
+    assert_bad_lines_reported(&String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn validate_reports_fields_of_the_wrong_type() {
+    // grafi stores message lists as JSON *strings*; an array there is not a grafi event.
+    let line = CORPUS.lines().next().unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(line).unwrap();
+    doc["data"]["input_data"] = serde_json::json!([]);
+    grafi_store()
+        .args(["validate", "-"])
+        .write_stdin(format!("{doc}\n"))
+        .assert()
+        .code(1)
+        .stdout("0 valid, 1 invalid\n")
+        .stderr(contains("line 1: event \""));
+}
+
+#[test]
+fn import_into_memory_counts_and_warns_that_nothing_persists() {
+    grafi_store()
+        .arg("import")
+        .arg(corpus_path())
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "imported 211, duplicates 0, invalid 0 in ",
+        ))
+        .stderr(contains("in-memory store").and(contains("nothing persists")));
+}
+
+#[test]
+fn import_of_bad_input_into_memory_stores_the_valid_lines_and_fails() {
+    let (file, _) = bad_input();
+    let out = grafi_store()
+        .args(["--store", "memory:", "import", "--batch-size", "2"])
+        .arg(file.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with(
+            "imported 4, duplicates 1, invalid 4 in ",
+        ))
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_bad_lines_reported(&stderr);
+    assert!(
+        !stderr.contains("nothing persists"),
+        "--store given: {stderr}"
+    );
+}
+
+#[test]
+fn demo_tells_a_consistent_story() {
+    let out = grafi_store()
+        .args(["demo", "--conversations", "5"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "Simulated 5 conversations",
+        "Recorded them with record_events",
+        "0 duplicates",
+        "get_conversation_events",
+        "get_agent_events",
+        "AssistantInvoke",
+        "WorkflowInvoke",
+        "NodeInvoke",
+        "ToolInvoke",
+        "PublishToTopic",
+        "ConsumeFromTopic",
+        "OutputTopic",
+        "ToolFailed",
+        "AssistantFailed",
+        "✓ succeeded",
+        "✗ failed",
+        "invoke→respond",
+        "success rate",
+        "Per-request summary",
+        "9 requests in 5 conversations",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains("differs from what was recorded"),
+        "{stdout}"
+    );
+    // Re-recording is idempotent.
+    assert!(stdout.contains("→ 0 new, 24 duplicates"), "{stdout}");
+    // Timelines advance: no request takes zero time, and the failed search waits ~10 s.
+    assert!(stdout.contains("+0.000s  AssistantInvoke"), "{stdout}");
+    assert!(stdout.contains("TimeoutError"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing persists"));
+}
+
+#[test]
+fn bad_store_urls_are_usage_errors_without_the_password() {
+    for url in [
+        "mysql://root:hunter22@localhost/db",
+        "postgres://u:hunter22@db:99999/x",
+        "no-scheme-hunter22",
+    ] {
+        let out = grafi_store()
+            .args(["--store", url, "stats"])
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(!stderr.contains("hunter22"), "{url}: {stderr}");
+    }
+}
+
+#[test]
+fn a_bad_url_in_the_environment_names_the_variable() {
+    grafi_store()
+        .env("DATABASE_URL", "sqlite://x.db")
+        .arg("stats")
+        .assert()
+        .code(2)
+        .stderr(contains("DATABASE_URL"));
+}
+
+#[test]
+fn clear_needs_yes_and_export_filters_are_exclusive() {
+    grafi_store()
+        .arg("clear")
+        .assert()
+        .code(2)
+        .stderr(contains("--yes"));
+    grafi_store()
+        .args(["--store", "memory:", "clear", "--yes"])
+        .assert()
+        .success();
+    grafi_store()
+        .args(["export", "--event", "a", "--request", "b"])
+        .assert()
+        .code(2);
+    grafi_store()
+        .args(["export", "--topic", "t"])
+        .assert()
+        .code(2);
+    grafi_store()
+        .args(["--store", "memory:", "export", "--event", "nope"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(contains("no event with id \"nope\""));
+}
+
+// ----------------------------------------------------------------------------------------
+// PostgreSQL: a scratch database per test.
+// Without the `postgres` feature the binary has no PostgreSQL store: nothing to test.
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use std::collections::HashSet;
+
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    use grafi_events::Event;
+
+    fn corpus_events() -> Vec<Event> {
+        CORPUS
+            .lines()
+            .map(|l| grafi_events::decode_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn unreachable_database_names_host_and_port_but_not_the_password() {
+        // Port 1 on localhost: nothing listens there.
+        let out = grafi_store()
+            .args([
+                "--store",
+                "postgres://grafi:hunter22@127.0.0.1:1/db",
+                "stats",
+            ])
+            .timeout(std::time::Duration::from_secs(30))
+            .assert()
+            .code(3)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
+        assert!(
+            stderr.contains("postgres://grafi:***@127.0.0.1:1/db"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("hunter22"), "{stderr}");
+    }
+
+    fn admin_url() -> String {
+        std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    }
+
+    /// `url` with its database replaced by `database`.
+    fn with_database(url: &str, database: &str) -> String {
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (url, None),
+        };
+        let after_scheme = base.find("://").map_or(0, |i| i + 3);
+        let base = match base[after_scheme..].find('/') {
+            Some(slash) => &base[..after_scheme + slash],
+            None => base,
+        };
+        match query {
+            Some(q) => format!("{base}/{database}?{q}"),
+            None => format!("{base}/{database}"),
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    struct ScratchDb {
+        name: String,
+        url: String,
+    }
+
+    impl ScratchDb {
+        fn new() -> Self {
+            let name = format!("grafi_cli_test_{}", uuid::Uuid::new_v4().simple());
+            block_on(async {
+                let mut admin = AsyncPgConnection::establish(&admin_url()).await.expect(
+                    "PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)",
+                );
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create the scratch database");
+            });
+            let url = with_database(&admin_url(), &name);
+            Self { name, url }
+        }
+
+        fn cmd(&self) -> Command {
+            let mut cmd = grafi_store();
+            cmd.args(["--store", &self.url]);
+            cmd
+        }
+
+        fn export(&self, filter: &[&str]) -> Vec<Event> {
+            let out = self
+                .cmd()
+                .arg("export")
+                .args(filter)
+                .assert()
+                .success()
+                .get_output()
+                .clone();
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .map(|l| grafi_events::decode_str(l).expect("export writes grafi documents"))
+                .collect()
+        }
+    }
+
+    impl Drop for ScratchDb {
+        fn drop(&mut self) {
+            let name = self.name.clone();
+            let dropped = std::thread::spawn(move || {
+                block_on(async {
+                    let mut admin = AsyncPgConnection::establish(&admin_url()).await.ok()?;
+                    admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Some(()))) {
+                eprintln!("could not drop scratch database {}", self.name);
+            }
+        }
+    }
+
+    /// Whether two events are the same, allowing only what PostgreSQL's `jsonb` may change: key
+    /// order, number spelling (`1e+20`, `-0.0`) and the timestamp's offset (compared as instants).
+    fn same_event(a: &Event, b: &Event) -> bool {
+        fn normalized(v: serde_json::Value) -> serde_json::Value {
+            use serde_json::Value;
+            match v {
+                Value::Number(n) => {
+                    Value::String(format!("{:e}", n.as_f64().unwrap_or(f64::NAN).abs()))
+                }
+                Value::Array(items) => Value::Array(items.into_iter().map(normalized).collect()),
+                Value::Object(map) => Value::Object(
+                    map.into_iter()
+                        .filter(|(k, _)| k != "timestamp")
+                        .map(|(k, v)| (k, normalized(v)))
+                        .collect(),
+                ),
+                other => other,
+            }
+        }
+        let doc = |e: &Event| normalized(serde_json::from_str(&e.to_json()).unwrap());
+        a.utc() == b.utc() && doc(a) == doc(b)
+    }
+
+    fn assert_same_events(actual: &[Event], expected: &[Event]) {
+        assert_eq!(actual.len(), expected.len());
+        for (a, e) in actual.iter().zip(expected) {
+            assert!(same_event(a, e), "event {} differs", e.event_id());
+        }
+    }
+
+    #[test]
+    fn postgres_import_export_round_trips_the_corpus_across_processes() {
+        let db = ScratchDb::new();
+        db.cmd()
+            .arg("import")
+            .arg(corpus_path())
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with(
+                "imported 211, duplicates 0, invalid 0 in ",
+            ))
+            .stderr("");
+        // Idempotent: a second import stores nothing new.
+        db.cmd()
+            .args(["import", "--batch-size", "50"])
+            .arg(corpus_path())
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with(
+                "imported 0, duplicates 211, invalid 0 in ",
+            ));
+
+        let corpus = corpus_events();
+        // Everything, streamed in recording order = file order.
+        assert_same_events(&db.export(&[]), &corpus);
+
+        // Each filter gives what the corpus says it should, in recording order.
+        let conversation = corpus[0].conversation_id().to_owned();
+        let expected: Vec<Event> = corpus
+            .iter()
+            .filter(|e| e.conversation_id() == conversation)
+            .cloned()
+            .collect();
+        assert_same_events(&db.export(&["--conversation", &conversation]), &expected);
+
+        let request = corpus[0].assistant_request_id().to_owned();
+        let expected: Vec<Event> = corpus
+            .iter()
+            .filter(|e| e.assistant_request_id() == request)
+            .cloned()
+            .collect();
+        assert_same_events(&db.export(&["--request", &request]), &expected);
+
+        let last = corpus.last().unwrap();
+        assert_same_events(
+            &db.export(&["--event", last.event_id()]),
+            std::slice::from_ref(last),
+        );
+
+        let topic = db.export(&["--topic", "agent_input_topic", "--offsets", "0,1"]);
+        let expected = corpus
+            .iter()
+            .filter(|e| e.is_topic_record())
+            .filter(|e| matches!(e.topic(), Some(("agent_input_topic", 0 | 1))))
+            .count();
+        assert!(expected > 0);
+        assert_eq!(topic.len(), expected);
+        let offsets: Vec<i64> = topic
+            .iter()
+            .filter_map(|e| e.topic())
+            .map(|t| t.1)
+            .collect();
+        assert!(
+            offsets.windows(2).all(|w| w[0] <= w[1]),
+            "offset order: {offsets:?}"
+        );
+
+        // Stats over the same database, from yet another process.
+        db.cmd().arg("stats").assert().success().stdout(
+            contains("events: 211")
+                .and(contains("conversations: 4"))
+                .and(contains("requests: 13"))
+                .and(contains("ConsumeFromTopic        29"))
+                .and(contains("success rate: ")),
+        );
+
+        db.cmd().args(["clear", "--yes"]).assert().success();
+        assert!(db.export(&[]).is_empty());
+    }
+
+    #[test]
+    fn postgres_import_of_bad_input_keeps_the_valid_lines() {
+        let db = ScratchDb::new();
+        let (file, valid_ids) = bad_input();
+        let out = db
+            .cmd()
+            .args(["import", "--batch-size", "3"])
+            .arg(file.path())
+            .assert()
+            .code(1)
+            .stdout(predicate::str::starts_with(
+                "imported 4, duplicates 1, invalid 4 in ",
+            ))
+            .get_output()
+            .clone();
+        assert_bad_lines_reported(&String::from_utf8_lossy(&out.stderr));
+
+        let stored: Vec<String> = db
+            .export(&[])
+            .iter()
+            .map(|e| e.event_id().to_owned())
+            .collect();
+        assert_eq!(stored, valid_ids);
+        assert_eq!(stored.iter().collect::<HashSet<_>>().len(), 4);
+    }
+
+    #[test]
+    fn postgres_demo_persists_its_runs() {
+        let db = ScratchDb::new();
+        let out = db
+            .cmd()
+            .args(["demo", "--conversations", "2"])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("events stay in the store"), "{stdout}");
+        assert!(
+            !stdout.contains("differs from what was recorded"),
+            "{stdout}"
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        let events = db.export(&[]);
+        assert_eq!(events.len(), 81);
+        db.cmd().arg("stats").assert().success().stdout(
+            contains("events: 81")
+                .and(contains("conversations: 2"))
+                .and(contains("requests: 4")),
+        );
+        // What export wrote, validate accepts and import takes back as duplicates.
+        let mut dump = tempfile::NamedTempFile::new().unwrap();
+        for e in &events {
+            writeln!(dump, "{}", e.to_json()).unwrap();
+        }
+        grafi_store()
+            .arg("validate")
+            .arg(dump.path())
+            .assert()
+            .success()
+            .stdout("81 valid, 0 invalid\n");
+        db.cmd()
+            .arg("import")
+            .arg(dump.path())
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with(
+                "imported 0, duplicates 81, invalid 0",
+            ));
+    }
+
+    #[test]
+    fn database_url_selects_postgres_when_no_store_is_given() {
+        let db = ScratchDb::new();
+        grafi_store()
+            .env("DATABASE_URL", &db.url)
+            .arg("stats")
+            .assert()
+            .success()
+            .stdout(contains(format!("store: {}", db.url)).and(contains("events: 0")))
+            .stderr("");
+    }
+}
