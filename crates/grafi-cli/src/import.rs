@@ -236,3 +236,130 @@ async fn record_batch(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use grafi_events::{ComponentInfo, InvokeContext, Message};
+    use grafi_store::{EventPage, InvalidReason, MemoryEventStore};
+
+    use super::*;
+
+    /// A memory store that fails its first `transient` writes, and refuses one event id the
+    /// way a backend with a stricter limit would.
+    struct Flaky {
+        inner: MemoryEventStore,
+        transient: AtomicUsize,
+        refuse: String,
+    }
+
+    #[async_trait]
+    impl EventStore for Flaky {
+        async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError> {
+            if self
+                .transient
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return Err(StoreError::Unavailable {
+                    message: "connection reset".into(),
+                    outcome_unknown: true,
+                    source: None,
+                });
+            }
+            if let Some(index) = events.iter().position(|e| e.event_id() == self.refuse) {
+                return Err(StoreError::InvalidEvent {
+                    event_id: self.refuse.clone(),
+                    index,
+                    reason: InvalidReason::TooLarge { size: 10, limit: 5 },
+                });
+            }
+            self.inner.record_events(events).await
+        }
+        async fn clear_events(&self) -> Result<(), StoreError> {
+            self.inner.clear_events().await
+        }
+        async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
+            self.inner.get_events().await
+        }
+        async fn get_events_page(
+            &self,
+            after: Option<u64>,
+            limit: usize,
+        ) -> Result<EventPage, StoreError> {
+            self.inner.get_events_page(after, limit).await
+        }
+        async fn get_event(&self, id: &str) -> Result<Option<Arc<Event>>, StoreError> {
+            self.inner.get_event(id).await
+        }
+        async fn get_agent_events(&self, id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
+            self.inner.get_agent_events(id).await
+        }
+        async fn get_conversation_events(&self, id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
+            self.inner.get_conversation_events(id).await
+        }
+        async fn get_topic_events(
+            &self,
+            topic: &str,
+            offsets: &[i64],
+        ) -> Result<Vec<Arc<Event>>, StoreError> {
+            self.inner.get_topic_events(topic, offsets).await
+        }
+    }
+
+    fn events(n: usize) -> Vec<Event> {
+        let ctx = InvokeContext::new("c", "r");
+        (0..n)
+            .map(|i| {
+                Event::tool_invoke(
+                    ctx.clone(),
+                    ComponentInfo::new("t", "T"),
+                    &[Message::user(format!("{i}"))],
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_are_retried_and_refused_events_dropped() {
+        let batch = events(5);
+        let store = Flaky {
+            inner: MemoryEventStore::new(),
+            transient: AtomicUsize::new(2),
+            refuse: batch[3].event_id().to_owned(),
+        };
+        let (outcome, refused) = record_batch(
+            &store,
+            batch,
+            vec![10, 11, 12, 13, 14],
+            &ProgressBar::hidden(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.recorded, 4);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].line, 13);
+        assert!(refused[0].to_string().starts_with("line 13: event \""));
+        assert_eq!(store.inner.len(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_stays_down_stops_the_batch() {
+        let store = Flaky {
+            inner: MemoryEventStore::new(),
+            transient: AtomicUsize::new(usize::MAX),
+            refuse: String::new(),
+        };
+        let err = record_batch(&store, events(3), vec![1, 2, 3], &ProgressBar::hidden())
+            .await
+            .unwrap_err();
+        assert!(err.is_retryable());
+        assert_eq!(
+            store.transient.load(Ordering::SeqCst),
+            usize::MAX - MAX_ATTEMPTS as usize
+        );
+        assert!(store.inner.is_empty());
+    }
+}
