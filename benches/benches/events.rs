@@ -5,7 +5,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 fn codec(c: &mut Criterion) {
     let lines = grafi_benches::corpus_lines();
     let bytes: usize = lines.iter().map(|l| l.len()).sum();
-    let events: Vec<_> = lines.iter().map(|l| grafi_events::decode_str(l).unwrap()).collect();
+    let events: Vec<_> = lines
+        .iter()
+        .map(|l| grafi_events::decode_str(l).unwrap())
+        .collect();
 
     let mut group = c.benchmark_group("decode");
     group.throughput(Throughput::Bytes(bytes as u64));

@@ -9,7 +9,10 @@ use grafi_store_core::EventStore;
 use grafi_store_memory::MemoryEventStore;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn record_events(c: &mut Criterion) {
@@ -37,7 +40,11 @@ fn reads(c: &mut Criterion) {
     let rt = runtime();
     for store_size in [10_000usize, 100_000, 1_000_000] {
         let events = dataset(store_size);
-        let ids: Vec<String> = events.iter().step_by(97).map(|e| e.event_id().to_owned()).collect();
+        let ids: Vec<String> = events
+            .iter()
+            .step_by(97)
+            .map(|e| e.event_id().to_owned())
+            .collect();
         let store = MemoryEventStore::new();
         rt.block_on(store.record_events(events)).unwrap();
         let conversations = store_size / CONVERSATION_LEN;

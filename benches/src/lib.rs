@@ -12,7 +12,9 @@ pub const CONVERSATION_LEN: usize = 100;
 
 /// The corpus documents, as text (one per line).
 pub fn corpus_lines() -> Vec<&'static str> {
-    include_str!("../../fixtures/grafi-0.0.24/events.jsonl").lines().collect()
+    include_str!("../../fixtures/grafi-0.0.24/events.jsonl")
+        .lines()
+        .collect()
 }
 
 /// The corpus decoded, without the one outlier above 100 KB.

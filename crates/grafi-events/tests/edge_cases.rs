@@ -1,8 +1,8 @@
 //! Losslessness at the edges, typed errors for malformed documents, and each type's shape.
 
 use grafi_events::{
-    decode_str, ComponentInfo, ConsumeFromTopic, DecodeErrorKind, Event, EventRegistry, EventType, InvokeContext,
-    Message, NodeInfo,
+    decode_str, ComponentInfo, ConsumeFromTopic, DecodeErrorKind, Event, EventRegistry, EventType,
+    InvokeContext, Message, NodeInfo,
 };
 use serde_json::{json, Value};
 
@@ -36,7 +36,13 @@ fn one_of_each() -> Vec<Event> {
         Event::tool_respond(ctx(), c.clone(), &m, &m),
         Event::tool_failed(ctx(), c, &m, "boom"),
         Event::TopicEvent(topic),
-        Event::publish_to_topic(ctx(), ("N", "LLMNode"), ("out", 1), vec![consumed.meta.event_id.clone()], &m),
+        Event::publish_to_topic(
+            ctx(),
+            ("N", "LLMNode"),
+            ("out", 1),
+            vec![consumed.meta.event_id.clone()],
+            &m,
+        ),
         Event::ConsumeFromTopic(consumed),
         Event::output_topic(ctx(), ("N", "LLMNode"), ("out", 2), vec![], &m),
     ]
@@ -60,8 +66,20 @@ fn each_type_round_trips_and_reports_its_type() {
         assert_eq!(doc["event_context"]["invoke_context"]["user_id"], "alice");
     }
     // Topic accessors on exactly the four topic types.
-    let with_topic: Vec<&str> = events.iter().filter(|e| e.topic().is_some()).map(Event::event_type).collect();
-    assert_eq!(with_topic, ["TopicEvent", "PublishToTopic", "ConsumeFromTopic", "OutputTopic"]);
+    let with_topic: Vec<&str> = events
+        .iter()
+        .filter(|e| e.topic().is_some())
+        .map(Event::event_type)
+        .collect();
+    assert_eq!(
+        with_topic,
+        [
+            "TopicEvent",
+            "PublishToTopic",
+            "ConsumeFromTopic",
+            "OutputTopic"
+        ]
+    );
     assert_eq!(events[12].topic(), Some(("t", 7)));
 }
 
@@ -69,13 +87,25 @@ fn each_type_round_trips_and_reports_its_type() {
 fn grafi_quirks_are_kept_in_the_typed_shape() {
     let events = one_of_each();
     let doc: Value = serde_json::from_str(&events[0].to_json()).unwrap();
-    assert!(doc["data"]["input_data"].is_string(), "message lists are JSON strings");
+    assert!(
+        doc["data"]["input_data"].is_string(),
+        "message lists are JSON strings"
+    );
     let node: Value = serde_json::from_str(&events[6].to_json()).unwrap();
-    assert_eq!(node["data"]["input_data"][0]["event_type"], "ConsumeFromTopic", "node input embeds consume documents");
+    assert_eq!(
+        node["data"]["input_data"][0]["event_type"], "ConsumeFromTopic",
+        "node input embeds consume documents"
+    );
     let publish = events[13].to_json();
-    assert!(publish.starts_with("{\"event_context\": "), "PublishToTopic writes event_context first");
+    assert!(
+        publish.starts_with("{\"event_context\": "),
+        "PublishToTopic writes event_context first"
+    );
     let output = events[15].to_json();
-    assert!(output.starts_with("{\"event_id\": "), "OutputTopic does not");
+    assert!(
+        output.starts_with("{\"event_id\": "),
+        "OutputTopic does not"
+    );
     let failed: Value = serde_json::from_str(&events[2].to_json()).unwrap();
     assert_eq!(failed["data"]["error"], "boom");
 }
@@ -103,7 +133,8 @@ fn numbers_keep_their_exact_text() {
 
 #[test]
 fn strings_with_control_characters_and_astral_planes_survive() {
-    let kwargs = r#"{"s": "NUL \u0000 BEL \u0007 DEL \u007f \ud83d\ude00 \u00e9 \u2028 \"q\" \\ /"}"#;
+    let kwargs =
+        r#"{"s": "NUL \u0000 BEL \u0007 DEL \u007f \ud83d\ude00 \u00e9 \u2028 \"q\" \\ /"}"#;
     let doc = tool_doc_with_kwargs(kwargs);
     let event = decode_str(&doc).unwrap();
     assert_eq!(event.to_json(), doc);
@@ -151,12 +182,32 @@ fn unknown_fields_are_kept_everywhere() {
 #[test]
 fn malformed_documents_name_the_event_and_the_field() {
     let cases = [
-        (tool_doc_with_kwargs("{}").replace(r#""tool_name": "n", "#, ""), "event_context.tool_name", "missing"),
-        (tool_doc_with_kwargs("{}").replace(r#""conversation_id": "c""#, r#""conversation_id": 7"#),
-            "event_context.invoke_context.conversation_id", "expected string, found number"),
-        (tool_doc_with_kwargs("[]"), "event_context.invoke_context.kwargs", "expected object or null"),
-        (tool_doc_with_kwargs("{}").replace("2025-07-08T09:14:27+00:00", "infinity"), "timestamp", "not an ISO-8601"),
-        (tool_doc_with_kwargs("{}").replace(r#""input_data": "[]""#, r#""input_data": []"#), "data.input_data", "expected string"),
+        (
+            tool_doc_with_kwargs("{}").replace(r#""tool_name": "n", "#, ""),
+            "event_context.tool_name",
+            "missing",
+        ),
+        (
+            tool_doc_with_kwargs("{}")
+                .replace(r#""conversation_id": "c""#, r#""conversation_id": 7"#),
+            "event_context.invoke_context.conversation_id",
+            "expected string, found number",
+        ),
+        (
+            tool_doc_with_kwargs("[]"),
+            "event_context.invoke_context.kwargs",
+            "expected object or null",
+        ),
+        (
+            tool_doc_with_kwargs("{}").replace("2025-07-08T09:14:27+00:00", "infinity"),
+            "timestamp",
+            "not an ISO-8601",
+        ),
+        (
+            tool_doc_with_kwargs("{}").replace(r#""input_data": "[]""#, r#""input_data": []"#),
+            "data.input_data",
+            "expected string",
+        ),
     ];
     for (doc, path, message) in cases {
         let err = decode_str(&doc).unwrap_err();
@@ -170,7 +221,10 @@ fn malformed_documents_name_the_event_and_the_field() {
     let err = decode_str("[1, 2]").unwrap_err();
     assert!(err.to_string().contains("expected object"), "{err}");
     let err = decode_str(r#"{"event_id": "x"}"#).unwrap_err();
-    assert_eq!((err.path.as_str(), err.event_id.as_deref()), ("event_type", Some("x")));
+    assert_eq!(
+        (err.path.as_str(), err.event_id.as_deref()),
+        ("event_type", Some("x"))
+    );
 }
 
 #[test]
@@ -188,7 +242,14 @@ fn unregistered_types_decode_raw_and_lenient_decoding_keeps_broken_rows() {
     let doc = tool_doc_with_kwargs("{}").replace("ToolInvoke", "ToolRetried");
     let event = decode_str(&doc).unwrap();
     assert!(matches!(&event, Event::Raw(r) if r.decode_error.is_none()));
-    assert_eq!((event.event_type(), event.conversation_id(), event.assistant_request_id()), ("ToolRetried", "c", "r"));
+    assert_eq!(
+        (
+            event.event_type(),
+            event.conversation_id(),
+            event.assistant_request_id()
+        ),
+        ("ToolRetried", "c", "r")
+    );
     assert_eq!(event.to_json(), doc);
 
     let broken = tool_doc_with_kwargs("[]");
@@ -198,7 +259,10 @@ fn unregistered_types_decode_raw_and_lenient_decoding_keeps_broken_rows() {
     };
     let kept = EventRegistry::builtin().decode_map_lenient(map).unwrap();
     match &kept {
-        Event::Raw(r) => assert_eq!(r.decode_error.as_ref().unwrap().path, "event_context.invoke_context.kwargs"),
+        Event::Raw(r) => assert_eq!(
+            r.decode_error.as_ref().unwrap().path,
+            "event_context.invoke_context.kwargs"
+        ),
         other => panic!("expected raw, got {other:?}"),
     }
     assert_eq!(kept.to_json(), broken);
@@ -217,12 +281,22 @@ fn an_empty_registry_keeps_everything_raw() {
 fn messages_decode_into_typed_fields() {
     let mut m = Message::tool("call_1", "{\"temp\": 31}");
     m.name = Some("weather".into());
-    m.tool_calls = Some(json!([{"id": "call_1", "type": "function", "function": {"name": "w", "arguments": "{}"}}]));
+    m.tool_calls = Some(
+        json!([{"id": "call_1", "type": "function", "function": {"name": "w", "arguments": "{}"}}]),
+    );
     let list = grafi_events::MessageList::from_messages(&[m.clone(), Message::assistant("ok")]);
     let back = list.decode().unwrap();
     assert_eq!(back[0], m);
     assert_eq!(back[0].role, "tool");
     assert_eq!(back[1].content.as_text(), Some("ok"));
-    let single = grafi_events::MessageList::from_json(list.decode().map(|v| grafi_events::python_json::to_string(&v[1])).unwrap());
-    assert_eq!(single.decode().unwrap().len(), 1, "grafi accepts a single message object");
+    let single = grafi_events::MessageList::from_json(
+        list.decode()
+            .map(|v| grafi_events::python_json::to_string(&v[1]))
+            .unwrap(),
+    );
+    assert_eq!(
+        single.decode().unwrap().len(),
+        1,
+        "grafi accepts a single message object"
+    );
 }

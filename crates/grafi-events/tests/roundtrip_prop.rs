@@ -1,7 +1,9 @@
 //! Property: generated events (any strings, kwargs, offsets, timestamps) round-trip through
 //! the wire format unchanged.
 
-use grafi_events::{decode_str, ComponentInfo, ConsumeFromTopic, Event, InvokeContext, Message, NodeInfo, Timestamp};
+use grafi_events::{
+    decode_str, ComponentInfo, ConsumeFromTopic, Event, InvokeContext, Message, NodeInfo, Timestamp,
+};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
@@ -11,7 +13,9 @@ fn json_leaf() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         any::<String>().prop_map(Value::String),
     ]
 }
@@ -61,11 +65,23 @@ fn event() -> impl Strategy<Value = Event> {
                 1 => Event::workflow_respond(ctx, c, &msgs, &msgs),
                 2 => Event::tool_failed(ctx, c, &msgs, name),
                 3 => {
-                    let consumed = ConsumeFromTopic::new(ctx.clone(), (&name, "N"), (&name, offset), &msgs);
+                    let consumed =
+                        ConsumeFromTopic::new(ctx.clone(), (&name, "N"), (&name, offset), &msgs);
                     Event::node_invoke(ctx, NodeInfo::new(name.clone(), "LLMNode"), vec![consumed])
                 }
-                4 => Event::publish_to_topic(ctx, (&name, "N"), (&name, offset), vec![name.clone()], &msgs),
-                5 => Event::ConsumeFromTopic(ConsumeFromTopic::new(ctx, (&name, "N"), (&name, offset), &msgs)),
+                4 => Event::publish_to_topic(
+                    ctx,
+                    (&name, "N"),
+                    (&name, offset),
+                    vec![name.clone()],
+                    &msgs,
+                ),
+                5 => Event::ConsumeFromTopic(ConsumeFromTopic::new(
+                    ctx,
+                    (&name, "N"),
+                    (&name, offset),
+                    &msgs,
+                )),
                 6 => Event::output_topic(ctx, (&name, "N"), (&name, offset), vec![], &msgs),
                 _ => Event::node_failed(ctx, NodeInfo::new(name.clone(), "N"), vec![], name),
             };

@@ -431,7 +431,8 @@ pub async fn invalid_input_is_refused_by_name(store: &dyn EventStore) {
         &[],
     );
 
-    let cases: Vec<(Event, fn(&InvalidReason) -> bool)> = vec![
+    type ReasonCheck = fn(&InvalidReason) -> bool;
+    let cases: Vec<(Event, ReasonCheck)> = vec![
         (empty_id, |r| *r == InvalidReason::EmptyEventId),
         (ancient, |r| {
             matches!(r, InvalidReason::TimestampOutOfRange(_))

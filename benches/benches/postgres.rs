@@ -1,0 +1,428 @@
+//! PostgreSQL: grafi-store-diesel against what PostgreSQL itself can do, in the same run.
+//!
+//! * `record_events/postgres/{n}` — the store's batch path (validation, encoding, UNNEST
+//!   insert, one transaction), vs `copy_ceiling/postgres/{n}`: the same rows, pre-encoded,
+//!   written with a raw binary `COPY` (tokio-postgres) into an identical table with the same
+//!   indexes. The ratio of the two is the figure that matters on a noisy machine.
+//! * `record_event/postgres/1` vs `raw_insert/postgres/1`: one event per call.
+//! * `get_event/postgres/{store size}` vs `raw_get_event/postgres/100000`, and
+//!   `get_conversation_events/postgres/{store size}` vs `raw_conversation/postgres/100000`:
+//!   reads with decoding vs the same rows fetched without.
+//!
+//! Runs on a scratch database on `DATABASE_URL` (default the local server), dropped at the end.
+
+use std::error::Error;
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, BytesMut};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use futures::pin_mut;
+use grafi_benches::{dataset, CONVERSATION_LEN};
+use grafi_events::{new_id, Event};
+use grafi_store_core::EventStore;
+use grafi_store_diesel::{url_with_database, DieselEventStore};
+use tokio::runtime::Runtime;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use tokio_postgres::{Client, NoTls};
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Pre-encoded JSON text, bound as `json` or `jsonb` (binary jsonb is a version byte + text).
+#[derive(Debug)]
+struct JsonText<'a>(&'a str);
+
+impl ToSql for JsonText<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        if *ty == Type::JSONB {
+            out.put_u8(1);
+        }
+        out.put_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSON || *ty == Type::JSONB
+    }
+
+    to_sql_checked!();
+}
+
+/// A row as the store writes it, encoded before the clock starts.
+struct Row {
+    event_id: String,
+    conversation_id: String,
+    assistant_request_id: String,
+    event_type: String,
+    context: String,
+    data: String,
+    timestamp: chrono::NaiveDateTime,
+}
+
+fn row(e: &Event) -> Row {
+    Row {
+        event_id: e.event_id().to_owned(),
+        conversation_id: e.conversation_id().to_owned(),
+        assistant_request_id: e.assistant_request_id().to_owned(),
+        event_type: e.event_type().to_owned(),
+        context: e.context_json(),
+        data: e.data_json(),
+        timestamp: e.utc().naive_utc(),
+    }
+}
+
+/// The same events with fresh ids (built outside the timed region).
+fn refreshed(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.meta_mut().unwrap().event_id = new_id();
+            e
+        })
+        .collect()
+}
+
+struct Bench {
+    rt: Runtime,
+    store: DieselEventStore,
+    client: Client,
+    db_name: String,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let db_name = format!("grafi_bench_{}", uuid::Uuid::new_v4().simple());
+        let (store, client) = rt.block_on(async {
+            let admin = connect(&admin_url()).await;
+            admin
+                .batch_execute(&format!("CREATE DATABASE {db_name}"))
+                .await
+                .unwrap();
+            let url = url_with_database(&admin_url(), &db_name);
+            let store = DieselEventStore::builder(url.clone())
+                .pool_size(4)
+                .connect()
+                .await
+                .unwrap();
+            let client = connect(&url).await;
+            client
+                .batch_execute("CREATE TABLE events_ceiling (LIKE events INCLUDING ALL)")
+                .await
+                .unwrap();
+            (store, client)
+        });
+        Self {
+            rt,
+            store,
+            client,
+            db_name,
+        }
+    }
+
+    fn truncate(&self) {
+        self.rt
+            .block_on(self.client.batch_execute("TRUNCATE events, events_ceiling"))
+            .unwrap();
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        let name = self.db_name.clone();
+        self.rt.block_on(async {
+            let admin = connect(&admin_url()).await;
+            let _ = admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        });
+    }
+}
+
+async fn connect(url: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("PostgreSQL (DATABASE_URL)");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+async fn copy_rows(client: &mut Client, rows: &[Row]) {
+    let tx = client.transaction().await.unwrap();
+    let sink = tx
+        .copy_in(
+            "COPY events_ceiling (event_id, conversation_id, assistant_request_id, event_type, \
+             event_context, data, \"timestamp\") FROM STDIN (FORMAT binary)",
+        )
+        .await
+        .unwrap();
+    let types = [
+        Type::VARCHAR,
+        Type::VARCHAR,
+        Type::VARCHAR,
+        Type::VARCHAR,
+        Type::JSONB,
+        Type::JSON,
+        Type::TIMESTAMP,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    pin_mut!(writer);
+    for r in rows {
+        let values: [&(dyn ToSql + Sync); 7] = [
+            &r.event_id,
+            &r.conversation_id,
+            &r.assistant_request_id,
+            &r.event_type,
+            &JsonText(&r.context),
+            &JsonText(&r.data),
+            &r.timestamp,
+        ];
+        writer.as_mut().write(&values).await.unwrap();
+    }
+    writer.finish().await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+fn writes(c: &mut Criterion) {
+    let mut bench = Bench::new();
+    let template = dataset(10_000);
+
+    for size in [1usize, 10, 100, 1_000, 10_000] {
+        let events = &template[..size];
+        let mut group = c.benchmark_group("record_events");
+        group.throughput(Throughput::Elements(size as u64));
+        if size >= 1_000 {
+            group.sample_size(10);
+        }
+        group.bench_function(BenchmarkId::new("postgres", size), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let batch = refreshed(events);
+                    let start = Instant::now();
+                    let outcome = bench.rt.block_on(bench.store.record_events(batch)).unwrap();
+                    timed += start.elapsed();
+                    assert_eq!(outcome.recorded, size);
+                }
+                timed
+            })
+        });
+        group.finish();
+        bench.truncate();
+
+        if size >= 1_000 {
+            let mut group = c.benchmark_group("copy_ceiling");
+            group.throughput(Throughput::Elements(size as u64));
+            group.sample_size(10);
+            group.bench_function(BenchmarkId::new("postgres", size), |b| {
+                b.iter_custom(|iters| {
+                    let mut timed = Duration::ZERO;
+                    for _ in 0..iters {
+                        let rows: Vec<Row> = refreshed(events).iter().map(row).collect();
+                        let start = Instant::now();
+                        bench.rt.block_on(copy_rows(&mut bench.client, &rows));
+                        timed += start.elapsed();
+                    }
+                    timed
+                })
+            });
+            group.finish();
+            bench.truncate();
+        }
+    }
+
+    let mut group = c.benchmark_group("record_event");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new("postgres", 1), |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for event in refreshed(&template[..(iters as usize).min(template.len())])
+                .into_iter()
+                .cycle()
+                .take(iters as usize)
+            {
+                let mut event = event;
+                event.meta_mut().unwrap().event_id = new_id();
+                let start = Instant::now();
+                bench.rt.block_on(bench.store.record_event(event)).unwrap();
+                timed += start.elapsed();
+            }
+            timed
+        })
+    });
+    group.finish();
+
+    let insert = bench
+        .rt
+        .block_on(bench.client.prepare(
+            "INSERT INTO events (event_id, conversation_id, assistant_request_id, event_type, event_context, data, \"timestamp\") \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
+        ))
+        .unwrap();
+    let mut group = c.benchmark_group("raw_insert");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new("postgres", 1), |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for i in 0..iters as usize {
+                let mut r = row(&template[i % template.len()]);
+                r.event_id = new_id();
+                let start = Instant::now();
+                bench
+                    .rt
+                    .block_on(bench.client.execute(
+                        &insert,
+                        &[
+                            &r.event_id,
+                            &r.conversation_id,
+                            &r.assistant_request_id,
+                            &r.event_type,
+                            &JsonText(&r.context),
+                            &JsonText(&r.data),
+                            &r.timestamp,
+                        ],
+                    ))
+                    .unwrap();
+                timed += start.elapsed();
+            }
+            timed
+        })
+    });
+    group.finish();
+    bench.truncate();
+}
+
+fn reads(c: &mut Criterion) {
+    let bench = Bench::new();
+    let all = dataset(100_000);
+    let mut stored = 0;
+    for store_size in [10_000usize, 100_000] {
+        for chunk in all[stored..store_size].chunks(10_000) {
+            bench
+                .rt
+                .block_on(bench.store.record_events(chunk.to_vec()))
+                .unwrap();
+        }
+        stored = store_size;
+        bench
+            .rt
+            .block_on(bench.client.batch_execute("ANALYZE events"))
+            .unwrap();
+        let ids: Vec<String> = all[..store_size]
+            .iter()
+            .step_by(97)
+            .map(|e| e.event_id().to_owned())
+            .collect();
+        let conversations = store_size / CONVERSATION_LEN;
+
+        let mut group = c.benchmark_group("get_event");
+        group.throughput(Throughput::Elements(1));
+        let mut i = 0;
+        group.bench_function(BenchmarkId::new("postgres", store_size), |b| {
+            b.iter(|| {
+                i = (i + 1) % ids.len();
+                bench
+                    .rt
+                    .block_on(bench.store.get_event(&ids[i]))
+                    .unwrap()
+                    .unwrap()
+            })
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("get_conversation_events");
+        group.throughput(Throughput::Elements(CONVERSATION_LEN as u64));
+        let mut k = 0;
+        group.bench_function(BenchmarkId::new("postgres", store_size), |b| {
+            b.iter(|| {
+                k = (k + 7) % conversations;
+                let got = bench
+                    .rt
+                    .block_on(
+                        bench
+                            .store
+                            .get_conversation_events(&format!("bench-conv-{k}")),
+                    )
+                    .unwrap();
+                assert_eq!(got.len(), CONVERSATION_LEN);
+                got
+            })
+        });
+        group.finish();
+    }
+
+    const COLUMNS: &str = "id, event_id, assistant_request_id, event_type, event_context::text, data::text, \"timestamp\", extra::text";
+    let by_id = bench
+        .rt
+        .block_on(
+            bench
+                .client
+                .prepare(&format!("SELECT {COLUMNS} FROM events WHERE event_id = $1")),
+        )
+        .unwrap();
+    let by_conversation = bench
+        .rt
+        .block_on(bench.client.prepare(&format!(
+            "SELECT {COLUMNS} FROM events WHERE conversation_id = $1 ORDER BY id"
+        )))
+        .unwrap();
+    let ids: Vec<String> = all
+        .iter()
+        .step_by(97)
+        .map(|e| e.event_id().to_owned())
+        .collect();
+
+    let mut group = c.benchmark_group("raw_get_event");
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    group.bench_function(BenchmarkId::new("postgres", 100_000), |b| {
+        b.iter(|| {
+            i = (i + 1) % ids.len();
+            let rows = bench
+                .rt
+                .block_on(bench.client.query(&by_id, &[&ids[i]]))
+                .unwrap();
+            assert_eq!(rows.len(), 1);
+            rows
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("raw_conversation");
+    group.throughput(Throughput::Elements(CONVERSATION_LEN as u64));
+    let mut k = 0;
+    group.bench_function(BenchmarkId::new("postgres", 100_000), |b| {
+        b.iter(|| {
+            k = (k + 7) % (100_000 / CONVERSATION_LEN);
+            let conv = format!("bench-conv-{k}");
+            let rows = bench
+                .rt
+                .block_on(bench.client.query(&by_conversation, &[&conv]))
+                .unwrap();
+            assert_eq!(rows.len(), CONVERSATION_LEN);
+            rows
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
+    targets = writes, reads
+}
+criterion_main!(benches);
