@@ -22,7 +22,12 @@ use grafi_store::{EventStore, Selection, StoreUrl};
 /// The store is chosen by --store, else GRAFI_STORE_URL, else DATABASE_URL, else the
 /// in-memory store (`memory:`, nothing persists). PostgreSQL: postgres://user@host:5432/db.
 #[derive(Debug, Parser)]
-#[command(name = "grafi-store", version, about, long_about = None)]
+#[command(
+    name = "grafi-store",
+    version,
+    after_help = "Exit status: 0 success; 1 invalid input lines (import, validate) or no such event \
+                  (export --event); 2 usage error or bad store URL; 3 the store or a file failed."
+)]
 struct Cli {
     /// Store URL: `memory:` or `postgres://user[:password]@host[:port]/db`
     /// [default: $GRAFI_STORE_URL, then $DATABASE_URL, then memory:]
