@@ -271,10 +271,16 @@ impl StoredRow {
     /// The event: decoded by the registry, or kept raw (with the decode error) when it no
     /// longer decodes — never dropped.
     pub fn into_event(self, registry: &EventRegistry) -> Result<Event, grafi_events::DecodeError> {
+        // The strict decode consumes the document; only on the rare failure is it rebuilt from
+        // the row (cheaper than cloning every document for a fallback that is almost never used).
+        let err = match registry.decode_map(self.document()) {
+            Ok(event) => return Ok(event),
+            Err(err) => err,
+        };
         let doc = self.document();
-        match registry.decode_map_lenient(doc) {
+        match grafi_events::raw_event(doc, Some(err.clone())) {
             Ok(event) => Ok(event),
-            Err(err) => {
+            Err(_) => {
                 // Only an unreadable timestamp override can get here (the columns always give
                 // an id, a type and a valid timestamp): fall back to the column's.
                 let mut doc = self.document();

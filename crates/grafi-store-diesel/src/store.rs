@@ -10,7 +10,9 @@ use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, PoolError, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{
+    AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager,
+};
 use futures::FutureExt;
 use grafi_events::Event;
 use grafi_store_core::{validate, EventPage, EventStore, RecordOutcome, StoreError};
@@ -62,28 +64,61 @@ impl std::fmt::Debug for DieselEventStore {
     }
 }
 
+/// A checked-out connection that is thrown away, not returned to the pool, unless the call
+/// that used it finished cleanly: a call cancelled by its deadline (e.g. during a network
+/// partition) or a connection that reported itself lost leaves it in an unknown state.
+///
+/// This replaces a health-check round trip on every checkout (`test_on_check_out`), which
+/// cost ~70 µs per call on loopback and more over a network.
+struct Checkout<'a> {
+    pooled: bb8::PooledConnection<'a, AsyncDieselConnectionManager<AsyncPgConnection>>,
+    clean: bool,
+}
+
+impl Drop for Checkout<'_> {
+    fn drop(&mut self) {
+        if !self.clean {
+            // `has_broken` (checked when bb8 takes the connection back) then reports it broken.
+            let conn: &mut AsyncPgConnection = &mut self.pooled;
+            <AsyncPgConnection as AsyncConnection>::TransactionManager::transaction_manager_status_mut(conn)
+            .set_in_error();
+        }
+    }
+}
+
 /// Runs `$body` (an expression of type `impl Future<Output = QueryResult<T>>` using the
 /// connection `$conn`) under the call's deadline, retrying transient failures with backoff.
+///
+/// A connection found dead (killed by `pg_terminate_backend`, a server restart) is discarded
+/// and the call retried at once on another one, up to `pool_size` times beyond `max_retries`:
+/// every idle connection may have died together, and finding that out costs no round trip.
 macro_rules! with_retries {
     ($store:expr, $op:literal, $access:expr, |$conn:ident| $body:expr) => {{
         let inner: &Inner = &$store.inner;
         let started = tokio::time::Instant::now();
         let deadline = started + inner.config.call_timeout;
         let mut attempt: u32 = 0;
+        let mut dead_connections: u32 = 0;
         loop {
             let result = tokio::time::timeout_at(deadline, async {
-                let mut pooled = inner
+                let pooled = inner
                     .pool
                     .get()
                     .await
-                    .map_err(|e| from_pool(e, inner.config.connection_timeout))?;
-                let $conn: &mut AsyncPgConnection = &mut pooled;
-                $body.await.map_err(|e| from_diesel(e, $access))
+                    .map_err(|e| (from_pool(e, inner.config.connection_timeout), false))?;
+                let mut checkout = Checkout { pooled, clean: false };
+                let outcome = {
+                    let $conn: &mut AsyncPgConnection = &mut checkout.pooled;
+                    $body.await.map_err(|e| from_diesel(e, $access))
+                };
+                let lost = matches!(outcome, Err(StoreError::Unavailable { .. }));
+                checkout.clean = !lost;
+                outcome.map_err(|e| (e, lost))
             })
             .await;
-            let error = match result {
+            let (error, lost) = match result {
                 Ok(Ok(value)) => break Ok(value),
-                Ok(Err(error)) => error,
+                Ok(Err(failure)) => failure,
                 Err(_) => {
                     tracing::warn!(operation = $op, attempt, "deadline passed");
                     break Err(StoreError::Timeout {
@@ -92,6 +127,11 @@ macro_rules! with_retries {
                     });
                 }
             };
+            if lost && dead_connections < inner.config.pool_size {
+                dead_connections += 1;
+                tracing::debug!(operation = $op, error = %error, "connection lost, retrying on another");
+                continue;
+            }
             if !error.is_retryable() || attempt >= inner.config.max_retries {
                 tracing::debug!(operation = $op, attempt, error = %error, "failed");
                 break Err(error);
@@ -160,9 +200,8 @@ impl DieselEventStore {
                 }
                 .boxed()
             });
-            // Checked on every checkout, with its own short deadline: a connection whose
-            // previous call was abandoned by the client-side deadline (e.g. during a network
-            // partition) fails this check and is discarded instead of hanging the next call.
+            // Used by bb8's reaper and by `Pool::dedicated_connection`, not on every checkout:
+            // connections whose call was abandoned are discarded by `Checkout` instead.
             let check_timeout = config.connection_timeout.min(Duration::from_secs(2));
             manager_config.recycling_method =
                 RecyclingMethod::CustomFunction(Box::new(move |conn: &mut AsyncPgConnection| {
@@ -184,7 +223,7 @@ impl DieselEventStore {
                 .max_size(config.pool_size)
                 .min_idle(config.min_idle)
                 .connection_timeout(config.connection_timeout)
-                .test_on_check_out(true)
+                .test_on_check_out(false)
                 .error_sink(Box::new(LogErrorSink { url: url.clone() }))
                 .build_unchecked(manager);
             let store = Self {
