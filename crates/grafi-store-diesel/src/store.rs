@@ -186,7 +186,16 @@ impl DieselEventStore {
             manager_config.custom_setup = Box::new(move |url: &str| {
                 let url = url.to_owned();
                 async move {
-                    let mut conn = AsyncPgConnection::establish(&url).await?;
+                    // Connect through tokio-postgres directly: `AsyncPgConnection::establish`
+                    // keeps only "error connecting to server" and drops the cause ("Connection
+                    // refused", "password authentication failed"), which operators need.
+                    // tokio-postgres never puts the password in its messages.
+                    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                        .await
+                        .map_err(|e| diesel::ConnectionError::BadConnection(error_chain(&e)))?;
+                    let mut conn =
+                        AsyncPgConnection::try_from_client_and_connection(client, connection)
+                            .await?;
                     let mut setup = String::from(
                         "SET application_name = 'grafi-store-diesel'; SET TIME ZONE 'UTC';",
                     );
@@ -549,6 +558,18 @@ impl EventStore for DieselEventStore {
         .instrument(span)
         .await
     }
+}
+
+/// An error and its causes, `outer: cause: root cause`.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Ids and names in spans, cut so nobody logs a megabyte by accident.

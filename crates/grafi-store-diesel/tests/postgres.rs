@@ -302,6 +302,10 @@ async fn unreachable_server_is_unavailable_and_secret_free() {
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
     assert!(err.is_retryable());
     assert!(!format!("{err} {err:?}").contains("sup3r-secret"));
+    assert!(
+        err.to_string().to_lowercase().contains("refused"),
+        "the cause must reach the operator: {err}"
+    );
     let err = grafi_store_diesel::DieselEventStore::builder("mysql://x")
         .connect()
         .await
