@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct Proxy {
     pub port: u16,
     partitioned: Arc<AtomicBool>,
+    flags: Arc<Flags>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -21,13 +22,20 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let partitioned = Arc::new(AtomicBool::new(false));
+        let flags = Arc::new(Flags::default());
         let flag = partitioned.clone();
+        let shared = flags.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
+                if shared.down.load(Ordering::SeqCst) {
+                    drop(client); // the database is unreachable: connections are reset
+                    continue;
+                }
                 let flag = flag.clone();
+                let flags = shared.clone();
                 tokio::spawn(async move {
                     // A connection opened during a partition hangs until it heals.
                     wait_healed(&flag).await;
@@ -36,16 +44,34 @@ impl Proxy {
                     };
                     let (cr, cw) = client.into_split();
                     let (sr, sw) = server.into_split();
-                    tokio::spawn(pump(cr, sw, flag.clone()));
-                    tokio::spawn(pump(sr, cw, flag));
+                    tokio::spawn(pump(cr, sw, flag.clone(), flags.clone(), true));
+                    tokio::spawn(pump(sr, cw, flag, flags, false));
                 });
             }
         });
         Self {
             port,
             partitioned,
+            flags,
             task,
         }
+    }
+
+    /// Arms a cut: the next `COMMIT` a client sends reaches the server, but its answer never
+    /// comes back — every connection is closed and new ones are refused until [`Self::restore`]
+    /// (the server committed; the client cannot know).
+    pub fn cut_after_next_commit(&self) {
+        self.flags.cut_armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the armed cut happened.
+    pub fn cut_happened(&self) -> bool {
+        self.flags.down.load(Ordering::SeqCst)
+    }
+
+    /// Accepts connections again after a cut.
+    pub fn restore(&self) {
+        self.flags.down.store(false, Ordering::SeqCst);
     }
 
     pub fn partition(&self) {
@@ -63,6 +89,12 @@ impl Drop for Proxy {
     }
 }
 
+#[derive(Default)]
+struct Flags {
+    cut_armed: AtomicBool,
+    down: AtomicBool,
+}
+
 async fn wait_healed(flag: &AtomicBool) {
     while flag.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -73,6 +105,8 @@ async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     flag: Arc<AtomicBool>,
+    flags: Arc<Flags>,
+    client_to_server: bool,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -81,6 +115,20 @@ async fn pump(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if flags.down.load(Ordering::SeqCst) {
+            break; // cut: nothing more goes through, both ways
+        }
+        if client_to_server
+            && flags.cut_armed.load(Ordering::SeqCst)
+            && buf[..n].windows(6).any(|w| w == b"COMMIT")
+        {
+            flags.cut_armed.store(false, Ordering::SeqCst);
+            flags.down.store(true, Ordering::SeqCst);
+            let _ = to.write_all(&buf[..n]).await;
+            // Let the server read and execute the COMMIT before its socket closes.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            break;
+        }
         // Read during the partition: hold the bytes until it heals.
         wait_healed(&flag).await;
         if to.write_all(&buf[..n]).await.is_err() {
