@@ -1,0 +1,241 @@
+//! Bad input, through the store API, shared by the memory and PostgreSQL tests
+//! (`#[path]`-included): what is refused (a typed error naming the event, nothing of the call
+//! written) and what is data (accepted and returned unchanged).
+#![allow(dead_code)]
+
+use grafi_events::{ComponentInfo, Event, EventRegistry, InvokeContext, Message, Timestamp};
+use grafi_store_core::conformance::{assert_same_event, simple_events};
+use grafi_store_core::{EventStore, InvalidReason, StoreError};
+use serde_json::{json, Value};
+
+/// `depth` nested arrays around a string.
+pub fn nested(depth: usize) -> Value {
+    let mut v = json!("bottom");
+    for _ in 0..depth {
+        v = Value::Array(vec![v]);
+    }
+    v
+}
+
+fn tool(ctx: InvokeContext, text: &str) -> Event {
+    Event::tool_invoke(
+        ctx,
+        ComponentInfo::new("t", "FunctionCallTool"),
+        &[Message::user(text)],
+    )
+}
+
+/// Puts `bad` at index 2 of a batch of 5 good events; the call must fail with
+/// `InvalidEvent` naming it, and write nothing. Returns the reason.
+pub async fn refused(store: &dyn EventStore, label: &str, bad: Event) -> InvalidReason {
+    let conv = format!("conv-refused-{label}");
+    let mut batch = simple_events(&conv, "req-refused", 4);
+    let bad_id = bad.event_id().to_owned();
+    batch.insert(2, bad);
+    let before = store.get_events().await.unwrap().len();
+    let err = store
+        .record_events(batch)
+        .await
+        .expect_err(&format!("{label}: must be refused"));
+    assert!(!err.is_retryable(), "{label}: {err:?}");
+    assert_eq!(
+        err.event_id(),
+        Some(bad_id.as_str()),
+        "{label}: names the event"
+    );
+    let reason = match err {
+        StoreError::InvalidEvent { index, reason, .. } => {
+            assert_eq!(index, 2, "{label}: names its position");
+            reason
+        }
+        other => panic!("{label}: expected InvalidEvent, got {other:?}"),
+    };
+    assert_eq!(
+        store.get_events().await.unwrap().len(),
+        before,
+        "{label}: nothing of the call may be written"
+    );
+    assert!(store
+        .get_conversation_events(&conv)
+        .await
+        .unwrap()
+        .is_empty());
+    reason
+}
+
+/// Records `events` and reads each back by id and by conversation: unchanged.
+pub async fn accepted(store: &dyn EventStore, label: &str, events: Vec<Event>) {
+    let outcome = store
+        .record_events(events.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{label}: refused: {e}"));
+    assert_eq!(outcome.recorded, events.len(), "{label}");
+    for e in &events {
+        let stored = store
+            .get_event(e.event_id())
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{label}: {} not found", e.event_id()));
+        assert_same_event(&stored, e);
+        assert_eq!(stored.event_type(), e.event_type(), "{label}");
+        assert_eq!(
+            stored.timestamp().as_str(),
+            e.timestamp().as_str(),
+            "{label}"
+        );
+        if let (Some(a), Some(b)) = (stored.input_messages(), e.input_messages()) {
+            assert_eq!(a.as_str(), b.as_str(), "{label}: message text");
+        }
+    }
+}
+
+/// Every refusal the validation owes, each named and atomic.
+pub async fn refusals(store: &dyn EventStore) -> Vec<String> {
+    let mut figures = Vec::new();
+    let ctx = || InvokeContext::new("conv-bad", "req-bad");
+
+    let nul_ctx = tool(ctx().with_kwarg("note", json!("a\u{0}b")), "x");
+    let r = refused(store, "nul-in-context", nul_ctx).await;
+    assert_eq!(
+        r,
+        InvalidReason::NulCharacter {
+            field: "event_context"
+        }
+    );
+    figures.push(format!("NUL in event_context: {r}"));
+
+    let mut empty = tool(ctx(), "x");
+    empty.meta_mut().unwrap().event_id = String::new();
+    let r = refused(store, "empty-id", empty).await;
+    assert_eq!(r, InvalidReason::EmptyEventId);
+    figures.push(format!("empty event_id: {r}"));
+
+    // PostgreSQL's timestamp starts at 4713 BC (year -4712); chrono ends at year 262143, below
+    // PostgreSQL's 294276, so only the lower bound can be crossed through the API ("infinity"
+    // and years beyond chrono are refused by the decoder, see the decoder tests).
+    for (label, year) in [("year--5000", -5000), ("year--4713", -4713)] {
+        let mut e = tool(ctx(), "x");
+        let utc = chrono::NaiveDate::from_ymd_opt(year, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
+        e.meta_mut().unwrap().timestamp = Timestamp::from_utc(utc);
+        let r = refused(store, label, e).await;
+        assert!(matches!(r, InvalidReason::TimestampOutOfRange(_)), "{r:?}");
+        figures.push(format!("timestamp year {year}: {r}"));
+    }
+    figures
+}
+
+/// Nesting deeper than serde_json's parser reads back (128 levels), in event_context and in
+/// data: must be refused, since a store could not return it unchanged.
+pub async fn refuses_nesting_deeper_than_the_parser(store: &dyn EventStore) -> Vec<String> {
+    let mut figures = Vec::new();
+    let deep_ctx = tool(
+        InvokeContext::new("conv-deep", "req-deep").with_kwarg("deep", nested(200)),
+        "x",
+    );
+    let r = refused(store, "deep-context", deep_ctx).await;
+    figures.push(format!("200-deep event_context: {r}"));
+    let doc = json!({
+        "event_id": grafi_events::new_id(),
+        "event_type": "AgentHeartbeat",
+        "timestamp": "2025-07-08T09:14:27.318683+00:00",
+        "assistant_request_id": "req-deep",
+        "event_context": {"invoke_context": {"conversation_id": "conv-deep"}},
+        "data": {"deep": nested(200)},
+    });
+    let deep_data = EventRegistry::builtin().decode_value(doc).unwrap();
+    let r = refused(store, "deep-data", deep_data).await;
+    figures.push(format!("200-deep data: {r}"));
+    figures
+}
+
+/// Above the per-event size limit (the store is configured with `limit`): refused as TooLarge.
+pub async fn refuses_above_the_size_limit(
+    store: &dyn EventStore,
+    limit: usize,
+    size: usize,
+) -> String {
+    let big = tool(InvokeContext::new("conv-big", "req-big"), &"x".repeat(size));
+    let r = refused(store, "too-large", big).await;
+    match r {
+        InvalidReason::TooLarge { size: s, limit: l } => {
+            assert_eq!(l, limit);
+            assert!(s > limit);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    format!("{} MB string, limit {} MB: {r}", size >> 20, limit >> 20)
+}
+
+/// What is data, not an error: accepted and returned unchanged.
+pub async fn data_is_accepted(store: &dyn EventStore) -> Vec<String> {
+    let mut figures = Vec::new();
+    let controls: String = (0u8..0x20)
+        .map(char::from)
+        .chain(['\u{7f}', '\u{2028}'])
+        .collect();
+    let e = tool(
+        InvokeContext::new("conv-ctl", "req-ctl"),
+        &format!("NUL {controls} end"),
+    );
+    let raw = EventRegistry::builtin()
+        .decode_value(json!({
+            "event_id": grafi_events::new_id(),
+            "event_version": "1.0",
+            "assistant_request_id": "req-ctl",
+            "event_type": "AgentHeartbeat",
+            "timestamp": "2025-07-08T09:14:27.318683+00:00",
+            "event_context": {"invoke_context": {"conversation_id": "conv-ctl"}},
+            "data": {"bytes": format!("a\u{0}b{controls}"), "n": [1e300, -0.0]},
+        }))
+        .unwrap();
+    assert!(matches!(raw, Event::Raw(_)));
+    accepted(store, "control-characters-in-data", vec![e, raw]).await;
+    figures.push("NUL and all C0 controls + DEL + U+2028 inside data: unchanged".to_owned());
+
+    let mut offsets = Vec::new();
+    for ts in [
+        "2025-07-08T11:14:27.5+02:00",
+        "2025-07-08T01:44:27.123456-07:30",
+        "2025-07-08T09:14:27+14:00",
+    ] {
+        let mut e = tool(InvokeContext::new("conv-tz", "req-tz"), ts);
+        e.meta_mut().unwrap().timestamp = Timestamp::parse(ts).unwrap();
+        offsets.push(e);
+    }
+    accepted(store, "non-utc-offsets", offsets.clone()).await;
+    for e in &offsets {
+        let stored = store.get_event(e.event_id()).await.unwrap().unwrap();
+        assert_eq!(stored.utc(), e.utc(), "converted to the same instant");
+    }
+    figures.push("timestamps at +02:00, -07:30, +14:00: same instant, same text".to_owned());
+
+    let evil = "x'); DROP TABLE events; --";
+    let mut e = tool(InvokeContext::new(evil, evil), evil);
+    e.meta_mut().unwrap().event_id = format!("{evil}{}", grafi_events::new_id());
+    accepted(store, "sql-injection-id", vec![e]).await;
+    assert_eq!(store.get_conversation_events(evil).await.unwrap().len(), 1);
+    assert_eq!(store.get_agent_events(evil).await.unwrap().len(), 1);
+    figures
+        .push("SQL-injection id, conversation and request: stored, found, table intact".to_owned());
+    figures
+}
+
+/// 100,000 events in one call: all stored, once, in order.
+pub async fn hundred_thousand_in_one_call(store: &dyn EventStore) -> String {
+    let started = std::time::Instant::now();
+    let events = simple_events("conv-100k", "req-100k", 100_000);
+    let ids: Vec<String> = events.iter().map(|e| e.event_id().to_owned()).collect();
+    let outcome = store.record_events(events).await.unwrap();
+    assert_eq!((outcome.recorded, outcome.duplicates), (100_000, 0));
+    let stored = store.get_conversation_events("conv-100k").await.unwrap();
+    let got: Vec<&str> = stored.iter().map(|e| e.event_id()).collect();
+    assert_eq!(got, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    format!(
+        "100,000 events in one call: all stored once, in order, {:.1?}",
+        started.elapsed()
+    )
+}
