@@ -5,12 +5,15 @@
 //!   the committed file differs.
 //! * `migrate [--database-url URL] [--revert]`: apply pending migrations, or revert the last.
 //! * `interop`: the real Python grafi 0.0.24 against the Rust store, both directions.
+//! * `bench-report`: criterion's results as one table, with the target ratios.
 //!
 //! The server is `--database-url`, else `DATABASE_URL`, else
 //! `postgres://postgres@127.0.0.1:5432/postgres`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+mod bench_report;
 
 use clap::{Parser, Subcommand};
 use diesel::sql_types::{Bool, Text};
@@ -47,6 +50,8 @@ enum Task {
         #[arg(long)]
         revert: bool,
     },
+    /// Print criterion's results (target/criterion) as one table with the target ratios.
+    BenchReport,
     /// Check compatibility with the real grafi 0.0.24 (Python venv from interop/setup.sh).
     Interop {
         /// Server on which the tests create their scratch databases.
@@ -78,6 +83,12 @@ fn main() -> ExitCode {
                 revert,
             } => migrate_task(&server_url(database_url), revert).await,
             Task::Interop { database_url } => interop(&server_url(database_url)),
+            Task::BenchReport => {
+                let target = std::env::var_os("CARGO_TARGET_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| workspace_root().join("target"));
+                bench_report::run(&target)
+            }
         }
     });
     match result {

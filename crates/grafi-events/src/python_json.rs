@@ -48,6 +48,11 @@ impl Formatter for PythonFormatter {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Fast path: most text is printable ASCII (serde_json has already escaped quotes,
+        // backslashes and controls), and `is_ascii` is vectorised.
+        if fragment.is_ascii() && !fragment.as_bytes().contains(&0x7f) {
+            return w.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, ch) in fragment.char_indices() {
             if (' '..='~').contains(&ch) {
