@@ -106,7 +106,7 @@ pub fn run(target_dir: &Path) -> std::result::Result<(), String> {
     println!("|---|---:|---|");
     let rate = |id: &str| results.get(id).and_then(Result::per_second);
     let median = |id: &str| results.get(id).map(|r| r.median_ns);
-    let mut ratio = |label: &str, value: Option<f64>, target: &str, percent: bool| {
+    let ratio = |label: &str, value: Option<f64>, target: &str, percent: bool| {
         if let Some(v) = value {
             let shown = if percent {
                 format!("{:.0} %", v * 100.0)
