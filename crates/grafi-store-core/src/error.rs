@@ -29,6 +29,15 @@ pub enum InvalidReason {
         /// The configured limit ([`crate::Limits::max_event_bytes`]).
         limit: usize,
     },
+    /// The document nests deeper than JSON parsers read back (serde_json stops at 127
+    /// levels), so a stored copy could not be decoded again.
+    #[error("document nests {depth} levels deep, above the limit of {limit}")]
+    TooDeep {
+        /// Nesting depth of the whole document (the document itself is level 1).
+        depth: usize,
+        /// [`crate::validate::MAX_DEPTH`].
+        limit: usize,
+    },
     /// The timestamp is outside what PostgreSQL's `timestamp` can hold (4713 BC – 294276 AD).
     #[error("timestamp {0:?} is outside the storable range")]
     TimestampOutOfRange(String),

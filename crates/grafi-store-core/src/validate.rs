@@ -11,6 +11,10 @@ use serde_json::{Map, Value};
 
 use crate::error::{InvalidReason, StoreError};
 
+/// Deepest document accepted: serde_json (and so every grafi-rs reader) refuses 128 levels.
+/// The document object is level 1, `event_context` level 2, `invoke_context` level 3.
+pub const MAX_DEPTH: usize = 127;
+
 /// Per-event limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -79,6 +83,12 @@ fn check_reason(event: &Event, limits: &Limits) -> Result<(), InvalidReason> {
             field: "event_context",
         });
     }
+    if scan.depth > MAX_DEPTH {
+        return Err(InvalidReason::TooDeep {
+            depth: scan.depth,
+            limit: MAX_DEPTH,
+        });
+    }
     if scan.bytes > limits.max_event_bytes {
         return Err(InvalidReason::TooLarge {
             size: scan.bytes,
@@ -94,9 +104,25 @@ fn check_reason(event: &Event, limits: &Limits) -> Result<(), InvalidReason> {
 struct Scan {
     bytes: usize,
     context_nul: bool,
+    /// Deepest nesting seen, in levels of the whole document.
+    depth: usize,
+}
+
+/// Levels of nesting of a value: 0 for a scalar, 1 for a flat array or object.
+fn value_depth(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(value_depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(value_depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 impl Scan {
+    /// Records a value found inside the container at level `level`.
+    fn nested(&mut self, level: usize, v: &Value) {
+        self.depth = self.depth.max(level + value_depth(v));
+    }
+
     fn context_str(&mut self, s: &str) {
         self.bytes += s.len();
         self.context_nul |= s.contains('\0');
@@ -131,8 +157,28 @@ impl Scan {
     }
 }
 
-fn scan_meta(meta: &EventMeta, scan: &mut Scan) {
+/// `level` is the level of the document object the envelope belongs to (1 at the top).
+fn scan_meta(meta: &EventMeta, level: usize, scan: &mut Scan) {
+    // document = level, event_context = level + 1, invoke_context = level + 2
+    scan.depth = scan.depth.max(level + 2);
     let ctx = &meta.invoke_context;
+    if let Some(kwargs) = &ctx.kwargs {
+        scan.depth = scan
+            .depth
+            .max(level + 3 + kwargs.values().map(value_depth).max().unwrap_or(0));
+    }
+    for v in ctx.extra.values() {
+        scan.nested(level + 2, v);
+    }
+    for v in meta.unknown.context.values() {
+        scan.nested(level + 1, v);
+    }
+    for v in meta.unknown.top.values() {
+        scan.nested(level, v);
+    }
+    for v in meta.unknown.data.values() {
+        scan.nested(level + 1, v);
+    }
     for s in [
         &ctx.conversation_id,
         &ctx.invoke_id,
@@ -157,16 +203,18 @@ fn scan_meta(meta: &EventMeta, scan: &mut Scan) {
 fn scan_consumed(consumed: &[ConsumeFromTopic], scan: &mut Scan) {
     for c in consumed {
         // Embedded consume events live in `data`, which may hold NUL: count, don't refuse.
+        // Each is a document at level 4: top, data, input_data array, the document.
         let mut inner = Scan::default();
-        scan_meta(&c.meta, &mut inner);
+        scan_meta(&c.meta, 4, &mut inner);
         scan.bytes += inner.bytes + c.consumer_name.len() + c.topic_name.len();
+        scan.depth = scan.depth.max(inner.depth);
         scan.messages(&c.data);
     }
 }
 
 fn scan_event(event: &Event, scan: &mut Scan) {
     if let Some(meta) = event.meta() {
-        scan_meta(meta, scan);
+        scan_meta(meta, 1, scan);
     }
     match event {
         Event::AssistantInvoke(e) | Event::WorkflowInvoke(e) | Event::ToolInvoke(e) => {
@@ -182,6 +230,7 @@ fn scan_event(event: &Event, scan: &mut Scan) {
             component(&e.component, scan);
             scan.messages(&e.input_data);
             scan.data_value(&e.error);
+            scan.nested(2, &e.error);
         }
         Event::NodeInvoke(e) => {
             node(&e.component, scan);
@@ -196,6 +245,7 @@ fn scan_event(event: &Event, scan: &mut Scan) {
             node(&e.component, scan);
             scan_consumed(&e.input_data, scan);
             scan.data_value(&e.error);
+            scan.nested(2, &e.error);
         }
         Event::TopicEvent(e) => {
             scan.context_str(&e.topic_name);
@@ -220,9 +270,16 @@ fn scan_event(event: &Event, scan: &mut Scan) {
         Event::Custom(c) => {
             scan.context_map(c.context_fields());
             scan.data_value(c.data());
+            for v in c.context_fields().values() {
+                scan.nested(2, v);
+            }
+            scan.nested(1, c.data());
         }
         Event::Raw(r) => {
             scan.bytes += r.event_id.len() + 64;
+            for v in r.document.values() {
+                scan.nested(1, v);
+            }
             if let Some(ctx) = r.document.get("event_context") {
                 scan.context_value(ctx);
             }
@@ -247,5 +304,73 @@ fn node(n: &grafi_events::NodeInfo, scan: &mut Scan) {
     }
     for s in n.subscribed_topics.iter().chain(&n.publish_to_topics) {
         scan.context_str(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use grafi_events::{ComponentInfo, InvokeContext};
+    use serde_json::json;
+
+    fn nested(levels: usize) -> Value {
+        (0..levels).fold(json!(1), |inner, _| json!([inner]))
+    }
+
+    fn with_kwarg(levels: usize) -> Event {
+        let ctx = InvokeContext::new("c", "r").with_kwarg("deep", nested(levels));
+        Event::tool_invoke(ctx, ComponentInfo::new("t", "T"), &[])
+    }
+
+    #[test]
+    fn the_deepest_accepted_document_is_one_serde_json_reads_back() {
+        // top, event_context, invoke_context, kwargs + 123 arrays = 127 levels.
+        let deepest = with_kwarg(123);
+        check(&deepest, 0, &Limits::default()).unwrap();
+        let back = grafi_events::decode_str(&deepest.to_json()).expect("127 levels parse");
+        assert_eq!(back, deepest);
+
+        let too_deep = with_kwarg(124);
+        assert!(
+            grafi_events::decode_str(&too_deep.to_json()).is_err(),
+            "128 levels do not parse"
+        );
+        match check(&too_deep, 0, &Limits::default()) {
+            Err(StoreError::InvalidEvent {
+                reason:
+                    InvalidReason::TooDeep {
+                        depth: 128,
+                        limit: 127,
+                    },
+                ..
+            }) => {}
+            other => panic!("expected TooDeep, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_and_embedded_consume_events_count_their_depth() {
+        let ctx = InvokeContext::new("c", "r");
+        let failed = Event::tool_failed(ctx.clone(), ComponentInfo::new("t", "T"), &[], "x");
+        let mut failed = failed;
+        if let Event::ToolFailed(f) = &mut failed {
+            f.error = nested(126); // data (2) + 126 = 128
+        }
+        assert!(matches!(
+            check(&failed, 0, &Limits::default()),
+            Err(StoreError::InvalidEvent {
+                reason: InvalidReason::TooDeep { .. },
+                ..
+            })
+        ));
+        let consumed = grafi_events::ConsumeFromTopic::new(
+            ctx.clone().with_kwarg("deep", nested(120)), // 4 + 3 + 120 = 127
+            ("n", "N"),
+            ("t", 0),
+            &[],
+        );
+        let node = Event::node_invoke(ctx, grafi_events::NodeInfo::new("n", "N"), vec![consumed]);
+        check(&node, 0, &Limits::default()).unwrap();
+        assert!(grafi_events::decode_str(&node.to_json()).is_ok());
     }
 }

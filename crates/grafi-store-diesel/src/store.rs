@@ -99,6 +99,9 @@ macro_rules! with_retries {
         let deadline = started + inner.config.call_timeout;
         let mut attempt: u32 = 0;
         let mut dead_connections: u32 = 0;
+        // Once an attempt of a write may have committed, every later failure of the call must
+        // say so: "not written" would be a lie the caller acts on.
+        let mut earlier_unknown = false;
         loop {
             let result = tokio::time::timeout_at(deadline, async {
                 let pooled = inner
@@ -121,12 +124,15 @@ macro_rules! with_retries {
                 Ok(Err(failure)) => failure,
                 Err(_) => {
                     tracing::warn!(operation = $op, attempt, "deadline passed");
+                    // A timeout already reports its outcome as unknown.
                     break Err(StoreError::Timeout {
                         operation: $op,
                         after: inner.config.call_timeout,
                     });
                 }
             };
+            earlier_unknown |= error.outcome_unknown();
+            let error = with_earlier_outcome(error, earlier_unknown);
             if lost && dead_connections < inner.config.pool_size {
                 dead_connections += 1;
                 tracing::debug!(operation = $op, error = %error, "connection lost, retrying on another");
@@ -145,6 +151,28 @@ macro_rules! with_retries {
             attempt += 1;
         }
     }};
+}
+
+/// `error`, marked as of unknown outcome when an earlier attempt of the same call may have
+/// committed.
+fn with_earlier_outcome(error: StoreError, earlier_unknown: bool) -> StoreError {
+    if !earlier_unknown || error.outcome_unknown() {
+        return error;
+    }
+    match error {
+        StoreError::Unavailable {
+            message, source, ..
+        } => StoreError::Unavailable {
+            message: format!("{message} (an earlier attempt may have committed)"),
+            outcome_unknown: true,
+            source,
+        },
+        other => StoreError::Unavailable {
+            message: format!("an earlier attempt may have committed; then: {other}"),
+            outcome_unknown: true,
+            source: Some(Box::new(other)),
+        },
+    }
 }
 
 fn backoff(base: Duration, attempt: u32) -> Duration {

@@ -395,7 +395,6 @@ async fn network_partition_calls_return_within_their_deadline() {
 /// unreachable: the failed call must say its outcome is unknown, or the caller is told
 /// "not written" about a batch that was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: record_events reports outcome_unknown=false after an attempt whose COMMIT was in flight (see docs/reliability.md)"]
 async fn lost_commit_answer_reports_an_unknown_outcome() {
     common::init_tracing();
     let pg = start_instance(&[]).await;
