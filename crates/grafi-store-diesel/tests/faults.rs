@@ -576,6 +576,10 @@ async fn crash_during_concurrent_batches() {
     assert!(logs.iter().all(|b| b.acked));
     assert_eq!(lost, 0);
     assert_eq!(partial, 0);
+    assert_eq!(
+        wrongly_known, 0,
+        "a failure said 'not written' about a committed batch"
+    );
     assert_eq!(stored.len(), total);
     assert!(
         failed > 0,
