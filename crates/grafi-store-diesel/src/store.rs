@@ -14,7 +14,7 @@ use diesel_async::{
     AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager,
 };
 use futures::FutureExt;
-use grafi_events::Event;
+use grafi_events::{Event, EventRegistry};
 use grafi_store_core::{validate, EventPage, EventStore, RecordOutcome, StoreError};
 use tracing::Instrument;
 
@@ -151,6 +151,20 @@ macro_rules! with_retries {
             attempt += 1;
         }
     }};
+}
+
+fn decode_all(
+    rows: Vec<RowTuple>,
+    registry: &EventRegistry,
+) -> Result<Vec<Arc<Event>>, StoreError> {
+    rows.into_iter()
+        .map(|t| {
+            StoredRow::from(t)
+                .into_event(registry)
+                .map(Arc::new)
+                .map_err(|source| StoreError::Decode { source })
+        })
+        .collect()
 }
 
 /// `error`, marked as of unknown outcome when an earlier attempt of the same call may have
@@ -332,16 +346,30 @@ impl DieselEventStore {
         &self.inner.pool
     }
 
-    fn decode_rows(&self, rows: Vec<RowTuple>) -> Result<Vec<Arc<Event>>, StoreError> {
-        let registry = &self.inner.config.registry;
-        rows.into_iter()
-            .map(|t| {
-                StoredRow::from(t)
-                    .into_event(registry)
-                    .map(Arc::new)
-                    .map_err(|source| StoreError::Decode { source })
-            })
-            .collect()
+    /// Rows → events. Decoding is CPU work (JSON parsing) done after the query finished, so
+    /// large results are split: half is decoded on tokio's blocking pool while this task
+    /// decodes the other half, using a second core instead of leaving it idle.
+    async fn decode_rows(&self, mut rows: Vec<RowTuple>) -> Result<Vec<Arc<Event>>, StoreError> {
+        const PARALLEL_FROM: usize = 32;
+        let registry = Arc::clone(&self.inner.config.registry);
+        if rows.len() < PARALLEL_FROM {
+            return decode_all(rows, &registry);
+        }
+        let second = rows.split_off(rows.len() / 2);
+        let other_registry = Arc::clone(&registry);
+        let second = tokio::task::spawn_blocking(move || decode_all(second, &other_registry));
+        let mut events = decode_all(rows, &registry)?;
+        match second.await {
+            Ok(rest) => events.extend(rest?),
+            Err(join) => {
+                return Err(StoreError::Backend {
+                    message: format!("decoding task failed: {join}"),
+                    retryable: false,
+                    source: None,
+                })
+            }
+        }
+        Ok(events)
     }
 
     /// Splits a validated batch into INSERT chunks (by rows and bytes).
@@ -402,13 +430,23 @@ impl EventStore for DieselEventStore {
             drop(events);
             let chunks = &chunks;
             let recorded: usize = with_retries!(self, "record_events", Access::Write, |conn| {
-                conn.transaction(async |conn| {
-                    let mut recorded = 0usize;
-                    for chunk in chunks {
-                        recorded += chunk.execute(conn).await?;
+                async {
+                    match chunks.as_slice() {
+                        // One statement is atomic on its own: skipping BEGIN/COMMIT saves two
+                        // round trips, which is most of a single event's latency.
+                        [single] => single.execute(conn).await,
+                        _ => {
+                            conn.transaction(async |conn| {
+                                let mut recorded = 0usize;
+                                for chunk in chunks {
+                                    recorded += chunk.execute(conn).await?;
+                                }
+                                Ok::<_, diesel::result::Error>(recorded)
+                            })
+                            .await
+                        }
                     }
-                    Ok::<_, diesel::result::Error>(recorded)
-                })
+                }
             })?;
             Ok(RecordOutcome {
                 recorded,
@@ -443,7 +481,7 @@ impl EventStore for DieselEventStore {
                     .load::<RowTuple>(conn)
             })?;
             tracing::Span::current().record("rows", rows.len());
-            self.decode_rows(rows)
+            self.decode_rows(rows).await
         }
         .instrument(span)
         .await
@@ -496,7 +534,7 @@ impl EventStore for DieselEventStore {
             };
             tracing::Span::current().record("rows", rows.len());
             Ok(EventPage {
-                events: self.decode_rows(rows)?,
+                events: self.decode_rows(rows).await?,
                 next,
             })
         }
@@ -514,7 +552,7 @@ impl EventStore for DieselEventStore {
                     .limit(1)
                     .load::<RowTuple>(conn)
             })?;
-            Ok(self.decode_rows(rows)?.into_iter().next())
+            Ok(self.decode_rows(rows).await?.into_iter().next())
         }
         .instrument(span)
         .await
@@ -535,7 +573,7 @@ impl EventStore for DieselEventStore {
                         .load::<RowTuple>(conn)
                 })?;
             tracing::Span::current().record("rows", rows.len());
-            self.decode_rows(rows)
+            self.decode_rows(rows).await
         }
         .instrument(span)
         .await
@@ -556,7 +594,7 @@ impl EventStore for DieselEventStore {
                         .load::<RowTuple>(conn)
                 })?;
             tracing::Span::current().record("rows", rows.len());
-            self.decode_rows(rows)
+            self.decode_rows(rows).await
         }
         .instrument(span)
         .await
@@ -581,7 +619,7 @@ impl EventStore for DieselEventStore {
                     .load::<RowTuple>(conn)
                 })?;
             tracing::Span::current().record("rows", rows.len());
-            self.decode_rows(rows)
+            self.decode_rows(rows).await
         }
         .instrument(span)
         .await
