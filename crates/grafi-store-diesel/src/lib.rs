@@ -27,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod batch;
 mod config;
 mod error;
 pub mod migrate;

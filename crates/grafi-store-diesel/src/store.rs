@@ -18,10 +18,11 @@ use grafi_events::{Event, EventRegistry};
 use grafi_store_core::{validate, EventPage, EventStore, RecordOutcome, StoreError};
 use tracing::Instrument;
 
+use crate::batch::{insert_pipelined, ChunkEncoder, Encoded};
 use crate::config::{DieselStoreBuilder, DieselStoreConfig};
 use crate::error::{from_connection, from_diesel, from_pool, redact_url, Access};
-use crate::query::{InsertChunk, TopicQuery};
-use crate::row::{encode, NewRow, RowTuple, StoredRow};
+use crate::query::TopicQuery;
+use crate::row::{RowTuple, StoredRow};
 use crate::schema::events;
 
 /// Logs the pool's background failures (connects, health checks), which bb8 otherwise drops.
@@ -371,30 +372,6 @@ impl DieselEventStore {
         }
         Ok(events)
     }
-
-    /// Splits a validated batch into INSERT chunks (by rows and bytes).
-    fn chunks(&self, events: &[Event]) -> Vec<InsertChunk> {
-        let config = &self.inner.config;
-        let mut chunks = Vec::new();
-        let mut current: Vec<NewRow> = Vec::new();
-        let mut bytes = 0usize;
-        for event in events {
-            let row = encode(event);
-            let size = row.size();
-            if !current.is_empty()
-                && (current.len() >= config.chunk_rows || bytes + size > config.chunk_bytes)
-            {
-                chunks.push(InsertChunk::new(std::mem::take(&mut current)));
-                bytes = 0;
-            }
-            bytes += size;
-            current.push(row);
-        }
-        if !current.is_empty() {
-            chunks.push(InsertChunk::new(current));
-        }
-        chunks
-    }
 }
 
 fn record_span(
@@ -426,25 +403,28 @@ impl EventStore for DieselEventStore {
                 return Ok(RecordOutcome::default());
             }
             let total = events.len();
-            let chunks = self.chunks(&events);
-            drop(events);
-            let chunks = &chunks;
+            let config = &self.inner.config;
+            let mut encoder = ChunkEncoder::new(&events, config.chunk_rows, config.chunk_bytes);
+            let first = encoder.next();
+            let single = encoder.is_done();
+            let encoded = std::sync::Mutex::new(Encoded {
+                chunks: first.into_iter().collect(),
+                encoder,
+            });
+            let encoded = &encoded;
             let recorded: usize = with_retries!(self, "record_events", Access::Write, |conn| {
                 async {
-                    match chunks.as_slice() {
+                    if single {
                         // One statement is atomic on its own: skipping BEGIN/COMMIT saves two
                         // round trips, which is most of a single event's latency.
-                        [single] => single.execute(conn).await,
-                        _ => {
-                            conn.transaction(async |conn| {
-                                let mut recorded = 0usize;
-                                for chunk in chunks {
-                                    recorded += chunk.execute(conn).await?;
-                                }
-                                Ok::<_, diesel::result::Error>(recorded)
-                            })
+                        let statement = {
+                            let guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
+                            (&guard.chunks[0]).execute(&mut *conn)
+                        };
+                        statement.await
+                    } else {
+                        conn.transaction(async |conn| insert_pipelined(conn, encoded).await)
                             .await
-                        }
                     }
                 }
             })?;

@@ -406,6 +406,9 @@ async fn lost_commit_answer_reports_an_unknown_outcome() {
             .max_retries(retries)
             .connection_timeout(Duration::from_millis(300))
             .call_timeout(Duration::from_secs(5))
+            // Several statements, so the batch runs in a transaction that ends in COMMIT
+            // (a batch of one statement is committed by the statement itself).
+            .chunk_size(40, 16 << 20)
             .connect()
             .await
             .unwrap();
