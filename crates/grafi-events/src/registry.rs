@@ -146,6 +146,10 @@ impl EventRegistry {
     /// Like [`decode_map`](Self::decode_map), but a document that fails to decode becomes a
     /// [`RawEvent`] carrying the error, as long as it has an id, a type and a timestamp.
     /// Stores read rows this way so one bad row never hides the rest.
+    ///
+    /// It clones the document to keep it for the fallback; a caller that can rebuild the
+    /// document cheaply (as the PostgreSQL store can, from its row) should call
+    /// [`decode_map`](Self::decode_map) and, on error, [`raw_event`].
     pub fn decode_map_lenient(&self, doc: Map<String, Value>) -> Result<Event, DecodeError> {
         match self.decode_map(doc.clone()) {
             Ok(event) => Ok(event),
