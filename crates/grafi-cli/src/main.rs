@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use grafi_store::{EventStore, Selection, StoreUrl};
+use grafi_store::{EventStore, Selection, StoreError, StoreUrl};
 
 /// grafi event store command line: try the store, move events in and out, check a dump.
 ///
@@ -188,7 +188,10 @@ async fn run(cli: Cli, scrubber: &mut Option<StoreUrl>) -> anyhow::Result<Outcom
     }
     let selection = select(cli.store.as_deref())?;
     *scrubber = Some(selection.url.clone());
-    let store = open(&selection).await?;
+    // Reading commands never create or migrate a table: on a big grafi table, migrating
+    // rewrites it under an exclusive lock.
+    let writes = !matches!(cli.command, Command::Export(_) | Command::Stats);
+    let store = open(&selection, writes).await?;
     match cli.command {
         Command::Demo(args) => demo::run(store, &selection, args.conversations as usize).await,
         Command::Import(args) => import::run(store, &args.file, args.batch_size as usize).await,
@@ -229,8 +232,16 @@ fn select(explicit: Option<&str>) -> anyhow::Result<Selection> {
     Ok(selection)
 }
 
-async fn open(selection: &Selection) -> anyhow::Result<Arc<dyn EventStore>> {
-    grafi_store::open_url(&selection.url)
+async fn open(selection: &Selection, migrate: bool) -> anyhow::Result<Arc<dyn EventStore>> {
+    let options = grafi_store::OpenOptions::default().run_migrations(migrate);
+    grafi_store::open_url_with(&selection.url, options)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))
+        .map_err(|e| match e {
+            StoreError::Config(_) if !migrate => anyhow::anyhow!(
+                "cannot open the store: {e}\nhint: reading commands (export, stats) never create \
+                 or migrate the table; run `grafi-store import` or `cargo xtask migrate \
+                 --database-url URL` first"
+            ),
+            e => anyhow::anyhow!("cannot open the store: {e}"),
+        })
 }

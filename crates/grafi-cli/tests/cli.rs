@@ -401,34 +401,43 @@ mod postgres {
         }
     }
 
-    /// Whether two events are the same, allowing only what PostgreSQL's `jsonb` may change: key
-    /// order, number spelling (`1e+20`, `-0.0`) and the timestamp's offset (compared as instants).
-    fn same_event(a: &Event, b: &Event) -> bool {
-        fn normalized(v: serde_json::Value) -> serde_json::Value {
-            use serde_json::Value;
-            match v {
-                Value::Number(n) => {
-                    Value::String(format!("{:e}", n.as_f64().unwrap_or(f64::NAN).abs()))
-                }
-                Value::Array(items) => Value::Array(items.into_iter().map(normalized).collect()),
-                Value::Object(map) => Value::Object(
-                    map.into_iter()
-                        .filter(|(k, _)| k != "timestamp")
-                        .map(|(k, v)| (k, normalized(v)))
-                        .collect(),
-                ),
-                other => other,
-            }
-        }
-        let doc = |e: &Event| normalized(serde_json::from_str(&e.to_json()).unwrap());
-        a.utc() == b.utc() && doc(a) == doc(b)
-    }
-
     fn assert_same_events(actual: &[Event], expected: &[Event]) {
         assert_eq!(actual.len(), expected.len());
         for (a, e) in actual.iter().zip(expected) {
-            assert!(same_event(a, e), "event {} differs", e.event_id());
+            // The conformance suite's comparison: only key order, number spelling and the
+            // timestamp's offset may differ.
+            grafi_store_core::conformance::assert_same_event(a, e);
         }
+    }
+
+    #[test]
+    fn reading_commands_never_create_or_migrate_the_table() {
+        let db = ScratchDb::new();
+        for command in [&["stats"][..], &["export"][..]] {
+            let out = db.cmd().args(command).assert().code(3).get_output().clone();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("never create or migrate"), "{stderr}");
+        }
+        let tables: i64 = block_on(async {
+            use diesel_async::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let mut conn = AsyncPgConnection::establish(&db.url).await.unwrap();
+            let found: N = diesel::sql_query(
+                "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'events'",
+            )
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+            found.n
+        });
+        assert_eq!(tables, 0, "a reading command created the events table");
+        // A writing command migrates; then reading works.
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        db.cmd().arg("stats").assert().success();
     }
 
     #[test]
@@ -590,6 +599,12 @@ mod postgres {
     #[test]
     fn database_url_selects_postgres_when_no_store_is_given() {
         let db = ScratchDb::new();
+        // A writing command creates the table (reading commands never do).
+        grafi_store()
+            .env("DATABASE_URL", &db.url)
+            .args(["clear", "--yes"])
+            .assert()
+            .success();
         grafi_store()
             .env("DATABASE_URL", &db.url)
             .arg("stats")

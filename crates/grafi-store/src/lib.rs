@@ -82,14 +82,60 @@ pub async fn open(url: &str) -> Result<Arc<dyn EventStore>, StoreError> {
 
 /// Opens the store of an already parsed URL.
 pub async fn open_url(url: &StoreUrl) -> Result<Arc<dyn EventStore>, StoreError> {
+    open_url_with(url, OpenOptions::default()).await
+}
+
+/// How to open a store.
+///
+/// ```
+/// let read_only = grafi_store::OpenOptions::default().run_migrations(false);
+/// assert!(!read_only.migrates());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenOptions {
+    run_migrations: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            run_migrations: true,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Whether opening a database store creates or migrates its table (default: yes, as
+    /// grafi does). Readers should say no: migrating a big grafi table rewrites it under an
+    /// exclusive lock, which a `stats` or an `export` must never trigger by surprise.
+    pub fn run_migrations(mut self, run: bool) -> Self {
+        self.run_migrations = run;
+        self
+    }
+
+    /// Whether these options migrate.
+    pub fn migrates(&self) -> bool {
+        self.run_migrations
+    }
+}
+
+/// Opens the store of an already parsed URL, with options.
+pub async fn open_url_with(
+    url: &StoreUrl,
+    options: OpenOptions,
+) -> Result<Arc<dyn EventStore>, StoreError> {
     match url.backend() {
         Backend::Memory => Ok(Arc::new(MemoryEventStore::new())),
-        Backend::Postgres => open_postgres(url).await,
+        Backend::Postgres => open_postgres(url, options).await,
     }
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn open_postgres(url: &StoreUrl) -> Result<Arc<dyn EventStore>, StoreError> {
+async fn open_postgres(
+    url: &StoreUrl,
+    _options: OpenOptions,
+) -> Result<Arc<dyn EventStore>, StoreError> {
     Err(StoreError::Config(format!(
         "{url} selects the PostgreSQL store, which this build does not include: enable the \
          cargo feature `postgres` of the `grafi-store` crate \
@@ -98,8 +144,11 @@ async fn open_postgres(url: &StoreUrl) -> Result<Arc<dyn EventStore>, StoreError
 }
 
 #[cfg(feature = "postgres")]
-async fn open_postgres(url: &StoreUrl) -> Result<Arc<dyn EventStore>, StoreError> {
-    postgres::open(url).await
+async fn open_postgres(
+    url: &StoreUrl,
+    options: OpenOptions,
+) -> Result<Arc<dyn EventStore>, StoreError> {
+    postgres::open(url, options).await
 }
 
 #[cfg(feature = "postgres")]

@@ -6,9 +6,14 @@ use grafi_store_core::{EventStore, StoreError};
 use grafi_store_diesel::DieselEventStore;
 
 use crate::url::StoreUrl;
+use crate::OpenOptions;
 
-pub(crate) async fn open(url: &StoreUrl) -> Result<Arc<dyn EventStore>, StoreError> {
-    match DieselEventStore::builder(url.expose()).connect().await {
+pub(crate) async fn open(
+    url: &StoreUrl,
+    options: OpenOptions,
+) -> Result<Arc<dyn EventStore>, StoreError> {
+    let builder = DieselEventStore::builder(url.expose()).run_migrations(options.migrates());
+    match builder.connect().await {
         Ok(store) => Ok(Arc::new(store)),
         Err(e) => Err(describe(url, e)),
     }
