@@ -195,6 +195,28 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
     base.saturating_mul(1u32 << attempt.min(16)).min(CAP)
 }
 
+/// The events whose indexed column `$column` equals the variable of the same name, in
+/// recording order. A macro rather than a function so that each read keeps its own statically
+/// typed (hence prepared and cached) diesel query.
+macro_rules! events_where {
+    ($store:expr, $op:literal, $column:ident) => {{
+        let span = tracing::info_span!($op, $column = %shorten($column), rows = tracing::field::Empty);
+        async {
+            let rows: Vec<RowTuple> = with_retries!($store, $op, Access::Read, |conn| {
+                events::table
+                    .select(row_columns!())
+                    .filter(events::$column.eq($column))
+                    .order(events::id.asc())
+                    .load::<RowTuple>(conn)
+            })?;
+            tracing::Span::current().record("rows", rows.len());
+            $store.decode_rows(rows).await
+        }
+        .instrument(span)
+        .await
+    }};
+}
+
 /// The select list of every read, JSON columns as text.
 macro_rules! row_columns {
     () => {
@@ -542,42 +564,14 @@ impl EventStore for DieselEventStore {
         &self,
         assistant_request_id: &str,
     ) -> Result<Vec<Arc<Event>>, StoreError> {
-        let span = tracing::info_span!("get_agent_events", assistant_request_id = %shorten(assistant_request_id), rows = tracing::field::Empty);
-        async {
-            let rows: Vec<RowTuple> =
-                with_retries!(self, "get_agent_events", Access::Read, |conn| {
-                    events::table
-                        .select(row_columns!())
-                        .filter(events::assistant_request_id.eq(assistant_request_id))
-                        .order(events::id.asc())
-                        .load::<RowTuple>(conn)
-                })?;
-            tracing::Span::current().record("rows", rows.len());
-            self.decode_rows(rows).await
-        }
-        .instrument(span)
-        .await
+        events_where!(self, "get_agent_events", assistant_request_id)
     }
 
     async fn get_conversation_events(
         &self,
         conversation_id: &str,
     ) -> Result<Vec<Arc<Event>>, StoreError> {
-        let span = tracing::info_span!("get_conversation_events", conversation_id = %shorten(conversation_id), rows = tracing::field::Empty);
-        async {
-            let rows: Vec<RowTuple> =
-                with_retries!(self, "get_conversation_events", Access::Read, |conn| {
-                    events::table
-                        .select(row_columns!())
-                        .filter(events::conversation_id.eq(conversation_id))
-                        .order(events::id.asc())
-                        .load::<RowTuple>(conn)
-                })?;
-            tracing::Span::current().record("rows", rows.len());
-            self.decode_rows(rows).await
-        }
-        .instrument(span)
-        .await
+        events_where!(self, "get_conversation_events", conversation_id)
     }
 
     async fn get_topic_events(
