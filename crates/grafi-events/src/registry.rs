@@ -11,6 +11,7 @@ use crate::decode::{decode_builtin, Envelope};
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{CustomEvent, CustomPayload, Event, RawEvent};
 use crate::event_type::EventType;
+use crate::fast_decode::{self, StoredParts};
 use crate::fields::wrong_type;
 use crate::timestamp::Timestamp;
 
@@ -31,14 +32,28 @@ pub type Decoder = Arc<dyn Fn(Map<String, Value>) -> Result<Event, DecodeError> 
 /// ```
 #[derive(Clone)]
 pub struct EventRegistry {
-    decoders: HashMap<String, Decoder>,
+    decoders: HashMap<String, Entry>,
+}
+
+/// A registered decoder, and which built-in type it is (`None` once a user replaced it), so the
+/// fast path is only taken where it builds what the registered decoder would.
+#[derive(Clone)]
+struct Entry {
+    decoder: Decoder,
+    builtin: Option<EventType>,
 }
 
 impl Default for EventRegistry {
     fn default() -> Self {
         let mut registry = Self::empty();
         for ty in EventType::ALL {
-            registry.register(ty.as_str(), move |doc| decode_builtin(ty, doc));
+            registry.decoders.insert(
+                ty.as_str().to_owned(),
+                Entry {
+                    decoder: Arc::new(move |doc| decode_builtin(ty, doc)),
+                    builtin: Some(ty),
+                },
+            );
         }
         registry
     }
@@ -73,7 +88,13 @@ impl EventRegistry {
     where
         F: Fn(Map<String, Value>) -> Result<Event, DecodeError> + Send + Sync + 'static,
     {
-        self.decoders.insert(event_type.into(), Arc::new(decoder));
+        self.decoders.insert(
+            event_type.into(),
+            Entry {
+                decoder: Arc::new(decoder),
+                builtin: None,
+            },
+        );
         self
     }
 
@@ -102,8 +123,25 @@ impl EventRegistry {
         self.decoders.contains_key(event_type)
     }
 
+    /// The built-in type whose own decoder is registered under `event_type`.
+    fn builtin_decoder(&self, event_type: &str) -> Option<EventType> {
+        self.decoders.get(event_type)?.builtin
+    }
+
     /// Decodes JSON text.
+    ///
+    /// A document of a built-in type in the plain shape grafi writes is read straight into its
+    /// typed event; any other document is parsed into a `serde_json::Value` first (a second
+    /// parse, for documents the fast path gave up on) and decoded as by
+    /// [`decode_value`](Self::decode_value). Both give the same event.
     pub fn decode_str(&self, json: &str) -> Result<Event, DecodeError> {
+        if let Some((ty, doc)) = fast_decode::decode_document(json) {
+            if self.builtin_decoder(ty.as_str()) == Some(ty) {
+                if let Some(event) = fast_decode::assemble_document(ty, doc) {
+                    return Ok(event);
+                }
+            }
+        }
         let value: Value = serde_json::from_str(json)
             .map_err(|e| DecodeError::new("", DecodeErrorKind::InvalidJson(e.to_string())))?;
         self.decode_value(value)
@@ -137,10 +175,42 @@ impl EventRegistry {
             }
         };
         let result = match self.decoders.get(&event_type) {
-            Some(decoder) => decoder(doc),
+            Some(entry) => (entry.decoder)(doc),
             None => raw_event(doc, None),
         };
         result.map_err(|e| e.with_event_id(&event_id))
+    }
+
+    /// Decodes a stored event from its parts (columns) without building a document, when it is
+    /// of a built-in type (with its own decoder registered) and in the plain shape grafi writes:
+    /// every field known, none repeated, all of the expected types.
+    ///
+    /// `None` means "not on the fast path", never "invalid": the caller then builds the document
+    /// and calls [`decode_map`](Self::decode_map), which gives the same event or the error.
+    /// Stores call this first because most rows take it and it skips the document entirely.
+    ///
+    /// ```
+    /// use grafi_events::{EventRegistry, StoredParts, Timestamp};
+    /// let timestamp = Timestamp::parse("2025-07-08T09:14:27.319099+00:00").unwrap();
+    /// let parts = StoredParts {
+    ///     event_id: "e1",
+    ///     event_type: "TopicEvent",
+    ///     event_version: "1.0",
+    ///     assistant_request_id: "r1",
+    ///     timestamp: &timestamp,
+    ///     event_context: r#"{"topic_name": "t", "offset": 0, "invoke_context": {"conversation_id": "c1", "invoke_id": "i1", "assistant_request_id": "r1"}}"#,
+    ///     data: "[]",
+    /// };
+    /// let event = EventRegistry::builtin().decode_parts_fast(parts).unwrap();
+    /// assert_eq!(event.conversation_id(), "c1");
+    ///
+    /// // An unknown field: not for the fast path (the general one keeps the field).
+    /// let odd = StoredParts { data: r#"{"x": 1}"#, ..parts };
+    /// assert!(EventRegistry::builtin().decode_parts_fast(odd).is_none());
+    /// ```
+    pub fn decode_parts_fast(&self, parts: StoredParts<'_>) -> Option<Event> {
+        let ty = self.builtin_decoder(parts.event_type)?;
+        fast_decode::decode_parts(ty, parts)
     }
 
     /// Like [`decode_map`](Self::decode_map), but a document that fails to decode becomes a

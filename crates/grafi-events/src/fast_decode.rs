@@ -1,0 +1,528 @@
+//! The fast path of decoding: a built-in event read straight from JSON text by typed serde
+//! visitors, without building a `serde_json::Value` document first.
+//!
+//! Why: building the document (a map per object, a `String` per key, then moving fields out of
+//! it) costs about as much as reading the text, and stores decode every row they return.
+//!
+//! The fast path only takes documents of exactly the shape grafi writes: every field known,
+//! none repeated, every type as expected. Anything else makes it give up (`None`) and the
+//! caller decodes the general way ([`crate::decode`]), which builds the same event or names
+//! the error. So the two paths cannot disagree on what they both accept: on every input the
+//! fast path takes, they build equal events (tested on the corpus, by property and on the
+//! edge cases the fast path refuses).
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize as DeriveDeserialize;
+use serde_json::{Map, Value};
+
+use crate::context::InvokeContext;
+use crate::event::Event;
+use crate::event_type::EventType;
+use crate::message::MessageList;
+use crate::model::*;
+use crate::timestamp::Timestamp;
+
+/// The envelope fields a stored row keeps in columns of their own, and the JSON text of the
+/// two it keeps as JSON. Built by stores to call
+/// [`EventRegistry::decode_parts_fast`](crate::EventRegistry::decode_parts_fast).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredParts<'a> {
+    /// `event_id`.
+    pub event_id: &'a str,
+    /// `event_type`.
+    pub event_type: &'a str,
+    /// `event_version` (grafi writes `"1.0"`).
+    pub event_version: &'a str,
+    /// `assistant_request_id`.
+    pub assistant_request_id: &'a str,
+    /// `timestamp`, already read from its column.
+    pub timestamp: &'a Timestamp,
+    /// The JSON text of `event_context`.
+    pub event_context: &'a str,
+    /// The JSON text of `data`.
+    pub data: &'a str,
+}
+
+/// Decodes a whole document of the built-in type `ty`, or `None` if it is not of the plain
+/// shape (or not of type `ty`).
+pub(crate) fn decode_document(json: &str) -> Option<(EventType, FastDocument)> {
+    let doc: FastDocument = serde_json::from_str(json).ok()?;
+    let ty = doc.event_type.parse().ok()?;
+    Some((ty, doc))
+}
+
+/// Builds the event of a document [`decode_document`] read.
+pub(crate) fn assemble_document(ty: EventType, doc: FastDocument) -> Option<Event> {
+    let timestamp = Timestamp::parse(&doc.timestamp).ok()?;
+    let meta = MetaParts {
+        event_id: doc.event_id,
+        event_version: doc.event_version,
+        assistant_request_id: doc.assistant_request_id,
+        timestamp,
+    };
+    assemble(ty, meta, doc.event_context, doc.data)
+}
+
+/// Decodes a stored row of the built-in type `ty` from its parts.
+pub(crate) fn decode_parts(ty: EventType, parts: StoredParts<'_>) -> Option<Event> {
+    let context: Context = serde_json::from_str(parts.event_context).ok()?;
+    let data: Data = serde_json::from_str(parts.data).ok()?;
+    let meta = MetaParts {
+        event_id: parts.event_id.to_owned(),
+        event_version: Some(parts.event_version.to_owned()),
+        assistant_request_id: Some(parts.assistant_request_id.to_owned()),
+        timestamp: parts.timestamp.clone(),
+    };
+    assemble(ty, meta, context, data)
+}
+
+/// `Some` for any value that is present, `null` included: "absent" and `null` mean different
+/// things to grafi's decoder, so they must not merge as they would in `Option<T>`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A whole document (top level, or one consumed event inside a node event's `input_data`).
+#[derive(DeriveDeserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FastDocument {
+    event_id: String,
+    #[serde(default, deserialize_with = "present")]
+    event_version: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    assistant_request_id: Option<String>,
+    event_type: String,
+    timestamp: String,
+    event_context: Context,
+    data: Data,
+}
+
+#[derive(DeriveDeserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FastInvokeContext {
+    conversation_id: String,
+    invoke_id: String,
+    assistant_request_id: String,
+    #[serde(default, deserialize_with = "present")]
+    user_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    kwargs: Option<Option<Map<String, Value>>>,
+}
+
+impl From<FastInvokeContext> for InvokeContext {
+    /// Absent `user_id` / `kwargs` read as grafi's defaults (`""`, `{}`), as in the general path.
+    fn from(c: FastInvokeContext) -> Self {
+        InvokeContext {
+            conversation_id: c.conversation_id,
+            invoke_id: c.invoke_id,
+            assistant_request_id: c.assistant_request_id,
+            user_id: c.user_id.unwrap_or_else(|| Some(String::new())),
+            kwargs: c.kwargs.unwrap_or_else(|| Some(Map::new())),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// `event_context` of any built-in type: every field any family knows, each optional here;
+/// [`assemble`] takes what the type needs and refuses leftovers.
+#[derive(DeriveDeserialize)]
+#[serde(deny_unknown_fields)]
+struct Context {
+    invoke_context: FastInvokeContext,
+    #[serde(default, deserialize_with = "present")]
+    assistant_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    assistant_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    assistant_type: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    workflow_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    workflow_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    workflow_type: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    tool_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    tool_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    tool_type: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    node_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    node_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    node_type: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    subscribed_topics: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    publish_to_topics: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    topic_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    offset: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    publisher_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    publisher_type: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    consumed_event_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    consumer_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    consumer_type: Option<String>,
+}
+
+impl Context {
+    /// Whether any field is still untaken (the general path would keep it as unknown).
+    fn has_leftovers(&self) -> bool {
+        let strings = [
+            &self.assistant_id,
+            &self.assistant_name,
+            &self.assistant_type,
+            &self.workflow_id,
+            &self.workflow_name,
+            &self.workflow_type,
+            &self.tool_id,
+            &self.tool_name,
+            &self.tool_type,
+            &self.node_id,
+            &self.node_name,
+            &self.node_type,
+            &self.topic_name,
+            &self.publisher_name,
+            &self.publisher_type,
+            &self.consumer_name,
+            &self.consumer_type,
+        ];
+        strings.iter().any(|s| s.is_some())
+            || self.subscribed_topics.is_some()
+            || self.publish_to_topics.is_some()
+            || self.consumed_event_ids.is_some()
+            || self.offset.is_some()
+    }
+
+    fn component(&mut self, ty: EventType) -> Option<ComponentInfo> {
+        let (id, name, type_name) = match ty {
+            EventType::AssistantInvoke
+            | EventType::AssistantRespond
+            | EventType::AssistantFailed => (
+                &mut self.assistant_id,
+                &mut self.assistant_name,
+                &mut self.assistant_type,
+            ),
+            EventType::WorkflowInvoke | EventType::WorkflowRespond | EventType::WorkflowFailed => (
+                &mut self.workflow_id,
+                &mut self.workflow_name,
+                &mut self.workflow_type,
+            ),
+            _ => (&mut self.tool_id, &mut self.tool_name, &mut self.tool_type),
+        };
+        Some(ComponentInfo {
+            id: id.take()?,
+            name: name.take()?,
+            type_name: type_name.take()?,
+        })
+    }
+
+    fn node(&mut self) -> Option<NodeInfo> {
+        Some(NodeInfo {
+            id: self.node_id.take()?,
+            name: self.node_name.take()?,
+            type_name: self.node_type.take()?,
+            subscribed_topics: self.subscribed_topics.take().unwrap_or_default(),
+            publish_to_topics: self.publish_to_topics.take().unwrap_or_default(),
+        })
+    }
+}
+
+/// `data`: a message list's JSON text (topic events) or an object (everything else).
+enum Data {
+    Text(String),
+    Fields(DataFields),
+}
+
+impl<'de> Deserialize<'de> for Data {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct DataVisitor;
+        impl<'de> Visitor<'de> for DataVisitor {
+            type Value = Data;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an object")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Data, E> {
+                Ok(Data::Text(s.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Data, E> {
+                Ok(Data::Text(s))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Data, A::Error> {
+                DataFields::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Data::Fields)
+            }
+        }
+        d.deserialize_any(DataVisitor)
+    }
+}
+
+#[derive(DeriveDeserialize)]
+#[serde(deny_unknown_fields)]
+struct DataFields {
+    #[serde(default, deserialize_with = "present")]
+    input_data: Option<Input>,
+    #[serde(default, deserialize_with = "present")]
+    output_data: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<Value>,
+}
+
+/// `data.input_data`: a message list's JSON text, or (node events) the consumed events.
+enum Input {
+    Text(String),
+    Consumed(Vec<FastDocument>),
+}
+
+impl<'de> Deserialize<'de> for Input {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct InputVisitor;
+        impl<'de> Visitor<'de> for InputVisitor {
+            type Value = Input;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of events")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Input, E> {
+                Ok(Input::Text(s.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Input, E> {
+                Ok(Input::Text(s))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Input, A::Error> {
+                let mut docs = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(doc) = seq.next_element()? {
+                    docs.push(doc);
+                }
+                Ok(Input::Consumed(docs))
+            }
+        }
+        d.deserialize_any(InputVisitor)
+    }
+}
+
+/// The envelope fields, before the defaults are applied.
+struct MetaParts {
+    event_id: String,
+    event_version: Option<String>,
+    assistant_request_id: Option<String>,
+    timestamp: Timestamp,
+}
+
+impl MetaParts {
+    /// The same defaults as the general path's `Envelope::finish`.
+    fn finish(self, invoke_context: InvokeContext) -> EventMeta {
+        EventMeta {
+            assistant_request_id: self
+                .assistant_request_id
+                .unwrap_or_else(|| invoke_context.assistant_request_id.clone()),
+            event_id: self.event_id,
+            event_version: self
+                .event_version
+                .unwrap_or_else(|| EVENT_VERSION.to_owned()),
+            timestamp: self.timestamp,
+            invoke_context,
+            unknown: UnknownFields::default(),
+        }
+    }
+}
+
+/// The event of type `ty`, if the parts hold exactly what that type needs.
+fn assemble(ty: EventType, meta: MetaParts, mut ctx: Context, data: Data) -> Option<Event> {
+    let invoke_context = InvokeContext::from(std::mem::take(&mut ctx.invoke_context));
+    let event = match ty {
+        EventType::TopicEvent
+        | EventType::PublishToTopic
+        | EventType::OutputTopic
+        | EventType::ConsumeFromTopic => topic_family(ty, meta, invoke_context, &mut ctx, data)?,
+        _ => {
+            let Data::Fields(fields) = data else {
+                return None;
+            };
+            component_family(ty, meta, invoke_context, &mut ctx, fields)?
+        }
+    };
+    (!ctx.has_leftovers()).then_some(event)
+}
+
+fn topic_family(
+    ty: EventType,
+    meta: MetaParts,
+    invoke_context: InvokeContext,
+    ctx: &mut Context,
+    data: Data,
+) -> Option<Event> {
+    let Data::Text(text) = data else {
+        return None;
+    };
+    let data = MessageList::from_json(text);
+    let meta = meta.finish(invoke_context);
+    Some(match ty {
+        EventType::TopicEvent => Event::TopicEvent(TopicEvent {
+            meta,
+            topic_name: ctx.topic_name.take()?,
+            offset: ctx.offset.take()?,
+            data,
+        }),
+        EventType::ConsumeFromTopic => Event::ConsumeFromTopic(consumed(meta, ctx, data)?),
+        _ => {
+            let published = PublishToTopic {
+                meta,
+                consumed_event_ids: ctx.consumed_event_ids.take().unwrap_or_default(),
+                publisher_name: ctx.publisher_name.take()?,
+                publisher_type: ctx.publisher_type.take()?,
+                topic_name: ctx.topic_name.take()?,
+                offset: ctx.offset.take()?,
+                data,
+            };
+            if ty == EventType::OutputTopic {
+                Event::OutputTopic(published)
+            } else {
+                Event::PublishToTopic(published)
+            }
+        }
+    })
+}
+
+fn consumed(meta: EventMeta, ctx: &mut Context, data: MessageList) -> Option<ConsumeFromTopic> {
+    Some(ConsumeFromTopic {
+        meta,
+        consumer_name: ctx.consumer_name.take()?,
+        consumer_type: ctx.consumer_type.take()?,
+        topic_name: ctx.topic_name.take()?,
+        offset: ctx.offset.take()?,
+        data,
+    })
+}
+
+/// One consumed event inside a node event: a whole ConsumeFromTopic document.
+fn consumed_document(doc: FastDocument) -> Option<ConsumeFromTopic> {
+    if doc.event_type != EventType::ConsumeFromTopic.as_str() {
+        return None;
+    }
+    match assemble_document(EventType::ConsumeFromTopic, doc)? {
+        Event::ConsumeFromTopic(consumed) => Some(consumed),
+        _ => None,
+    }
+}
+
+fn component_family(
+    ty: EventType,
+    meta: MetaParts,
+    invoke_context: InvokeContext,
+    ctx: &mut Context,
+    data: DataFields,
+) -> Option<Event> {
+    let DataFields {
+        input_data,
+        output_data,
+        error,
+    } = data;
+    let is_node = matches!(
+        ty,
+        EventType::NodeInvoke | EventType::NodeRespond | EventType::NodeFailed
+    );
+    let is_respond = matches!(
+        ty,
+        EventType::AssistantRespond
+            | EventType::WorkflowRespond
+            | EventType::ToolRespond
+            | EventType::NodeRespond
+    );
+    let is_failed = matches!(
+        ty,
+        EventType::AssistantFailed
+            | EventType::WorkflowFailed
+            | EventType::ToolFailed
+            | EventType::NodeFailed
+    );
+    // A field this type does not read would be kept as unknown by the general path.
+    if output_data.is_some() != is_respond || error.is_some() != is_failed {
+        return None;
+    }
+    let meta = meta.finish(invoke_context);
+    if is_node {
+        let Input::Consumed(docs) = input_data? else {
+            return None;
+        };
+        let component = ctx.node()?;
+        let input_data = docs
+            .into_iter()
+            .map(consumed_document)
+            .collect::<Option<Vec<_>>>()?;
+        return Some(match ty {
+            EventType::NodeInvoke => Event::NodeInvoke(Invoke {
+                meta,
+                component,
+                input_data,
+            }),
+            EventType::NodeRespond => Event::NodeRespond(Respond {
+                meta,
+                component,
+                input_data,
+                output_data: MessageList::from_json(output_data?),
+            }),
+            _ => Event::NodeFailed(Failed {
+                meta,
+                component,
+                input_data,
+                error: error?,
+            }),
+        });
+    }
+    let Input::Text(input) = input_data? else {
+        return None;
+    };
+    let component = ctx.component(ty)?;
+    let input_data = MessageList::from_json(input);
+    Some(match ty {
+        EventType::AssistantInvoke => Event::AssistantInvoke(Invoke {
+            meta,
+            component,
+            input_data,
+        }),
+        EventType::WorkflowInvoke => Event::WorkflowInvoke(Invoke {
+            meta,
+            component,
+            input_data,
+        }),
+        EventType::ToolInvoke => Event::ToolInvoke(Invoke {
+            meta,
+            component,
+            input_data,
+        }),
+        EventType::AssistantRespond | EventType::WorkflowRespond | EventType::ToolRespond => {
+            let respond = Respond {
+                meta,
+                component,
+                input_data,
+                output_data: MessageList::from_json(output_data?),
+            };
+            match ty {
+                EventType::AssistantRespond => Event::AssistantRespond(respond),
+                EventType::WorkflowRespond => Event::WorkflowRespond(respond),
+                _ => Event::ToolRespond(respond),
+            }
+        }
+        _ => {
+            let failed = Failed {
+                meta,
+                component,
+                input_data,
+                error: error?,
+            };
+            match ty {
+                EventType::AssistantFailed => Event::AssistantFailed(failed),
+                EventType::WorkflowFailed => Event::WorkflowFailed(failed),
+                _ => Event::ToolFailed(failed),
+            }
+        }
+    })
+}

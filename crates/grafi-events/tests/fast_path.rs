@@ -1,0 +1,215 @@
+//! The fast path (typed visitors straight from text) and the general path (through a
+//! `serde_json::Value` document) must agree: on the corpus, and on thousands of corpus
+//! documents mutated where the fast path has to give up or apply a default.
+
+use grafi_events::{DecodeError, Event, EventRegistry, StoredParts, Timestamp};
+use serde_json::{json, Map, Value};
+
+fn corpus() -> Vec<Value> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/grafi-0.0.24/events.jsonl"
+    );
+    std::fs::read_to_string(path)
+        .expect("fixture corpus")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The general path alone: `decode_value` never takes the fast path.
+fn general(doc: &Value) -> Result<Event, DecodeError> {
+    EventRegistry::builtin().decode_value(doc.clone())
+}
+
+/// The parts a store would keep of `doc` in columns, when they are all it has (anything else
+/// would go to a store's `extra` column, and such rows do not take the fast path).
+fn parts_of(doc: &Value) -> Option<(Map<String, Value>, Timestamp, String, String)> {
+    let map = doc.as_object()?.clone();
+    if map.len() != 7 {
+        return None;
+    }
+    for key in [
+        "event_id",
+        "event_type",
+        "event_version",
+        "assistant_request_id",
+    ] {
+        map.get(key)?.as_str()?;
+    }
+    let timestamp = Timestamp::parse(map.get("timestamp")?.as_str()?).ok()?;
+    let context = serde_json::to_string(map.get("event_context")?).unwrap();
+    let data = serde_json::to_string(map.get("data")?).unwrap();
+    Some((map, timestamp, context, data))
+}
+
+fn fast_from_parts(doc: &Value) -> Option<Option<Event>> {
+    let (map, timestamp, context, data) = parts_of(doc)?;
+    let s = |k: &str| map[k].as_str().unwrap();
+    Some(EventRegistry::builtin().decode_parts_fast(StoredParts {
+        event_id: s("event_id"),
+        event_type: s("event_type"),
+        event_version: s("event_version"),
+        assistant_request_id: s("assistant_request_id"),
+        timestamp: &timestamp,
+        event_context: &context,
+        data: &data,
+    }))
+}
+
+#[test]
+fn every_corpus_event_takes_the_fast_path_from_its_parts_and_equals_the_general_path() {
+    let docs = corpus();
+    assert_eq!(docs.len(), 211);
+    for (n, doc) in docs.iter().enumerate() {
+        let fast = fast_from_parts(doc)
+            .expect("corpus envelopes are plain strings")
+            .unwrap_or_else(|| panic!("line {} left the fast path", n + 1));
+        assert_eq!(fast, general(doc).unwrap(), "line {}", n + 1);
+        let text = serde_json::to_string(doc).unwrap();
+        assert_eq!(
+            EventRegistry::builtin().decode_str(&text).unwrap(),
+            fast,
+            "line {}",
+            n + 1
+        );
+    }
+}
+
+/// Every object of `doc` (the top level, `event_context`, `invoke_context`, `data`, and the
+/// same inside the first consumed event of a node event), as a JSON pointer.
+fn objects(doc: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for prefix in ["", "/data/input_data/0"] {
+        for path in [
+            "",
+            "/event_context",
+            "/event_context/invoke_context",
+            "/data",
+        ] {
+            let pointer = format!("{prefix}{path}");
+            if doc.pointer(&pointer).is_some_and(Value::is_object) {
+                found.push(pointer);
+            }
+        }
+    }
+    found
+}
+
+/// Documents one change away from `doc`: each field removed, or set to a value of another
+/// type, and an unknown field added to each object.
+fn mutations(doc: &Value) -> Vec<Value> {
+    let replacements = [
+        Value::Null,
+        json!(5),
+        json!(5.0),
+        json!("5"),
+        json!([]),
+        json!({}),
+        json!(["a"]),
+    ];
+    let mut out = Vec::new();
+    for pointer in objects(doc) {
+        let keys: Vec<String> = doc
+            .pointer(&pointer)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        for key in &keys {
+            let mut removed = doc.clone();
+            removed
+                .pointer_mut(&pointer)
+                .unwrap()
+                .as_object_mut()
+                .unwrap()
+                .shift_remove(key);
+            out.push(removed);
+            for replacement in &replacements {
+                let mut changed = doc.clone();
+                changed.pointer_mut(&pointer).unwrap()[key] = replacement.clone();
+                out.push(changed);
+            }
+        }
+        let mut added = doc.clone();
+        added.pointer_mut(&pointer).unwrap()["unknown_field"] = json!(1);
+        out.push(added);
+    }
+    out
+}
+
+#[test]
+fn mutated_documents_decode_the_same_on_both_paths() {
+    let mut compared = 0;
+    let mut fast_parts_taken = 0;
+    for doc in corpus() {
+        for mutated in mutations(&doc) {
+            let expected = general(&mutated);
+            let text = serde_json::to_string(&mutated).unwrap();
+            assert_eq!(
+                EventRegistry::builtin().decode_str(&text),
+                expected,
+                "{text}"
+            );
+            if let Some(Some(fast)) = fast_from_parts(&mutated) {
+                fast_parts_taken += 1;
+                assert_eq!(Ok(&fast), expected.as_ref(), "{text}");
+            }
+            compared += 1;
+        }
+    }
+    // The mutations reach both outcomes: some defaults the fast path applies, most refusals.
+    assert!(compared > 20_000, "{compared}");
+    assert!(fast_parts_taken > 500, "{fast_parts_taken}");
+    assert!(fast_parts_taken < compared / 2, "{fast_parts_taken}");
+}
+
+#[test]
+fn repeated_keys_leave_the_fast_path_and_the_last_one_wins_as_in_json_parsers() {
+    for doc in corpus().iter().take(40) {
+        let text = serde_json::to_string(doc).unwrap();
+        for key in ["event_id", "timestamp", "event_context", "data"] {
+            let value = serde_json::to_string(&doc[key]).unwrap();
+            // The repeated key comes first; the original (last) one must win.
+            let repeated = format!(
+                "{{\"{key}\": {},{}",
+                if key == "timestamp" {
+                    "\"bad\"".to_owned()
+                } else {
+                    value.replace('a', "b")
+                },
+                &text[1..]
+            );
+            assert_eq!(
+                EventRegistry::builtin().decode_str(&repeated),
+                general(doc),
+                "{repeated}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_user_decoder_replacing_a_builtin_type_is_never_bypassed() {
+    let doc = corpus().into_iter().next().unwrap();
+    let ty = doc["event_type"].as_str().unwrap().to_owned();
+    let mut registry = EventRegistry::default();
+    registry.register(ty, |doc| grafi_events::raw_event(doc, None));
+    let text = serde_json::to_string(&doc).unwrap();
+    assert!(matches!(registry.decode_str(&text).unwrap(), Event::Raw(_)));
+    let (map, timestamp, context, data) = parts_of(&doc).unwrap();
+    let s = |k: &str| map[k].as_str().unwrap();
+    let parts = StoredParts {
+        event_id: s("event_id"),
+        event_type: s("event_type"),
+        event_version: s("event_version"),
+        assistant_request_id: s("assistant_request_id"),
+        timestamp: &timestamp,
+        event_context: &context,
+        data: &data,
+    };
+    assert!(registry.decode_parts_fast(parts).is_none());
+    assert!(EventRegistry::builtin().decode_parts_fast(parts).is_some());
+}
