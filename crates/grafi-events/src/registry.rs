@@ -199,7 +199,7 @@ impl EventRegistry {
     ///     assistant_request_id: "r1",
     ///     timestamp: &timestamp,
     ///     event_context: r#"{"topic_name": "t", "offset": 0, "invoke_context": {"conversation_id": "c1", "invoke_id": "i1", "assistant_request_id": "r1"}}"#,
-    ///     data: "[]",
+    ///     data: r#""[]""#, // a topic event's data: the message list's JSON text, as a JSON string
     /// };
     /// let event = EventRegistry::builtin().decode_parts_fast(parts).unwrap();
     /// assert_eq!(event.conversation_id(), "c1");
