@@ -150,13 +150,20 @@ pub fn run(target_dir: &Path) -> std::result::Result<(), String> {
         "≥ 50 %",
         true,
     );
-    for op in ["get_event", "get_conversation_events"] {
+    // The same 1,000 events / 50 conversations at every store size (the target), then reads
+    // scattered over the whole store (cache-cold; reported, no target).
+    for (op, target) in [
+        ("get_event", "≤ 1.5×"),
+        ("get_conversation_events", "≤ 1.5×"),
+        ("get_event_cold", "(context)"),
+        ("get_conversation_events_cold", "(context)"),
+    ] {
         ratio(
             &format!("{op}/memory/1000000 p50 ÷ {op}/memory/10000 p50"),
             median(&format!("{op}/memory/1000000"))
                 .zip(median(&format!("{op}/memory/10000")))
                 .map(|(a, b)| a / b),
-            "≤ 1.5×",
+            target,
             false,
         );
     }
