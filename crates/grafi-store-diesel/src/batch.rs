@@ -15,21 +15,40 @@ use crate::row::{encode, NewRow};
 
 /// Cuts a batch into INSERT chunks of at most `rows` rows and (unless a single row is
 /// larger) `bytes` bytes, encoding each event once, as late as possible.
-pub(crate) struct ChunkEncoder<'e> {
-    events: std::slice::Iter<'e, Event>,
+///
+/// It owns the events and drops each one as soon as it is encoded: freeing a batch costs
+/// about a tenth of inserting it (≈ 25 ms for 10,000 events), and done here it overlaps the
+/// server's work on the previous chunk instead of following the last one.
+pub(crate) struct ChunkEncoder {
+    events: std::vec::IntoIter<Event>,
     /// A row that did not fit in the previous chunk.
     carry: Option<NewRow>,
     rows: usize,
     bytes: usize,
+    /// Rows in the next chunk: small at first, then `rows` (see [`ChunkEncoder::new`]).
+    next_rows: usize,
 }
 
-impl<'e> ChunkEncoder<'e> {
-    pub(crate) fn new(events: &'e [Event], rows: usize, bytes: usize) -> Self {
+/// The first chunk of a batch that needs several is this fraction of a full one.
+const FIRST_CHUNK_DIVISOR: usize = 4;
+
+impl ChunkEncoder {
+    /// A batch that fits in one chunk is sent as one. A larger batch starts with a quarter
+    /// chunk: the server has nothing to do until the first chunk is encoded, so a small first
+    /// chunk gets it working sooner; every later chunk is encoded while it works.
+    pub(crate) fn new(events: Vec<Event>, rows: usize, bytes: usize) -> Self {
+        let rows = rows.max(1);
+        let next_rows = if events.len() > rows {
+            (rows / FIRST_CHUNK_DIVISOR).max(1)
+        } else {
+            rows
+        };
         Self {
-            events: events.iter(),
+            events: events.into_iter(),
             carry: None,
-            rows: rows.max(1),
+            rows,
             bytes,
+            next_rows,
         }
     }
 
@@ -39,7 +58,7 @@ impl<'e> ChunkEncoder<'e> {
     }
 }
 
-impl Iterator for ChunkEncoder<'_> {
+impl Iterator for ChunkEncoder {
     type Item = InsertChunk;
 
     fn next(&mut self) -> Option<InsertChunk> {
@@ -49,11 +68,13 @@ impl Iterator for ChunkEncoder<'_> {
             size += row.size();
             current.push(row);
         }
-        while current.len() < self.rows {
+        let limit = std::mem::replace(&mut self.next_rows, self.rows);
+        while current.len() < limit {
             let Some(event) = self.events.next() else {
                 break;
             };
-            let row = encode(event);
+            let row = encode(&event);
+            drop(event);
             if !current.is_empty() && size + row.size() > self.bytes {
                 self.carry = Some(row);
                 break;
@@ -66,9 +87,9 @@ impl Iterator for ChunkEncoder<'_> {
 }
 
 /// The chunks encoded so far (kept for retries) and the rest still to encode.
-pub(crate) struct Encoded<'e> {
+pub(crate) struct Encoded {
     pub(crate) chunks: Vec<InsertChunk>,
-    pub(crate) encoder: ChunkEncoder<'e>,
+    pub(crate) encoder: ChunkEncoder,
 }
 
 /// Sends every chunk on `conn` without waiting for the previous one to finish, encoding the
@@ -76,7 +97,7 @@ pub(crate) struct Encoded<'e> {
 /// statements in order, and after a failure the transaction rolls back as a whole.
 pub(crate) async fn insert_pipelined(
     conn: &mut AsyncPgConnection,
-    encoded: &Mutex<Encoded<'_>>,
+    encoded: &Mutex<Encoded>,
 ) -> QueryResult<usize> {
     let shared: &AsyncPgConnection = conn;
     let mut inflight = FuturesOrdered::new();
@@ -108,4 +129,50 @@ pub(crate) async fn insert_pipelined(
         recorded += result?;
     }
     Ok(recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use grafi_events::{InvokeContext, NodeInfo};
+
+    fn events(n: usize) -> Vec<Event> {
+        (0..n)
+            .map(|_| {
+                Event::node_failed(
+                    InvokeContext::new("c", "r"),
+                    NodeInfo::new("n", "T"),
+                    vec![],
+                    "boom",
+                )
+            })
+            .collect()
+    }
+
+    fn chunk_sizes(n: usize, rows: usize, bytes: usize) -> Vec<usize> {
+        ChunkEncoder::new(events(n), rows, bytes)
+            .map(|chunk| chunk.event_id.len())
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_that_fits_is_one_chunk() {
+        assert_eq!(chunk_sizes(1, 500, usize::MAX), [1]);
+        assert_eq!(chunk_sizes(500, 500, usize::MAX), [500]);
+    }
+
+    #[test]
+    fn a_larger_batch_starts_with_a_quarter_chunk_then_full_ones() {
+        assert_eq!(chunk_sizes(501, 500, usize::MAX), [125, 376]);
+        assert_eq!(chunk_sizes(1_000, 500, usize::MAX), [125, 500, 375]);
+        assert_eq!(chunk_sizes(7, 2, usize::MAX), [1, 2, 2, 2]);
+    }
+
+    #[test]
+    fn the_byte_limit_cuts_chunks_but_never_below_one_row() {
+        let sizes = chunk_sizes(10, 500, 1);
+        assert_eq!(sizes, [1; 10]);
+        let one_row = encode(&events(1)[0]).size();
+        assert_eq!(chunk_sizes(10, 500, one_row * 3), [3, 3, 3, 1]);
+    }
 }

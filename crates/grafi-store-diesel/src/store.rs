@@ -426,7 +426,7 @@ impl EventStore for DieselEventStore {
             }
             let total = events.len();
             let config = &self.inner.config;
-            let mut encoder = ChunkEncoder::new(&events, config.chunk_rows, config.chunk_bytes);
+            let mut encoder = ChunkEncoder::new(events, config.chunk_rows, config.chunk_bytes);
             let first = encoder.next();
             let single = encoder.is_done();
             let encoded = std::sync::Mutex::new(Encoded {
