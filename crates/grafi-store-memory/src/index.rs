@@ -10,10 +10,12 @@ use std::sync::Arc;
 use grafi_events::Event;
 use grafi_store_core::{EventPage, RecordOutcome};
 
+use crate::id_index::IdIndex;
+
 #[derive(Default)]
 pub(crate) struct Index {
     log: Vec<Arc<Event>>,
-    by_id: HashMap<Box<str>, Arc<Event>>,
+    by_id: IdIndex,
     by_conversation: HashMap<Box<str>, Vec<Arc<Event>>>,
     by_request: HashMap<Box<str>, Vec<Arc<Event>>>,
     /// Topic records only (`PublishToTopic`, `TopicEvent`), by topic then offset.
@@ -29,13 +31,12 @@ impl Index {
         let mut outcome = RecordOutcome::default();
         self.log.reserve(events.len());
         for event in events {
-            if self.by_id.contains_key(event.event_id()) {
+            if self.by_id.contains(event.event_id()) {
                 outcome.duplicates += 1;
                 continue;
             }
             let event = Arc::new(event);
-            self.by_id
-                .insert(event.event_id().into(), Arc::clone(&event));
+            self.by_id.insert_new(Arc::clone(&event));
             push(&mut self.by_conversation, event.conversation_id(), &event);
             push(&mut self.by_request, event.assistant_request_id(), &event);
             if event.is_topic_record() {

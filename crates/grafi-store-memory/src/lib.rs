@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod id_index;
 mod index;
 
 use std::sync::Arc;
