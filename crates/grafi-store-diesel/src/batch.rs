@@ -9,6 +9,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::stream::{FuturesOrdered, StreamExt};
 use futures::FutureExt;
 use grafi_events::Event;
+use grafi_store_core::validate::{self, Limits};
+use grafi_store_core::StoreError;
 
 use crate::query::InsertChunk;
 use crate::row::{encode, NewRow};
@@ -16,11 +18,18 @@ use crate::row::{encode, NewRow};
 /// Cuts a batch into INSERT chunks of at most `rows` rows and (unless a single row is
 /// larger) `bytes` bytes, encoding each event once, as late as possible.
 ///
-/// It owns the events and drops each one as soon as it is encoded: freeing a batch costs
-/// about a tenth of inserting it (≈ 25 ms for 10,000 events), and done here it overlaps the
-/// server's work on the previous chunk instead of following the last one.
+/// It owns the events, and checks and drops each one when it encodes it: checking costs
+/// ≈ 0.9 µs and freeing ≈ 2.5 µs an event, and done here both overlap the server's work on the
+/// previous chunk instead of preceding the first one or following the last one. A chunk is
+/// only handed out once all its events passed the checks; an event that fails ends the
+/// batch ([`ChunkEncoder::invalid`]), and since every chunk after the first runs in the
+/// batch's transaction, nothing of the batch is written.
 pub(crate) struct ChunkEncoder {
     events: std::vec::IntoIter<Event>,
+    limits: Limits,
+    /// Batch index of the next event.
+    index: usize,
+    invalid: Option<StoreError>,
     /// A row that did not fit in the previous chunk.
     carry: Option<NewRow>,
     rows: usize,
@@ -36,7 +45,7 @@ impl ChunkEncoder {
     /// A batch that fits in one chunk is sent as one. A larger batch starts with a quarter
     /// chunk: the server has nothing to do until the first chunk is encoded, so a small first
     /// chunk gets it working sooner; every later chunk is encoded while it works.
-    pub(crate) fn new(events: Vec<Event>, rows: usize, bytes: usize) -> Self {
+    pub(crate) fn new(events: Vec<Event>, limits: Limits, rows: usize, bytes: usize) -> Self {
         let rows = rows.max(1);
         let next_rows = if events.len() > rows {
             (rows / FIRST_CHUNK_DIVISOR).max(1)
@@ -45,6 +54,9 @@ impl ChunkEncoder {
         };
         Self {
             events: events.into_iter(),
+            limits,
+            index: 0,
+            invalid: None,
             carry: None,
             rows,
             bytes,
@@ -52,9 +64,26 @@ impl ChunkEncoder {
         }
     }
 
-    /// Whether every event has been handed out in a chunk.
+    /// Whether every event has been handed out in a chunk (or one failed its checks).
     pub(crate) fn is_done(&self) -> bool {
         self.carry.is_none() && self.events.len() == 0
+    }
+
+    /// Whether an event failed its checks; no chunk is handed out after it.
+    pub(crate) fn found_invalid(&self) -> bool {
+        self.invalid.is_some()
+    }
+
+    /// The first event that failed its checks.
+    pub(crate) fn take_invalid(&mut self) -> Option<StoreError> {
+        self.invalid.take()
+    }
+
+    fn stop(&mut self, error: StoreError) -> Option<InsertChunk> {
+        self.invalid = Some(error);
+        self.carry = None;
+        self.events = Vec::new().into_iter();
+        None
     }
 }
 
@@ -73,6 +102,10 @@ impl Iterator for ChunkEncoder {
             let Some(event) = self.events.next() else {
                 break;
             };
+            if let Err(error) = validate::check(&event, self.index, &self.limits) {
+                return self.stop(error);
+            }
+            self.index += 1;
             let row = encode(&event);
             drop(event);
             if !current.is_empty() && size + row.size() > self.bytes {
@@ -111,6 +144,10 @@ pub(crate) async fn insert_pipelined(
             if index == guard.chunks.len() {
                 match guard.encoder.next() {
                     Some(chunk) => guard.chunks.push(chunk),
+                    // An invalid event: roll the transaction back (the caller reports it).
+                    None if guard.encoder.found_invalid() => {
+                        return Err(diesel::result::Error::RollbackTransaction)
+                    }
                     None => break,
                 }
             }
@@ -150,7 +187,7 @@ mod tests {
     }
 
     fn chunk_sizes(n: usize, rows: usize, bytes: usize) -> Vec<usize> {
-        ChunkEncoder::new(events(n), rows, bytes)
+        ChunkEncoder::new(events(n), Limits::default(), rows, bytes)
             .map(|chunk| chunk.event_id.len())
             .collect()
     }
@@ -174,5 +211,20 @@ mod tests {
         assert_eq!(sizes, [1; 10]);
         let one_row = encode(&events(1)[0]).size();
         assert_eq!(chunk_sizes(10, 500, one_row * 3), [3, 3, 3, 1]);
+    }
+
+    #[test]
+    fn an_invalid_event_ends_the_batch_with_its_index_and_no_partial_chunk() {
+        let mut batch = events(1_000);
+        batch[700].meta_mut().unwrap().event_id = String::new();
+        let mut encoder = ChunkEncoder::new(batch, Limits::default(), 500, usize::MAX);
+        let sizes: Vec<usize> = encoder.by_ref().map(|c| c.event_id.len()).collect();
+        // 125 + 500 = 625 events pass; the chunk holding event 700 is never handed out.
+        assert_eq!(sizes, [125, 500]);
+        assert!(encoder.is_done());
+        match encoder.take_invalid() {
+            Some(StoreError::InvalidEvent { index, .. }) => assert_eq!(index, 700),
+            other => panic!("{other:?}"),
+        }
     }
 }

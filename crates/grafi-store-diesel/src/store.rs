@@ -15,7 +15,7 @@ use diesel_async::{
 };
 use futures::FutureExt;
 use grafi_events::{Event, EventRegistry};
-use grafi_store_core::{validate, EventPage, EventStore, RecordOutcome, StoreError};
+use grafi_store_core::{EventPage, EventStore, RecordOutcome, StoreError};
 use tracing::Instrument;
 
 use crate::batch::{insert_pipelined, ChunkEncoder, Encoded};
@@ -420,21 +420,26 @@ impl EventStore for DieselEventStore {
         );
         let started = Instant::now();
         let result = async {
-            validate::check_all(&events, &self.inner.config.limits)?;
             if events.is_empty() {
                 return Ok(RecordOutcome::default());
             }
             let total = events.len();
             let config = &self.inner.config;
-            let mut encoder = ChunkEncoder::new(events, config.chunk_rows, config.chunk_bytes);
+            // The encoder checks each event (`validate::check`) as it encodes it; the first
+            // chunk is checked whole before anything is sent.
+            let mut encoder =
+                ChunkEncoder::new(events, config.limits, config.chunk_rows, config.chunk_bytes);
             let first = encoder.next();
+            if let Some(invalid) = encoder.take_invalid() {
+                return Err(invalid);
+            }
             let single = encoder.is_done();
             let encoded = std::sync::Mutex::new(Encoded {
                 chunks: first.into_iter().collect(),
                 encoder,
             });
             let encoded = &encoded;
-            let recorded: usize = with_retries!(self, "record_events", Access::Write, |conn| {
+            let result = with_retries!(self, "record_events", Access::Write, |conn| {
                 async {
                     if single {
                         // One statement is atomic on its own: skipping BEGIN/COMMIT saves two
@@ -449,7 +454,17 @@ impl EventStore for DieselEventStore {
                             .await
                     }
                 }
-            })?;
+            });
+            // An event that failed its checks rolled the transaction back: report the event.
+            let invalid = encoded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .encoder
+                .take_invalid();
+            let recorded = match invalid {
+                Some(invalid) => return Err(invalid),
+                None => result?,
+            };
             Ok(RecordOutcome {
                 recorded,
                 duplicates: total - recorded.min(total),

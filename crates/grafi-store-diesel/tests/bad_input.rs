@@ -17,6 +17,15 @@ async fn invalid_events_are_refused_by_name_and_write_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_event_deep_in_a_multi_chunk_batch_writes_nothing() {
+    let fixture = common::setup().await;
+    println!(
+        "{}",
+        bad_input::refused_deep_in_a_large_batch(&*fixture).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nesting_deeper_than_the_parser_is_refused() {
     let fixture = common::setup().await;
     println!(

@@ -15,6 +15,12 @@ async fn invalid_events_are_refused_by_name_and_write_nothing() {
 }
 
 #[tokio::test]
+async fn a_bad_event_deep_in_a_multi_chunk_batch_writes_nothing() {
+    let store = MemoryEventStore::new();
+    println!("{}", bad_input::refused_deep_in_a_large_batch(&store).await);
+}
+
+#[tokio::test]
 async fn nesting_deeper_than_the_parser_is_refused() {
     let store = MemoryEventStore::new();
     println!(

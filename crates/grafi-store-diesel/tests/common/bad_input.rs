@@ -63,6 +63,36 @@ pub async fn refused(store: &dyn EventStore, label: &str, bad: Event) -> Invalid
     reason
 }
 
+/// A bad event deep in a batch large enough to be sent in several chunks: refused by index,
+/// nothing of the call written (chunks already sent are rolled back), and the store still
+/// takes the good events afterwards.
+pub async fn refused_deep_in_a_large_batch(store: &dyn EventStore) -> String {
+    let conv = "conv-refused-deep";
+    let mut batch = simple_events(conv, "req-refused-deep", 1_200);
+    batch[1_100].meta_mut().unwrap().event_id = String::new();
+    let before = store.get_events().await.unwrap().len();
+    let err = store
+        .record_events(batch.clone())
+        .await
+        .expect_err("an empty event id must be refused");
+    match &err {
+        StoreError::InvalidEvent { index, reason, .. } => {
+            assert_eq!(*index, 1_100, "{err}");
+            assert_eq!(*reason, InvalidReason::EmptyEventId, "{err}");
+        }
+        other => panic!("expected InvalidEvent, got {other:?}"),
+    }
+    assert_eq!(store.get_events().await.unwrap().len(), before);
+    batch.remove(1_100);
+    let outcome = store.record_events(batch).await.unwrap();
+    assert_eq!(outcome.recorded, 1_199);
+    assert_eq!(
+        store.get_conversation_events(conv).await.unwrap().len(),
+        1_199
+    );
+    "index 1100 of 1200 refused, 0 written, then 1199 recorded".to_owned()
+}
+
 /// Records `events` and reads each back by id and by conversation: unchanged.
 pub async fn accepted(store: &dyn EventStore, label: &str, events: Vec<Event>) {
     let outcome = store
