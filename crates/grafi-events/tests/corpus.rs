@@ -5,17 +5,8 @@ use std::collections::BTreeMap;
 use grafi_events::{decode_str, Event, EventType};
 use serde_json::Value;
 
-fn corpus() -> Vec<String> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/grafi-0.0.24/events.jsonl"
-    );
-    std::fs::read_to_string(path)
-        .expect("fixture corpus")
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
+mod common;
+use common::corpus_lines as corpus;
 
 #[test]
 fn every_line_decodes_typed_and_reencodes_byte_for_byte() {

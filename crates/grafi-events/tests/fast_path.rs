@@ -5,14 +5,11 @@
 use grafi_events::{DecodeError, Event, EventRegistry, StoredParts, Timestamp};
 use serde_json::{json, Map, Value};
 
+mod common;
+
 fn corpus() -> Vec<Value> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/grafi-0.0.24/events.jsonl"
-    );
-    std::fs::read_to_string(path)
-        .expect("fixture corpus")
-        .lines()
+    common::corpus_lines()
+        .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
@@ -22,39 +19,54 @@ fn general(doc: &Value) -> Result<Event, DecodeError> {
     EventRegistry::builtin().decode_value(doc.clone())
 }
 
-/// The parts a store would keep of `doc` in columns, when they are all it has (anything else
-/// would go to a store's `extra` column, and such rows do not take the fast path).
-fn parts_of(doc: &Value) -> Option<(Map<String, Value>, Timestamp, String, String)> {
-    let map = doc.as_object()?.clone();
-    if map.len() != 7 {
-        return None;
+/// The columns a store would keep of `doc`, when they are all it has (anything else would go
+/// to a store's `extra` column, and such rows do not take the fast path).
+struct Columns {
+    map: Map<String, Value>,
+    timestamp: Timestamp,
+    context: String,
+    data: String,
+}
+
+impl Columns {
+    fn of(doc: &Value) -> Option<Self> {
+        let map = doc.as_object()?.clone();
+        if map.len() != 7 {
+            return None;
+        }
+        for key in [
+            "event_id",
+            "event_type",
+            "event_version",
+            "assistant_request_id",
+        ] {
+            map.get(key)?.as_str()?;
+        }
+        Some(Self {
+            timestamp: Timestamp::parse(map.get("timestamp")?.as_str()?).ok()?,
+            context: serde_json::to_string(map.get("event_context")?).unwrap(),
+            data: serde_json::to_string(map.get("data")?).unwrap(),
+            map,
+        })
     }
-    for key in [
-        "event_id",
-        "event_type",
-        "event_version",
-        "assistant_request_id",
-    ] {
-        map.get(key)?.as_str()?;
+
+    fn parts(&self) -> StoredParts<'_> {
+        let s = |k: &str| self.map[k].as_str().unwrap();
+        StoredParts {
+            event_id: s("event_id"),
+            event_type: s("event_type"),
+            event_version: s("event_version"),
+            assistant_request_id: s("assistant_request_id"),
+            timestamp: &self.timestamp,
+            event_context: &self.context,
+            data: &self.data,
+        }
     }
-    let timestamp = Timestamp::parse(map.get("timestamp")?.as_str()?).ok()?;
-    let context = serde_json::to_string(map.get("event_context")?).unwrap();
-    let data = serde_json::to_string(map.get("data")?).unwrap();
-    Some((map, timestamp, context, data))
 }
 
 fn fast_from_parts(doc: &Value) -> Option<Option<Event>> {
-    let (map, timestamp, context, data) = parts_of(doc)?;
-    let s = |k: &str| map[k].as_str().unwrap();
-    Some(EventRegistry::builtin().decode_parts_fast(StoredParts {
-        event_id: s("event_id"),
-        event_type: s("event_type"),
-        event_version: s("event_version"),
-        assistant_request_id: s("assistant_request_id"),
-        timestamp: &timestamp,
-        event_context: &context,
-        data: &data,
-    }))
+    let columns = Columns::of(doc)?;
+    Some(EventRegistry::builtin().decode_parts_fast(columns.parts()))
 }
 
 #[test]
@@ -199,17 +211,8 @@ fn a_user_decoder_replacing_a_builtin_type_is_never_bypassed() {
     registry.register(ty, |doc| grafi_events::raw_event(doc, None));
     let text = serde_json::to_string(&doc).unwrap();
     assert!(matches!(registry.decode_str(&text).unwrap(), Event::Raw(_)));
-    let (map, timestamp, context, data) = parts_of(&doc).unwrap();
-    let s = |k: &str| map[k].as_str().unwrap();
-    let parts = StoredParts {
-        event_id: s("event_id"),
-        event_type: s("event_type"),
-        event_version: s("event_version"),
-        assistant_request_id: s("assistant_request_id"),
-        timestamp: &timestamp,
-        event_context: &context,
-        data: &data,
-    };
+    let columns = Columns::of(&doc).unwrap();
+    let parts = columns.parts();
     assert!(registry.decode_parts_fast(parts).is_none());
     assert!(EventRegistry::builtin().decode_parts_fast(parts).is_some());
 }
