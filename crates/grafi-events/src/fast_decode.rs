@@ -46,7 +46,7 @@ pub struct StoredParts<'a> {
 /// Decodes a whole document of the built-in type `ty`, or `None` if it is not of the plain
 /// shape (or not of type `ty`).
 pub(crate) fn decode_document(json: &str) -> Option<(EventType, FastDocument)> {
-    let doc: FastDocument = serde_json::from_str(json).ok()?;
+    let MapOnly(doc) = serde_json::from_str::<MapOnly<FastDocument>>(json).ok()?;
     let ty = doc.event_type.parse().ok()?;
     Some((ty, doc))
 }
@@ -65,7 +65,7 @@ pub(crate) fn assemble_document(ty: EventType, doc: FastDocument) -> Option<Even
 
 /// Decodes a stored row of the built-in type `ty` from its parts.
 pub(crate) fn decode_parts(ty: EventType, parts: StoredParts<'_>) -> Option<Event> {
-    let context: Context = serde_json::from_str(parts.event_context).ok()?;
+    let MapOnly(context) = serde_json::from_str::<MapOnly<Context>>(parts.event_context).ok()?;
     let data: Data = serde_json::from_str(parts.data).ok()?;
     let meta = MetaParts {
         event_id: parts.event_id.to_owned(),
@@ -82,6 +82,33 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     T::deserialize(d).map(Some)
 }
 
+/// `T` read from a JSON object only. serde's derived structs also accept an array (fields by
+/// position), which the general path refuses: without this, `["c", "i", "r"]` would pass for
+/// an `invoke_context`.
+struct MapOnly<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+            .map(MapOnly)
+    }
+}
+
+/// For `deserialize_with`: a field that must be a JSON object.
+fn map_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    MapOnly::deserialize(d).map(|MapOnly(value)| value)
+}
+
 /// A whole document (top level, or one consumed event inside a node event's `input_data`).
 #[derive(DeriveDeserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +120,7 @@ pub(crate) struct FastDocument {
     assistant_request_id: Option<String>,
     event_type: String,
     timestamp: String,
+    #[serde(deserialize_with = "map_only")]
     event_context: Context,
     data: Data,
 }
@@ -128,6 +156,7 @@ impl From<FastInvokeContext> for InvokeContext {
 #[derive(DeriveDeserialize)]
 #[serde(deny_unknown_fields)]
 struct Context {
+    #[serde(deserialize_with = "map_only")]
     invoke_context: FastInvokeContext,
     #[serde(default, deserialize_with = "present")]
     assistant_id: Option<String>,
@@ -298,7 +327,7 @@ impl<'de> Deserialize<'de> for Input {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Input, A::Error> {
                 let mut docs = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(doc) = seq.next_element()? {
+                while let Some(MapOnly(doc)) = seq.next_element()? {
                     docs.push(doc);
                 }
                 Ok(Input::Consumed(docs))

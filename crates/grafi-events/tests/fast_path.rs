@@ -148,6 +148,11 @@ fn mutations(doc: &Value) -> Vec<Value> {
         let mut added = doc.clone();
         added.pointer_mut(&pointer).unwrap()["unknown_field"] = json!(1);
         out.push(added);
+        // The object's values as an array: long enough to fill a struct field by field.
+        let mut as_array = doc.clone();
+        let target = as_array.pointer_mut(&pointer).unwrap();
+        *target = Value::Array(target.as_object().unwrap().values().cloned().collect());
+        out.push(as_array);
     }
     out
 }
