@@ -79,6 +79,24 @@ impl ChunkEncoder {
         self.invalid.take()
     }
 
+    /// Checks the events not encoded yet, without encoding them. Called when the call failed
+    /// for another reason (pool exhausted, deadline, server down) before the encoder reached
+    /// them: a batch holding an invalid event is reported as invalid, as the memory store
+    /// does, not as a failure worth retrying.
+    pub(crate) fn check_rest(&mut self) {
+        if self.invalid.is_some() {
+            return;
+        }
+        let first = self.index;
+        let failed = self
+            .events
+            .as_slice()
+            .iter()
+            .enumerate()
+            .find_map(|(i, event)| validate::check(event, first + i, &self.limits).err());
+        self.invalid = failed;
+    }
+
     fn stop(&mut self, error: StoreError) -> Option<InsertChunk> {
         self.invalid = Some(error);
         self.carry = None;
@@ -226,5 +244,23 @@ mod tests {
             Some(StoreError::InvalidEvent { index, .. }) => assert_eq!(index, 700),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_invalid_event_not_yet_encoded_is_found_by_check_rest() {
+        let mut batch = events(1_000);
+        batch[700].meta_mut().unwrap().event_id = String::new();
+        let mut encoder = ChunkEncoder::new(batch, Limits::default(), 500, usize::MAX);
+        assert_eq!(encoder.next().map(|c| c.event_id.len()), Some(125));
+        assert!(!encoder.found_invalid());
+        encoder.check_rest();
+        match encoder.take_invalid() {
+            Some(StoreError::InvalidEvent { index, .. }) => assert_eq!(index, 700),
+            other => panic!("{other:?}"),
+        }
+        let mut clean = ChunkEncoder::new(events(1_000), Limits::default(), 500, usize::MAX);
+        clean.next();
+        clean.check_rest();
+        assert!(clean.take_invalid().is_none());
     }
 }

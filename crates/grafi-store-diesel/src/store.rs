@@ -456,11 +456,15 @@ impl EventStore for DieselEventStore {
                 }
             });
             // An event that failed its checks rolled the transaction back: report the event.
-            let invalid = encoded
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .encoder
-                .take_invalid();
+            // If the call failed first for another reason, the events it never reached are
+            // checked now, so an invalid batch is always reported as invalid.
+            let invalid = {
+                let mut guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
+                if result.is_err() {
+                    guard.encoder.check_rest();
+                }
+                guard.encoder.take_invalid()
+            };
             let recorded = match invalid {
                 Some(invalid) => return Err(invalid),
                 None => result?,

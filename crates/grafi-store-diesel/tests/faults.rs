@@ -280,6 +280,17 @@ async fn database_down_then_restarted() {
             );
             worst = worst.max(took);
         }
+        if cycle == 0 {
+            // A batch holding an invalid event is reported as invalid even while the database
+            // is down (as the memory store would), not as a failure worth retrying; here the
+            // bad event lies beyond the first chunk, which is all that is checked up front.
+            let mut batch = simple_events("conv-down", "req", 1_200);
+            batch[1_100].meta_mut().unwrap().event_id = String::new();
+            match store.record_events(batch).await {
+                Err(StoreError::InvalidEvent { index, .. }) => assert_eq!(index, 1_100),
+                other => panic!("expected InvalidEvent, got {other:?}"),
+            }
+        }
         tokio::task::block_in_place(|| pg_ref.start());
         let started = Instant::now();
         let events = store.get_events().await.expect("first call after restart");
