@@ -43,8 +43,9 @@ pub struct StoredParts<'a> {
     pub data: &'a str,
 }
 
-/// Decodes a whole document of the built-in type `ty`, or `None` if it is not of the plain
-/// shape (or not of type `ty`).
+/// Reads a whole document and its built-in type, or `None` if it is not of the plain shape
+/// or its `event_type` is not a built-in one. The caller checks that the registry still uses
+/// the built-in decoder for that type, then calls [`assemble_document`].
 pub(crate) fn decode_document(json: &str) -> Option<(EventType, FastDocument)> {
     let MapOnly(doc) = serde_json::from_str::<MapOnly<FastDocument>>(json).ok()?;
     let ty = doc.event_type.parse().ok()?;
