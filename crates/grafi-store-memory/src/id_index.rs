@@ -9,6 +9,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use grafi_events::Event;
+use hashbrown::hash_table::Entry as Slot;
 use hashbrown::HashTable;
 
 /// Ids up to this many bytes live in the table slot.
@@ -58,10 +59,6 @@ impl IdIndex {
         self.hasher.hash_one(id)
     }
 
-    pub(crate) fn contains(&self, id: &str) -> bool {
-        self.get(id).is_some()
-    }
-
     pub(crate) fn get(&self, id: &str) -> Option<&Arc<Event>> {
         let id = id.as_bytes();
         self.table
@@ -69,15 +66,35 @@ impl IdIndex {
             .map(|entry| &entry.event)
     }
 
-    /// Adds `event` under its id; the caller has checked that the id is new.
-    pub(crate) fn insert_new(&mut self, event: Arc<Event>) {
-        let key = IdKey::new(event.event_id());
-        let hash = self.hash(key.as_bytes());
+    /// Makes room for `additional` more ids at once: a batch then grows the table, and
+    /// re-hashes the ids already stored, at most once instead of at every doubling. At worst
+    /// (a batch of duplicates as large as the store) the table is sized as if they were new.
+    pub(crate) fn reserve(&mut self, additional: usize) {
         let hasher = &self.hasher;
         self.table
-            .insert_unique(hash, Entry { key, event }, |entry| {
-                hasher.hash_one(entry.key.as_bytes())
-            });
+            .reserve(additional, |entry| hasher.hash_one(entry.key.as_bytes()));
+    }
+
+    /// Adds `event` under its id unless that id is stored already (the first write wins).
+    /// One hash and one probe either way. Returns whether it was added.
+    pub(crate) fn insert_if_new(&mut self, event: &Arc<Event>) -> bool {
+        let id = event.event_id().as_bytes();
+        let hash = self.hash(id);
+        let hasher = &self.hasher;
+        match self.table.entry(
+            hash,
+            |entry| entry.key.as_bytes() == id,
+            |entry| hasher.hash_one(entry.key.as_bytes()),
+        ) {
+            Slot::Occupied(_) => false,
+            Slot::Vacant(slot) => {
+                slot.insert(Entry {
+                    key: IdKey::new(event.event_id()),
+                    event: Arc::clone(event),
+                });
+                true
+            }
+        }
     }
 }
 
@@ -110,8 +127,11 @@ mod tests {
         ];
         let mut index = IdIndex::default();
         for id in &ids {
-            assert!(!index.contains(id));
-            index.insert_new(event_with_id(id));
+            assert!(index.get(id).is_none());
+            assert!(index.insert_if_new(&event_with_id(id)));
+        }
+        for id in &ids {
+            assert!(!index.insert_if_new(&event_with_id(id)), "{id} added twice");
         }
         for id in &ids {
             assert_eq!(index.get(id).map(|e| e.event_id()), Some(id.as_str()));
@@ -125,8 +145,9 @@ mod tests {
     fn many_ids_survive_the_table_growing() {
         let mut index = IdIndex::default();
         let ids: Vec<String> = (0..10_000).map(|i| format!("id-{i}")).collect();
+        index.reserve(100);
         for id in &ids {
-            index.insert_new(event_with_id(id));
+            assert!(index.insert_if_new(&event_with_id(id)));
         }
         assert!(ids.iter().all(|id| index.get(id).unwrap().event_id() == id));
     }

@@ -30,13 +30,13 @@ impl Index {
     pub(crate) fn insert_all(&mut self, events: Vec<Event>) -> RecordOutcome {
         let mut outcome = RecordOutcome::default();
         self.log.reserve(events.len());
+        self.by_id.reserve(events.len());
         for event in events {
-            if self.by_id.contains(event.event_id()) {
+            let event = Arc::new(event);
+            if !self.by_id.insert_if_new(&event) {
                 outcome.duplicates += 1;
                 continue;
             }
-            let event = Arc::new(event);
-            self.by_id.insert_new(Arc::clone(&event));
             push(&mut self.by_conversation, event.conversation_id(), &event);
             push(&mut self.by_request, event.assistant_request_id(), &event);
             if event.is_topic_record() {
