@@ -128,21 +128,41 @@ impl Scan {
         self.context_nul |= s.contains('\0');
     }
 
-    fn context_value(&mut self, v: &Value) {
+    /// Counts a context value's bytes and NULs and returns its depth (as [`value_depth`]):
+    /// one walk of the tree for both, as this runs on every recorded event.
+    fn context_value(&mut self, v: &Value) -> usize {
         match v {
-            Value::String(s) => self.context_str(s),
-            Value::Array(items) => items.iter().for_each(|i| self.context_value(i)),
-            Value::Object(map) => self.context_map(map),
-            Value::Number(n) => self.bytes += n.as_str().len(),
-            _ => self.bytes += 4,
+            Value::String(s) => {
+                self.context_str(s);
+                0
+            }
+            Value::Array(items) => {
+                1 + items
+                    .iter()
+                    .map(|i| self.context_value(i))
+                    .max()
+                    .unwrap_or(0)
+            }
+            Value::Object(map) => 1 + self.context_map(map),
+            Value::Number(n) => {
+                self.bytes += n.as_str().len();
+                0
+            }
+            _ => {
+                self.bytes += 4;
+                0
+            }
         }
     }
 
-    fn context_map(&mut self, map: &Map<String, Value>) {
+    /// As [`Self::context_value`] for each key and value; returns the deepest value's depth.
+    fn context_map(&mut self, map: &Map<String, Value>) -> usize {
+        let mut deepest = 0;
         for (k, v) in map {
             self.context_str(k);
-            self.context_value(v);
+            deepest = deepest.max(self.context_value(v));
         }
+        deepest
     }
 
     fn data_value(&mut self, v: &Value) {
@@ -159,20 +179,18 @@ impl Scan {
 
 /// `level` is the level of the document object the envelope belongs to (1 at the top).
 fn scan_meta(meta: &EventMeta, level: usize, scan: &mut Scan) {
-    // document = level, event_context = level + 1, invoke_context = level + 2
+    // document = level, event_context = level + 1, invoke_context = level + 2, kwargs =
+    // level + 3; a value found in a map at level L reaches L + its own depth.
     scan.depth = scan.depth.max(level + 2);
     let ctx = &meta.invoke_context;
     if let Some(kwargs) = &ctx.kwargs {
-        scan.depth = scan
-            .depth
-            .max(level + 3 + kwargs.values().map(value_depth).max().unwrap_or(0));
+        let deepest = scan.context_map(kwargs);
+        scan.depth = scan.depth.max(level + 3 + deepest);
     }
-    for v in ctx.extra.values() {
-        scan.nested(level + 2, v);
-    }
-    for v in meta.unknown.context.values() {
-        scan.nested(level + 1, v);
-    }
+    let deepest = scan.context_map(&ctx.extra);
+    scan.depth = scan.depth.max(level + 2 + deepest);
+    let deepest = scan.context_map(&meta.unknown.context);
+    scan.depth = scan.depth.max(level + 1 + deepest);
     for v in meta.unknown.top.values() {
         scan.nested(level, v);
     }
@@ -189,11 +207,6 @@ fn scan_meta(meta: &EventMeta, level: usize, scan: &mut Scan) {
     if let Some(user) = &ctx.user_id {
         scan.context_str(user);
     }
-    if let Some(kwargs) = &ctx.kwargs {
-        scan.context_map(kwargs);
-    }
-    scan.context_map(&ctx.extra);
-    scan.context_map(&meta.unknown.context);
     for v in meta.unknown.top.values().chain(meta.unknown.data.values()) {
         scan.data_value(v);
     }
@@ -268,11 +281,9 @@ fn scan_event(event: &Event, scan: &mut Scan) {
             scan.messages(&e.data);
         }
         Event::Custom(c) => {
-            scan.context_map(c.context_fields());
+            let deepest = scan.context_map(c.context_fields());
+            scan.depth = scan.depth.max(2 + deepest);
             scan.data_value(c.data());
-            for v in c.context_fields().values() {
-                scan.nested(2, v);
-            }
             scan.nested(1, c.data());
         }
         Event::Raw(r) => {
@@ -281,7 +292,8 @@ fn scan_event(event: &Event, scan: &mut Scan) {
                 scan.nested(1, v);
             }
             if let Some(ctx) = r.document.get("event_context") {
-                scan.context_value(ctx);
+                // Its depth was counted with the other top-level values above.
+                let _ = scan.context_value(ctx);
             }
             for (k, v) in &r.document {
                 if k != "event_context" {
@@ -345,6 +357,58 @@ mod tests {
                 ..
             }) => {}
             other => panic!("expected TooDeep, got {other:?}"),
+        }
+    }
+
+    /// Every place a context value can sit, at exactly the limit and one level past it:
+    /// the check agrees with what serde_json can read back.
+    #[test]
+    fn context_values_count_their_depth_wherever_they_sit() {
+        type Place = fn(&mut Event, Value);
+        let places: [(&str, usize, Place); 3] = [
+            // document, event_context, invoke_context, kwargs: the value starts at level 5.
+            ("kwargs", 123, |e, v| {
+                let ctx = &mut e.meta_mut().unwrap().invoke_context;
+                ctx.kwargs
+                    .get_or_insert_with(Default::default)
+                    .insert("deep".into(), v);
+            }),
+            // an unknown invoke_context key: level 4.
+            ("invoke_context extra", 124, |e, v| {
+                let ctx = &mut e.meta_mut().unwrap().invoke_context;
+                ctx.extra.insert("deep".into(), v);
+            }),
+            // an unknown event_context key: level 3.
+            ("event_context unknown", 125, |e, v| {
+                let unknown = &mut e.meta_mut().unwrap().unknown;
+                unknown.context.insert("deep".into(), v);
+            }),
+        ];
+        for (place, deepest, put) in places {
+            let event_with = |levels: usize| {
+                let ctx = InvokeContext::new("c", "r").with_kwarg("flat", json!(1));
+                let mut event = Event::tool_invoke(ctx, ComponentInfo::new("t", "T"), &[]);
+                put(&mut event, nested(levels));
+                event
+            };
+            let at_limit = event_with(deepest);
+            check(&at_limit, 0, &Limits::default()).unwrap_or_else(|e| panic!("{place}: {e}"));
+            assert!(
+                grafi_events::decode_str(&at_limit.to_json()).is_ok(),
+                "{place}"
+            );
+            let past = event_with(deepest + 1);
+            assert!(
+                grafi_events::decode_str(&past.to_json()).is_err(),
+                "{place}"
+            );
+            match check(&past, 0, &Limits::default()) {
+                Err(StoreError::InvalidEvent {
+                    reason: InvalidReason::TooDeep { depth: 128, .. },
+                    ..
+                }) => {}
+                other => panic!("{place}: expected TooDeep at 128, got {other:?}"),
+            }
         }
     }
 
