@@ -362,8 +362,14 @@ pub async fn recording_is_idempotent_and_first_write_wins(store: &dyn EventStore
     let again = store.record_event(a.clone()).await.unwrap();
     assert_eq!((again.recorded, again.duplicates), (0, 1));
 
-    let batch = record(store, vec![b.clone(), a.clone(), b.clone(), c.clone()]).await;
+    // The second `b` of the batch carries another payload: the first one must be kept.
+    let mut b_later = simple_events("conv-idem", "req-idem", 1).remove(0);
+    b_later.meta_mut().unwrap().event_id = b.event_id().to_owned();
+    b_later.meta_mut().unwrap().invoke_context.user_id = Some("someone-else".into());
+    assert!(!same_event(&b_later, &b));
+    let batch = record(store, vec![b.clone(), a.clone(), b_later, c.clone()]).await;
     assert_eq!((batch.recorded, batch.duplicates), (2, 2));
+    assert_same_event(&store.get_event(b.event_id()).await.unwrap().unwrap(), &b);
 
     let mut impostor = simple_events("conv-other", "req-other", 1).remove(0);
     impostor.meta_mut().unwrap().event_id = a.event_id().to_owned();

@@ -13,9 +13,10 @@ use crate::row::NewRow;
 /// One chunk of `record_events`: every column as one array parameter, so the statement has
 /// eight parameters whatever the number of rows (no 65,535-parameter limit).
 ///
-/// The arrays are unnested in the select list (`SELECT unnest($1), unnest($2), …`), which
-/// PostgreSQL evaluates in lockstep, row by row, in array order, straight into the insert: ids
-/// follow the batch order (recording order) with neither a sort nor the tuplestore a
+/// The arrays (always of equal length) are unnested in the select list (`SELECT unnest($1),
+/// unnest($2), …`), which PostgreSQL (10 and later) evaluates in lockstep, row by row, in array
+/// order, straight into the insert: ids follow the batch order (recording order; this is how
+/// PostgreSQL executes the plan, not an SQL guarantee) with neither a sort nor the tuplestore a
 /// `FROM UNNEST(…) WITH ORDINALITY … ORDER BY` plan fills first (that plan cost the server
 /// about 15 % more per row; see docs/performance.md). The conformance suite's 10,000-event
 /// batch checks the order across chunks. `ON CONFLICT (event_id) DO NOTHING` keeps the first

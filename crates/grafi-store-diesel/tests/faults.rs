@@ -123,7 +123,7 @@ async fn connection_killed_mid_record_events() {
         let store = DieselEventStore::builder(pg.url())
             .pool_size(2)
             .max_retries(retries)
-            .chunk_size(250, 16 << 20) // 80 statements in one transaction
+            .chunk_size(250, 16 << 20) // 81 statements (62 + 79 × 250 + 188) in one transaction
             .connect()
             .await
             .unwrap();
