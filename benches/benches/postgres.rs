@@ -135,15 +135,19 @@ impl Bench {
     /// Empties both tables and checkpoints, so every group starts from the same state: a
     /// checkpoint triggered by the previous group's WAL would otherwise land on whichever
     /// group runs next and skew the ratio between neighbours. The 1,000- and 10,000-event
-    /// write groups also call it before every sample (untimed): otherwise the faster side
-    /// writes more rows in its measurement time and then pays for the bigger table and the
-    /// checkpoint its WAL triggers.
+    /// write groups also call it before every sample, and [`Self::empty_tables`] before every
+    /// iteration (both untimed): otherwise the faster side writes more rows in its measurement
+    /// time and then pays for the bigger table and the checkpoint its WAL triggers.
     fn truncate(&self) {
+        self.empty_tables();
+        // Needs superuser or pg_checkpoint; without it the groups just share more noise.
+        let _ = self.rt.block_on(self.client.batch_execute("CHECKPOINT"));
+    }
+
+    fn empty_tables(&self) {
         self.rt
             .block_on(self.client.batch_execute("TRUNCATE events, events_ceiling"))
             .unwrap();
-        // Needs superuser or pg_checkpoint; without it the groups just share more noise.
-        let _ = self.rt.block_on(self.client.batch_execute("CHECKPOINT"));
     }
 }
 
@@ -226,6 +230,9 @@ fn writes(c: &mut Criterion) {
                 }
                 let mut timed = Duration::ZERO;
                 for _ in 0..iters {
+                    if large {
+                        bench.empty_tables();
+                    }
                     let batch = refreshed(events);
                     let start = Instant::now();
                     let outcome = bench.rt.block_on(bench.store.record_events(batch)).unwrap();
@@ -249,6 +256,7 @@ fn writes(c: &mut Criterion) {
                     bench.truncate();
                     let mut timed = Duration::ZERO;
                     for _ in 0..iters {
+                        bench.empty_tables();
                         let rows: Vec<Row> = refreshed(events).iter().map(row).collect();
                         let start = Instant::now();
                         bench.rt.block_on(copy_rows(&mut bench.client, &rows));
