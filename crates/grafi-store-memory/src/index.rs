@@ -31,14 +31,13 @@ impl Index {
         let mut outcome = RecordOutcome::default();
         self.log.reserve(events.len());
         self.by_id.reserve(events.len());
+        let first_new = self.log.len();
         for event in events {
             let event = Arc::new(event);
             if !self.by_id.insert_if_new(&event) {
                 outcome.duplicates += 1;
                 continue;
             }
-            push(&mut self.by_conversation, event.conversation_id(), &event);
-            push(&mut self.by_request, event.assistant_request_id(), &event);
             if event.is_topic_record() {
                 if let Some((topic, offset)) = event.topic() {
                     let offsets = match self.by_topic.get_mut(topic) {
@@ -51,6 +50,9 @@ impl Index {
             self.log.push(event);
             outcome.recorded += 1;
         }
+        let added = &self.log[first_new..];
+        push_runs(&mut self.by_conversation, added, Event::conversation_id);
+        push_runs(&mut self.by_request, added, Event::assistant_request_id);
         outcome
     }
 
@@ -103,11 +105,19 @@ impl Index {
     }
 }
 
-fn push(index: &mut HashMap<Box<str>, Vec<Arc<Event>>>, key: &str, event: &Arc<Event>) {
-    match index.get_mut(key) {
-        Some(events) => events.push(Arc::clone(event)),
-        None => {
-            index.insert(key.into(), vec![Arc::clone(event)]);
-        }
+/// Appends `events` (in recording order) to their lists in `index`, one lookup per run of
+/// consecutive events with the same key: an agent's events arrive together, so a batch
+/// usually hashes a conversation or request id once rather than once per event.
+fn push_runs(
+    index: &mut HashMap<Box<str>, Vec<Arc<Event>>>,
+    events: &[Arc<Event>],
+    key: fn(&Event) -> &str,
+) {
+    for run in events.chunk_by(|a, b| key(a) == key(b)) {
+        let list = match index.get_mut(key(&run[0])) {
+            Some(list) => list,
+            None => index.entry(key(&run[0]).into()).or_default(),
+        };
+        list.extend(run.iter().cloned());
     }
 }
