@@ -29,6 +29,7 @@
 
 mod batch;
 mod config;
+mod copy;
 mod error;
 pub mod migrate;
 mod query;
@@ -39,6 +40,7 @@ pub mod schema;
 mod store;
 
 pub use config::{DieselStoreBuilder, DieselStoreConfig};
+pub use copy::CopyStats;
 pub use error::redact_url;
 pub use store::DieselEventStore;
 

@@ -20,24 +20,25 @@ use tracing::Instrument;
 
 use crate::batch::{insert_pipelined, ChunkEncoder, Encoded};
 use crate::config::{DieselStoreBuilder, DieselStoreConfig};
+use crate::copy::{CopyAttempt, CopyStats, CopyWriter, COPY_COLUMN_TYPES};
 use crate::error::{from_connection, from_diesel, from_pool, redact_url, Access};
 use crate::query::TopicQuery;
 use crate::row::{RowTuple, StoredRow};
 use crate::schema::events;
 
-/// Logs the pool's background failures (connects, health checks), which bb8 otherwise drops.
+/// Logs the pools' background failures (connects, health checks), which bb8 otherwise drops.
 /// Messages name the host, never the password.
 #[derive(Debug, Clone)]
-struct LogErrorSink {
+pub(crate) struct LogErrorSink {
     url: Arc<str>,
 }
 
-impl bb8::ErrorSink<PoolError> for LogErrorSink {
-    fn sink(&self, error: PoolError) {
+impl<E: std::fmt::Display + 'static> bb8::ErrorSink<E> for LogErrorSink {
+    fn sink(&self, error: E) {
         tracing::warn!(database = %self.url, error = %error, "database connection error");
     }
 
-    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<PoolError>> {
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<E>> {
         Box::new(self.clone())
     }
 }
@@ -53,6 +54,8 @@ pub struct DieselEventStore {
 
 struct Inner {
     pool: Pool<AsyncPgConnection>,
+    /// `None` when `COPY` is turned off or the table's column types do not allow it.
+    copy: Option<CopyWriter>,
     config: DieselStoreConfig,
 }
 
@@ -95,14 +98,19 @@ impl Drop for Checkout<'_> {
 /// every idle connection may have died together, and finding that out costs no round trip.
 macro_rules! with_retries {
     ($store:expr, $op:literal, $access:expr, |$conn:ident| $body:expr) => {{
+        let deadline = tokio::time::Instant::now() + $store.inner.config.call_timeout;
+        with_retries!($store, $op, $access, deadline, false, |$conn| $body)
+    }};
+    // `$deadline`: the call's; `$unknown`: whether an earlier attempt (a `COPY`) may have
+    // committed.
+    ($store:expr, $op:literal, $access:expr, $deadline:expr, $unknown:expr, |$conn:ident| $body:expr) => {{
         let inner: &Inner = &$store.inner;
-        let started = tokio::time::Instant::now();
-        let deadline = started + inner.config.call_timeout;
+        let deadline: tokio::time::Instant = $deadline;
         let mut attempt: u32 = 0;
         let mut dead_connections: u32 = 0;
         // Once an attempt of a write may have committed, every later failure of the call must
         // say so: "not written" would be a lie the caller acts on.
-        let mut earlier_unknown = false;
+        let mut earlier_unknown: bool = $unknown;
         loop {
             let result = tokio::time::timeout_at(deadline, async {
                 let pooled = inner
@@ -261,15 +269,13 @@ impl DieselEventStore {
                     let mut conn =
                         AsyncPgConnection::try_from_client_and_connection(client, connection)
                             .await?;
-                    let mut setup = String::from(
-                        "SET application_name = 'grafi-store-diesel'; SET TIME ZONE 'UTC';",
-                    );
-                    if let Some(t) = statement_timeout {
-                        setup.push_str(&format!(" SET statement_timeout = {};", t.as_millis()));
-                    }
-                    conn.batch_execute(&setup).await.map_err(|e| {
-                        diesel::ConnectionError::BadConnection(format!("session setup failed: {e}"))
-                    })?;
+                    conn.batch_execute(&session_setup(statement_timeout))
+                        .await
+                        .map_err(|e| {
+                            diesel::ConnectionError::BadConnection(format!(
+                                "session setup failed: {e}"
+                            ))
+                        })?;
                     Ok(conn)
                 }
                 .boxed()
@@ -300,68 +306,50 @@ impl DieselEventStore {
                 .test_on_check_out(false)
                 .error_sink(Box::new(LogErrorSink { url: url.clone() }))
                 .build_unchecked(manager);
-            let store = Self {
-                inner: Arc::new(Inner { pool, config }),
+            let copy_columns = prepare(&pool, &config).await?;
+            let copy = match (config.copy_min_events, copy_columns) {
+                (None, _) => None,
+                (Some(_), _) if config.copy_pool_size == 0 => None,
+                (Some(_), Err(why)) => {
+                    tracing::info!(%why, "large batches will be written with INSERT, not COPY");
+                    None
+                }
+                (Some(_), Ok(())) => Some(CopyWriter::new(
+                    config.database_url.clone(),
+                    session_setup(config.statement_timeout),
+                    config.copy_pool_size,
+                    config.connection_timeout,
+                    LogErrorSink { url: url.clone() },
+                )),
             };
-            store.prepare().await?;
-            tracing::info!("event store ready");
+            let store = Self {
+                inner: Arc::new(Inner { pool, copy, config }),
+            };
+            tracing::info!(copy = store.inner.copy.is_some(), "event store ready");
             Ok(store)
         }
         .instrument(span)
         .await
     }
 
-    /// Migrations (if enabled) on a dedicated connection, then a schema check.
-    async fn prepare(&self) -> Result<(), StoreError> {
-        let config = &self.inner.config;
-        let mut conn = tokio::time::timeout(
-            config.connection_timeout,
-            self.inner.pool.dedicated_connection(),
-        )
-        .await
-        .map_err(|_| StoreError::Unavailable {
-            message: format!("could not connect within {:?}", config.connection_timeout),
-            outcome_unknown: false,
-            source: None,
-        })?
-        .map_err(|e| match e {
-            PoolError::ConnectionError(e) => from_connection(e),
-            PoolError::QueryError(e) => from_diesel(e, Access::Read),
-        })?;
-        if config.run_migrations {
-            let (back, applied) = crate::migrate::run_pending(conn).await?;
-            conn = back;
-            if !applied.is_empty() {
-                tracing::info!(?applied, "applied migrations");
-            }
-        }
-        #[derive(QueryableByName)]
-        struct Columns {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let found: Columns = diesel::sql_query(
-            "SELECT count(*) AS n FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = 'events' \
-             AND column_name IN ('id', 'event_id', 'conversation_id', 'assistant_request_id', \
-             'event_type', 'event_context', 'data', 'timestamp', 'extra')",
-        )
-        .get_result(&mut conn)
-        .await
-        .map_err(|e| from_diesel(e, Access::Read))?;
-        if found.n != 9 {
-            return Err(StoreError::Config(
-                "table `events` is missing or not migrated (run `cargo xtask migrate` or connect \
-                 with run_migrations enabled)"
-                    .into(),
-            ));
-        }
-        Ok(())
-    }
-
     /// The configuration in use.
     pub fn config(&self) -> &DieselStoreConfig {
         &self.inner.config
+    }
+
+    /// How many batches `COPY` wrote and how many fell back to `INSERT` (zeros when `COPY` is
+    /// off; see [`DieselEventStore::uses_copy`]).
+    pub fn copy_stats(&self) -> CopyStats {
+        self.inner
+            .copy
+            .as_ref()
+            .map_or_else(CopyStats::default, CopyWriter::stats)
+    }
+
+    /// Whether large batches are tried as `COPY`: configured so, and the table's column types
+    /// allow it.
+    pub fn uses_copy(&self) -> bool {
+        self.inner.copy.is_some()
     }
 
     /// The pool (for health checks and metrics).
@@ -394,6 +382,97 @@ impl DieselEventStore {
         }
         Ok(events)
     }
+}
+
+/// Migrations (if enabled) on a dedicated connection, then a schema check. Returns whether the
+/// column types allow binary `COPY` (and if not, why).
+async fn prepare(
+    pool: &Pool<AsyncPgConnection>,
+    config: &DieselStoreConfig,
+) -> Result<Result<(), String>, StoreError> {
+    let mut conn = tokio::time::timeout(config.connection_timeout, pool.dedicated_connection())
+        .await
+        .map_err(|_| StoreError::Unavailable {
+            message: format!("could not connect within {:?}", config.connection_timeout),
+            outcome_unknown: false,
+            source: None,
+        })?
+        .map_err(|e| match e {
+            PoolError::ConnectionError(e) => from_connection(e),
+            PoolError::QueryError(e) => from_diesel(e, Access::Read),
+        })?;
+    if config.run_migrations {
+        let (back, applied) = crate::migrate::run_pending(conn).await?;
+        conn = back;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied migrations");
+        }
+    }
+    #[derive(QueryableByName)]
+    struct Columns {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let found: Columns = diesel::sql_query(
+        "SELECT count(*) AS n FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'events' \
+         AND column_name IN ('id', 'event_id', 'conversation_id', 'assistant_request_id', \
+         'event_type', 'event_context', 'data', 'timestamp', 'extra')",
+    )
+    .get_result(&mut conn)
+    .await
+    .map_err(|e| from_diesel(e, Access::Read))?;
+    if found.n != 9 {
+        return Err(StoreError::Config(
+            "table `events` is missing or not migrated (run `cargo xtask migrate` or connect \
+             with run_migrations enabled)"
+                .into(),
+        ));
+    }
+    copy_compatible(&mut conn).await
+}
+
+/// Whether `events`' columns have the types [`COPY_COLUMN_TYPES`] allows.
+async fn copy_compatible(conn: &mut AsyncPgConnection) -> Result<Result<(), String>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = Text)]
+        column_name: String,
+        #[diesel(sql_type = Text)]
+        data_type: String,
+    }
+    let columns: Vec<Column> = diesel::sql_query(
+        "SELECT column_name::text AS column_name, data_type::text AS data_type \
+         FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'events'",
+    )
+    .load(conn)
+    .await
+    .map_err(|e| from_diesel(e, Access::Read))?;
+    for (name, allowed) in COPY_COLUMN_TYPES {
+        let found = columns.iter().find(|c| c.column_name == name);
+        match found {
+            Some(c) if allowed.contains(&c.data_type.as_str()) => {}
+            Some(c) => {
+                return Ok(Err(format!(
+                    "column `{name}` is `{}`, COPY is encoded for {allowed:?}",
+                    c.data_type
+                )))
+            }
+            None => return Ok(Err(format!("column `{name}` is missing"))),
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The session settings of every connection, both pools.
+fn session_setup(statement_timeout: Option<Duration>) -> String {
+    let mut setup =
+        String::from("SET application_name = 'grafi-store-diesel'; SET TIME ZONE 'UTC';");
+    if let Some(t) = statement_timeout {
+        setup.push_str(&format!(" SET statement_timeout = {};", t.as_millis()));
+    }
+    setup
 }
 
 fn record_span(
@@ -439,22 +518,61 @@ impl EventStore for DieselEventStore {
                 encoder,
             });
             let encoded = &encoded;
-            let result = with_retries!(self, "record_events", Access::Write, |conn| {
-                async {
-                    if single {
-                        // One statement is atomic on its own: skipping BEGIN/COMMIT saves two
-                        // round trips, which is most of a single event's latency.
-                        let statement = {
-                            let guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
-                            (&guard.chunks[0]).execute(&mut *conn)
-                        };
-                        statement.await
-                    } else {
-                        conn.transaction(async |conn| insert_pipelined(conn, encoded).await)
-                            .await
+            let deadline = tokio::time::Instant::now() + config.call_timeout;
+            let copy = self
+                .inner
+                .copy
+                .as_ref()
+                .filter(|_| config.copy_min_events.is_some_and(|min| total >= min));
+            let mut copy_outcome_unknown = false;
+            if let Some(copy) = copy {
+                match tokio::time::timeout_at(deadline, copy.write(encoded)).await {
+                    Ok(CopyAttempt::Recorded(recorded)) => {
+                        return Ok(RecordOutcome {
+                            recorded,
+                            duplicates: total - recorded.min(total),
+                        })
+                    }
+                    Ok(CopyAttempt::Invalid(invalid)) => return Err(invalid),
+                    Ok(CopyAttempt::Fallback {
+                        reason,
+                        outcome_unknown,
+                    }) => {
+                        tracing::debug!(%reason, outcome_unknown, "COPY fell back to INSERT");
+                        copy_outcome_unknown = outcome_unknown;
+                    }
+                    Err(_) => {
+                        tracing::warn!(operation = "record_events", "deadline passed during COPY");
+                        return Err(StoreError::Timeout {
+                            operation: "record_events",
+                            after: config.call_timeout,
+                        });
                     }
                 }
-            });
+            }
+            let result = with_retries!(
+                self,
+                "record_events",
+                Access::Write,
+                deadline,
+                copy_outcome_unknown,
+                |conn| {
+                    async {
+                        if single {
+                            // One statement is atomic on its own: skipping BEGIN/COMMIT saves two
+                            // round trips, which is most of a single event's latency.
+                            let statement = {
+                                let guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
+                                (&guard.chunks[0]).execute(&mut *conn)
+                            };
+                            statement.await
+                        } else {
+                            conn.transaction(async |conn| insert_pipelined(conn, encoded).await)
+                                .await
+                        }
+                    }
+                }
+            );
             // An event that failed its checks rolled the transaction back: report the event.
             // If the call failed first for another reason, the events it never reached are
             // checked now, so an invalid batch is always reported as invalid.

@@ -117,13 +117,21 @@ async fn connection_killed_mid_record_events() {
     let pg = start_instance(&[]).await;
     let n = 20_000;
     let mut report = Vec::new();
-    // (max_retries, kills per call, rounds): pool_size 2 allows 2 immediate retries of a lost
-    // connection beyond max_retries; killing every attempt exhausts them.
-    for (retries, kills, rounds) in [(0u32, 10usize, 3usize), (3, 1, 2)] {
+    // (COPY first, max_retries, kills per call, rounds): pool_size 2 allows 2 immediate retries
+    // of a lost connection beyond max_retries; killing every attempt exhausts them. A killed
+    // COPY falls back to INSERT, which the killer then also finds.
+    for (copy, retries, kills, rounds) in [
+        (false, 0u32, 10usize, 3usize),
+        (false, 3, 1, 2),
+        (true, 0, 10, 2),
+        (true, 3, 1, 2),
+    ] {
         let store = DieselEventStore::builder(pg.url())
             .pool_size(2)
             .max_retries(retries)
-            .chunk_size(250, 16 << 20) // 81 statements (62 + 79 × 250 + 188) in one transaction
+            // INSERT: 81 statements (62 + 79 × 250 + 188) in one transaction.
+            .chunk_size(250, 16 << 20)
+            .copy(copy.then_some(1), 1)
             .connect()
             .await
             .unwrap();
@@ -159,11 +167,11 @@ async fn connection_killed_mid_record_events() {
             let again = store.record_events(batch).await.expect("retry");
             assert_eq!(again.recorded + again.duplicates, n);
             assert_eq!(counts(&pg).await, (n, n));
-            report.push(format!("max_retries={retries}: {first}"));
+            report.push(format!("copy={copy} max_retries={retries}: {first}"));
         }
     }
     println!(
-        "killed mid-record_events ({n}-event batch, 80 statements per transaction): 0 partial rows, every idempotent retry left {n} rows exactly once; {report:?}"
+        "killed mid-record_events ({n}-event batch: one COPY, or 81 INSERTs in a transaction): 0 partial rows, every idempotent retry left {n} rows exactly once; {report:?}"
     );
 }
 
@@ -402,42 +410,50 @@ async fn network_partition_calls_return_within_their_deadline() {
     );
 }
 
-/// The answer to a COMMIT is lost (the server committed) and the database is then
-/// unreachable: the failed call must say its outcome is unknown, or the caller is told
-/// "not written" about a batch that was.
+/// The answer to a COMMIT, or to the end of a `COPY`, is lost (the server committed) and the
+/// database is then unreachable: the failed call must say its outcome is unknown, or the
+/// caller is told "not written" about a batch that was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_commit_answer_reports_an_unknown_outcome() {
     common::init_tracing();
     let pg = start_instance(&[]).await;
     let proxy = proxy::Proxy::start(pg.port).await;
     let (mut figures, mut wrong) = (Vec::new(), 0);
-    for retries in [0u32, 2] {
-        let store = DieselEventStore::builder(pg.url_on(proxy.port))
-            .pool_size(2)
-            .max_retries(retries)
-            .connection_timeout(Duration::from_millis(300))
-            .call_timeout(Duration::from_secs(5))
-            // Several statements, so the batch runs in a transaction that ends in COMMIT
-            // (a batch of one statement is committed by the statement itself).
-            .chunk_size(40, 16 << 20)
-            .connect()
-            .await
-            .unwrap();
-        store.clear_events().await.unwrap();
-        let batch = simple_events(&format!("conv-commit-{retries}"), "req", 100);
-        proxy.cut_after_next_commit();
-        let result = store.record_events(batch.clone()).await;
-        assert!(proxy.cut_happened());
-        proxy.restore();
-        let (rows, _) = counts(&pg).await;
-        assert_eq!(rows, 100, "the server committed the batch");
-        let err = result.expect_err("the answer to COMMIT was lost");
-        figures.push(format!(
-            "max_retries={retries}: {} outcome_unknown={} with the batch committed: {err}",
-            kind(&err),
-            err.outcome_unknown()
-        ));
-        wrong += usize::from(!err.outcome_unknown());
+    for copy in [false, true] {
+        for retries in [0u32, 2] {
+            let store = DieselEventStore::builder(pg.url_on(proxy.port))
+                .pool_size(2)
+                .max_retries(retries)
+                .connection_timeout(Duration::from_millis(300))
+                .call_timeout(Duration::from_secs(5))
+                // INSERT: several statements, so the batch runs in a transaction that ends in
+                // COMMIT (a batch of one statement is committed by the statement itself).
+                .chunk_size(40, 16 << 20)
+                .copy(copy.then_some(1), 1)
+                .connect()
+                .await
+                .unwrap();
+            assert_eq!(store.uses_copy(), copy);
+            store.clear_events().await.unwrap();
+            let batch = simple_events(&format!("conv-commit-{copy}-{retries}"), "req", 100);
+            if copy {
+                proxy.cut_after_next_copy_done();
+            } else {
+                proxy.cut_after_next_commit();
+            }
+            let result = store.record_events(batch.clone()).await;
+            assert!(proxy.cut_happened());
+            proxy.restore();
+            let (rows, _) = counts(&pg).await;
+            assert_eq!(rows, 100, "the server committed the batch");
+            let err = result.expect_err("the answer to COMMIT was lost");
+            figures.push(format!(
+                "copy={copy} max_retries={retries}: {} outcome_unknown={} with the batch committed: {err}",
+                kind(&err),
+                err.outcome_unknown()
+            ));
+            wrong += usize::from(!err.outcome_unknown());
+        }
     }
     println!("lost COMMIT answer: {figures:?}");
     assert_eq!(

@@ -82,10 +82,33 @@ pub fn builder(db: &ScratchDb) -> DieselStoreBuilder {
     DieselEventStore::builder(db.url.clone()).pool_size(8)
 }
 
-/// The conformance suite's `setup`.
+/// The conformance suite's `setup`: the default configuration.
 pub async fn setup() -> TestStore {
+    setup_with(|b| b).await
+}
+
+/// A store that writes every batch with `INSERT … ON CONFLICT DO NOTHING`, never `COPY`.
+pub async fn setup_insert_only() -> TestStore {
+    let store = setup_with(|b| b.copy(None, 0)).await;
+    assert!(!store.uses_copy());
+    store
+}
+
+/// A store that tries every batch, even of one event, as a `COPY` first.
+pub async fn setup_copy_always() -> TestStore {
+    let store = setup_with(|b| b.copy(Some(1), 2)).await;
+    assert!(store.uses_copy());
+    store
+}
+
+pub async fn setup_with(
+    configure: impl FnOnce(DieselStoreBuilder) -> DieselStoreBuilder,
+) -> TestStore {
     let db = ScratchDb::new().await;
-    let store = builder(&db).connect().await.expect("connect + migrate");
+    let store = configure(builder(&db))
+        .connect()
+        .await
+        .expect("connect + migrate");
     TestStore { store, db }
 }
 

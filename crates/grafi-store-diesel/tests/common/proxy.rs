@@ -61,7 +61,17 @@ impl Proxy {
     /// comes back — every connection is closed and new ones are refused until [`Self::restore`]
     /// (the server committed; the client cannot know).
     pub fn cut_after_next_commit(&self) {
-        self.flags.cut_armed.store(true, Ordering::SeqCst);
+        self.arm(b"COMMIT");
+    }
+
+    /// The same cut after the end of a `COPY … FROM STDIN`: the CopyDone and Sync messages
+    /// tokio-postgres sends together (the server then commits the `COPY`).
+    pub fn cut_after_next_copy_done(&self) {
+        self.arm(b"c\0\0\0\x04S\0\0\0\x04");
+    }
+
+    fn arm(&self, pattern: &'static [u8]) {
+        *self.flags.cut_on.lock().unwrap() = Some(pattern);
     }
 
     /// Whether the armed cut happened.
@@ -91,7 +101,8 @@ impl Drop for Proxy {
 
 #[derive(Default)]
 struct Flags {
-    cut_armed: AtomicBool,
+    /// The bytes whose passage triggers the armed cut.
+    cut_on: std::sync::Mutex<Option<&'static [u8]>>,
     down: AtomicBool,
 }
 
@@ -109,6 +120,8 @@ async fn pump(
     client_to_server: bool,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
+    // The end of the previous read, so a pattern split across two reads is still seen.
+    let mut seen: Vec<u8> = Vec::new();
     loop {
         wait_healed(&flag).await;
         let n = match from.read(&mut buf).await {
@@ -118,11 +131,19 @@ async fn pump(
         if flags.down.load(Ordering::SeqCst) {
             break; // cut: nothing more goes through, both ways
         }
-        if client_to_server
-            && flags.cut_armed.load(Ordering::SeqCst)
-            && buf[..n].windows(6).any(|w| w == b"COMMIT")
-        {
-            flags.cut_armed.store(false, Ordering::SeqCst);
+        let armed = *flags.cut_on.lock().unwrap();
+        let cut = match armed {
+            Some(pattern) if client_to_server => {
+                seen.extend_from_slice(&buf[..n]);
+                let found = seen.windows(pattern.len()).any(|w| w == pattern);
+                let keep = seen.len().saturating_sub(pattern.len() - 1);
+                seen.drain(..keep);
+                found
+            }
+            _ => false,
+        };
+        if cut {
+            *flags.cut_on.lock().unwrap() = None;
             flags.down.store(true, Ordering::SeqCst);
             let _ = to.write_all(&buf[..n]).await;
             // Let the server read and execute the COMMIT before its socket closes.

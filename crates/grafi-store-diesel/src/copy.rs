@@ -1,0 +1,376 @@
+//! `record_events`' fast path: the whole batch as one binary `COPY events FROM STDIN`.
+//!
+//! A `COPY` costs the server less than any `INSERT` (no `ON CONFLICT` probe of the unique index
+//! before each row, multi-row heap inserts; see docs/performance.md), but it cannot skip ids
+//! that are already stored: one duplicate fails the whole statement with a unique violation,
+//! and nothing is written. So a batch is first tried as a `COPY`; if that fails for any reason,
+//! [`CopyAttempt::Fallback`] hands it, already encoded, to the `INSERT … ON CONFLICT DO
+//! NOTHING` path, which has the retries, the error reporting and the idempotence. A duplicate
+//! that is the batch's first row (a whole batch retried) costs one round trip.
+//!
+//! diesel-async has no `COPY` (and keeps its tokio-postgres client private), so the `COPY`
+//! runs on a small pool of its own raw tokio-postgres connections.
+//!
+//! A `COPY` is one statement: atomic without `BEGIN`/`COMMIT`, and its rows get their ids in
+//! the order they are sent, which is the batch order.
+
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use chrono::NaiveDateTime;
+use futures::SinkExt;
+use grafi_store_core::StoreError;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls, Statement};
+
+use crate::batch::Encoded;
+use crate::query::InsertChunk;
+use crate::store::LogErrorSink;
+
+/// Column order of the copied rows.
+const COPY_SQL: &str = "COPY events (event_id, conversation_id, assistant_request_id, \
+event_type, event_context, data, \"timestamp\", extra) FROM STDIN (FORMAT binary)";
+
+/// The column types the binary rows are encoded for: what grafi's table and our migrations
+/// create. A table with other types (altered by hand) is written with `INSERT` only.
+pub(crate) const COPY_COLUMN_TYPES: [(&str, &[&str]); 8] = [
+    ("event_id", &["character varying", "text"]),
+    ("conversation_id", &["character varying", "text"]),
+    ("assistant_request_id", &["character varying", "text"]),
+    ("event_type", &["character varying", "text"]),
+    ("event_context", &["jsonb"]),
+    ("data", &["json"]),
+    ("timestamp", &["timestamp without time zone"]),
+    ("extra", &["json"]),
+];
+
+/// A raw connection of the `COPY` pool, with its `COPY` statement prepared once.
+pub(crate) struct CopyConnection {
+    client: Client,
+    statement: Statement,
+    /// Cleared while a `COPY` runs: a connection whose `COPY` was abandoned midway (deadline,
+    /// lost socket) is discarded, not reused.
+    clean: bool,
+}
+
+/// Opens [`CopyConnection`]s with the same session settings as the diesel pool's.
+pub(crate) struct CopyManager {
+    url: String,
+    session_setup: String,
+}
+
+impl bb8::ManageConnection for CopyManager {
+    type Connection = CopyConnection;
+    type Error = tokio_postgres::Error;
+
+    async fn connect(&self) -> Result<CopyConnection, tokio_postgres::Error> {
+        let (client, connection) = tokio_postgres::connect(&self.url, NoTls).await?;
+        tokio::spawn(async move {
+            // Ends when the client is dropped or the socket fails; the client sees the failure.
+            let _ = connection.await;
+        });
+        client.batch_execute(&self.session_setup).await?;
+        let statement = client.prepare(COPY_SQL).await?;
+        Ok(CopyConnection {
+            client,
+            statement,
+            clean: true,
+        })
+    }
+
+    async fn is_valid(&self, conn: &mut CopyConnection) -> Result<(), tokio_postgres::Error> {
+        conn.client.simple_query("").await.map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut CopyConnection) -> bool {
+        !conn.clean || conn.client.is_closed()
+    }
+}
+
+/// What became of a batch sent as a `COPY`.
+#[derive(Debug)]
+pub(crate) enum CopyAttempt {
+    /// Every row was written; the count of rows.
+    Recorded(usize),
+    /// An event failed its checks while being encoded; nothing was written.
+    Invalid(StoreError),
+    /// Nothing was written, or (`outcome_unknown`) the `COPY` may have committed: the batch
+    /// must go through the `INSERT … ON CONFLICT DO NOTHING` path.
+    Fallback {
+        reason: String,
+        outcome_unknown: bool,
+    },
+}
+
+impl CopyAttempt {
+    fn fallback(reason: impl Into<String>) -> Self {
+        CopyAttempt::Fallback {
+            reason: reason.into(),
+            outcome_unknown: false,
+        }
+    }
+}
+
+/// How often batches went through `COPY`, and how often they had to fall back to `INSERT`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CopyStats {
+    /// Batches written whole by `COPY`.
+    pub copied: u64,
+    /// Batches that tried `COPY` and were then written by `INSERT … ON CONFLICT` (an id
+    /// already stored or repeated in the batch, every `COPY` connection busy, an error).
+    pub fallbacks: u64,
+}
+
+/// The `COPY` pool and its counters.
+pub(crate) struct CopyWriter {
+    pool: bb8::Pool<CopyManager>,
+    max_size: u32,
+    copied: AtomicU64,
+    fallbacks: AtomicU64,
+}
+
+impl CopyWriter {
+    /// Connections are opened on first use and closed after 10 minutes idle, so a store that
+    /// never records a large batch never opens one.
+    pub(crate) fn new(
+        url: String,
+        session_setup: String,
+        max_size: u32,
+        connection_timeout: Duration,
+        errors: LogErrorSink,
+    ) -> Self {
+        let pool = bb8::Pool::builder()
+            .max_size(max_size)
+            .min_idle(None)
+            .connection_timeout(connection_timeout)
+            .test_on_check_out(false)
+            .error_sink(Box::new(errors))
+            .build_unchecked(CopyManager { url, session_setup });
+        Self {
+            pool,
+            max_size,
+            copied: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> CopyStats {
+        CopyStats {
+            copied: self.copied.load(Ordering::Relaxed),
+            fallbacks: self.fallbacks.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends the batch in `encoded` as one `COPY`, encoding each chunk while the server works
+    /// on the previous one. Chunks stay in `encoded` for the fallback.
+    ///
+    /// When every `COPY` connection is busy, the batch falls back at once rather than wait:
+    /// the `INSERT` path on the main pool is slower per row but not idle.
+    pub(crate) async fn write(&self, encoded: &Mutex<Encoded>) -> CopyAttempt {
+        let state = self.pool.state();
+        let attempt = if state.idle_connections == 0 && state.connections >= self.max_size {
+            CopyAttempt::fallback("every COPY connection is busy")
+        } else {
+            match self.pool.get().await {
+                Ok(mut conn) => {
+                    conn.clean = false;
+                    copy_batch(&mut conn, encoded).await
+                }
+                Err(error) => CopyAttempt::fallback(format!("no COPY connection: {error}")),
+            }
+        };
+        let counter = match attempt {
+            CopyAttempt::Recorded(_) => &self.copied,
+            CopyAttempt::Fallback { .. } => &self.fallbacks,
+            CopyAttempt::Invalid(_) => return attempt,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        attempt
+    }
+}
+
+async fn copy_batch(conn: &mut CopyConnection, encoded: &Mutex<Encoded>) -> CopyAttempt {
+    let sink = match conn.client.copy_in::<_, Bytes>(&conn.statement).await {
+        Ok(sink) => sink,
+        Err(error) => return failed(conn, &error, false),
+    };
+    // Dropping the sink before `finish` aborts the COPY (CopyFail): nothing is written.
+    let mut sink = pin!(sink);
+    let mut buf = BytesMut::new();
+    put_header(&mut buf);
+    let mut index = 0usize;
+    loop {
+        {
+            let mut guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
+            if index == guard.chunks.len() {
+                match guard.encoder.next() {
+                    Some(chunk) => guard.chunks.push(chunk),
+                    None => match guard.encoder.take_invalid() {
+                        Some(invalid) => return CopyAttempt::Invalid(invalid),
+                        None => break,
+                    },
+                }
+            }
+            if let Err(reason) = put_rows(&guard.chunks[index], &mut buf) {
+                return CopyAttempt::fallback(reason);
+            }
+        }
+        index += 1;
+        if let Err(error) = sink.as_mut().send(buf.split().freeze()).await {
+            return failed(conn, &error, false);
+        }
+    }
+    buf.put_i16(-1);
+    if let Err(error) = sink.as_mut().send(buf.freeze()).await {
+        return failed(conn, &error, false);
+    }
+    match sink.as_mut().finish().await {
+        Ok(rows) => {
+            conn.clean = true;
+            CopyAttempt::Recorded(usize::try_from(rows).unwrap_or(usize::MAX))
+        }
+        Err(error) => failed(conn, &error, true),
+    }
+}
+
+/// A failed `COPY`. An error the server reported left the connection ready for the next
+/// statement and wrote nothing; any other (a lost socket) may have come after the server
+/// committed, if `finishing`.
+fn failed(
+    conn: &mut CopyConnection,
+    error: &tokio_postgres::Error,
+    finishing: bool,
+) -> CopyAttempt {
+    if error.as_db_error().is_some() {
+        conn.clean = true;
+        let reason = if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+            "an event id is already stored or repeated in the batch".to_owned()
+        } else {
+            format!("COPY failed: {error}")
+        };
+        return CopyAttempt::fallback(reason);
+    }
+    CopyAttempt::Fallback {
+        reason: format!("COPY connection failed: {error}"),
+        outcome_unknown: finishing,
+    }
+}
+
+/// PostgreSQL's binary `COPY` header: signature, no flags, no extension.
+fn put_header(buf: &mut BytesMut) {
+    buf.put_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.put_i32(0);
+    buf.put_i32(0);
+}
+
+/// Appends the chunk's rows in binary `COPY` format, columns in [`COPY_SQL`]'s order.
+fn put_rows(chunk: &InsertChunk, buf: &mut BytesMut) -> Result<(), String> {
+    let bytes: usize = chunk.event_context.iter().map(String::len).sum::<usize>()
+        + chunk.data.iter().map(String::len).sum::<usize>();
+    buf.reserve(bytes + chunk.event_id.len() * 200);
+    for row in 0..chunk.event_id.len() {
+        buf.put_i16(8);
+        put_text(buf, &chunk.event_id[row])?;
+        put_text(buf, &chunk.conversation_id[row])?;
+        put_text(buf, &chunk.assistant_request_id[row])?;
+        put_text(buf, &chunk.event_type[row])?;
+        put_jsonb(buf, &chunk.event_context[row])?;
+        put_text(buf, &chunk.data[row])?;
+        put_timestamp(buf, &chunk.timestamp[row])?;
+        match &chunk.extra[row] {
+            Some(extra) => put_text(buf, extra)?,
+            None => buf.put_i32(-1),
+        }
+    }
+    Ok(())
+}
+
+fn field_len(len: usize) -> Result<i32, String> {
+    i32::try_from(len).map_err(|_| format!("a value of {len} bytes is too large for COPY"))
+}
+
+/// `text`, `varchar` and `json` share one binary form: the UTF-8 bytes.
+fn put_text(buf: &mut BytesMut, value: &str) -> Result<(), String> {
+    buf.put_i32(field_len(value.len())?);
+    buf.put_slice(value.as_bytes());
+    Ok(())
+}
+
+/// Binary `jsonb` is a version byte (1) and the JSON text.
+fn put_jsonb(buf: &mut BytesMut, value: &str) -> Result<(), String> {
+    buf.put_i32(field_len(value.len() + 1)?);
+    buf.put_u8(1);
+    buf.put_slice(value.as_bytes());
+    Ok(())
+}
+
+/// Binary `timestamp`: microseconds since 2000-01-01 00:00, computed exactly as diesel binds
+/// the `INSERT` path's timestamps, so both paths store the same value.
+fn put_timestamp(buf: &mut BytesMut, value: &NaiveDateTime) -> Result<(), String> {
+    const PG_EPOCH: NaiveDateTime = match chrono::NaiveDate::from_ymd_opt(2000, 1, 1) {
+        Some(date) => date.and_time(chrono::NaiveTime::MIN),
+        None => panic!("2000-01-01 is a date"),
+    };
+    let micros = (*value - PG_EPOCH)
+        .num_microseconds()
+        .ok_or_else(|| format!("timestamp {value} is out of range"))?;
+    buf.put_i32(8);
+    buf.put_i64(micros);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_microseconds_since_2000_truncated_like_diesel() {
+        let mut buf = BytesMut::new();
+        let t = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+            .unwrap()
+            .and_hms_nano_opt(0, 0, 1, 2_999)
+            .unwrap();
+        put_timestamp(&mut buf, &t).unwrap();
+        assert_eq!(&buf[..], &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x42]);
+        let before = chrono::NaiveDate::from_ymd_opt(1999, 12, 31)
+            .unwrap()
+            .and_hms_micro_opt(23, 59, 59, 999_999)
+            .unwrap();
+        buf.clear();
+        put_timestamp(&mut buf, &before).unwrap();
+        assert_eq!(&buf[4..], &(-1i64).to_be_bytes());
+    }
+
+    #[test]
+    fn a_row_is_eight_length_prefixed_fields_with_null_as_minus_one() {
+        let chunk = InsertChunk {
+            event_id: vec!["e".into()],
+            conversation_id: vec!["c".into()],
+            assistant_request_id: vec!["r".into()],
+            event_type: vec!["T".into()],
+            event_context: vec!["{}".into()],
+            data: vec!["[]".into()],
+            timestamp: vec![chrono::DateTime::UNIX_EPOCH.naive_utc()],
+            extra: vec![None],
+        };
+        let mut buf = BytesMut::new();
+        put_rows(&chunk, &mut buf).unwrap();
+        let mut expected = vec![0, 8];
+        for field in [&b"e"[..], b"c", b"r", b"T"] {
+            expected.extend_from_slice(&1i32.to_be_bytes());
+            expected.extend_from_slice(field);
+        }
+        expected.extend_from_slice(&3i32.to_be_bytes());
+        expected.extend_from_slice(b"\x01{}");
+        expected.extend_from_slice(&2i32.to_be_bytes());
+        expected.extend_from_slice(b"[]");
+        expected.extend_from_slice(&8i32.to_be_bytes());
+        expected.extend_from_slice(&(-946_684_800_000_000i64).to_be_bytes());
+        expected.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(&buf[..], &expected[..]);
+    }
+}
