@@ -59,7 +59,7 @@ pub struct DieselStoreConfig {
 }
 
 /// Default [`DieselStoreConfig::copy_min_events`] (measured, docs/performance.md).
-const COPY_MIN_EVENTS: usize = 100;
+const COPY_MIN_EVENTS: usize = 64;
 
 impl DieselStoreConfig {
     /// The defaults for `database_url`.

@@ -20,7 +20,7 @@ use tracing::Instrument;
 
 use crate::batch::{insert_pipelined, ChunkEncoder, Encoded};
 use crate::config::{DieselStoreBuilder, DieselStoreConfig};
-use crate::copy::{CopyAttempt, CopyStats, CopyWriter, COPY_COLUMN_TYPES};
+use crate::copy::{CopyAttempt, CopyStats, CopyWriter, COPY_CHUNK_ROWS, COPY_COLUMN_TYPES};
 use crate::error::{from_connection, from_diesel, from_pool, redact_url, Access};
 use crate::query::TopicQuery;
 use crate::row::{RowTuple, StoredRow};
@@ -504,10 +504,21 @@ impl EventStore for DieselEventStore {
             }
             let total = events.len();
             let config = &self.inner.config;
+            let deadline = tokio::time::Instant::now() + config.call_timeout;
+            let copy = self
+                .inner
+                .copy
+                .as_ref()
+                .filter(|_| config.copy_min_events.is_some_and(|min| total >= min));
+            // A `COPY` is sent in small messages; the INSERT fallback reuses them as statements.
+            let chunk_rows = match copy {
+                Some(_) => COPY_CHUNK_ROWS,
+                None => config.chunk_rows,
+            };
             // The encoder checks each event (`validate::check`) as it encodes it; the first
             // chunk is checked whole before anything is sent.
             let mut encoder =
-                ChunkEncoder::new(events, config.limits, config.chunk_rows, config.chunk_bytes);
+                ChunkEncoder::new(events, config.limits, chunk_rows, config.chunk_bytes);
             let first = encoder.next();
             if let Some(invalid) = encoder.take_invalid() {
                 return Err(invalid);
@@ -518,12 +529,6 @@ impl EventStore for DieselEventStore {
                 encoder,
             });
             let encoded = &encoded;
-            let deadline = tokio::time::Instant::now() + config.call_timeout;
-            let copy = self
-                .inner
-                .copy
-                .as_ref()
-                .filter(|_| config.copy_min_events.is_some_and(|min| total >= min));
             let mut copy_outcome_unknown = false;
             if let Some(copy) = copy {
                 match tokio::time::timeout_at(deadline, copy.write(encoded)).await {

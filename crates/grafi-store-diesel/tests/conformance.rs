@@ -3,7 +3,7 @@
 
 mod common;
 
-/// The defaults: batches of 100 events or more are tried as one `COPY`, smaller ones `INSERT`.
+/// The defaults: batches of 64 events or more are tried as one `COPY`, smaller ones `INSERT`.
 mod default_config {
     use super::common;
     grafi_store_core::conformance_suite!(common::setup);
