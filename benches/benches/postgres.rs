@@ -1,9 +1,10 @@
 //! PostgreSQL: grafi-store-diesel against what PostgreSQL itself can do, in the same run.
 //!
-//! * `record_events/postgres/{n}` — the store's batch path (validation, encoding, UNNEST
-//!   insert, one transaction), vs `copy_ceiling/postgres/{n}`: the same rows, pre-encoded,
-//!   written with a raw binary `COPY` (tokio-postgres) into an identical table with the same
-//!   indexes. The ratio of the two is the figure that matters on a noisy machine.
+//! * `record_events/postgres/{n}` — the store's batch path (validation, encoding, then one
+//!   binary COPY from 64 events, one UNNEST insert below), vs `copy_ceiling/postgres/{n}`: the
+//!   same rows, pre-encoded, written with a raw binary `COPY` (tokio-postgres) into an
+//!   identical table with the same indexes. The ratio of the two is the figure that matters
+//!   on a noisy machine.
 //! * `record_event/postgres/1` vs `raw_insert/postgres/1`: one event per call.
 //! * `get_event/postgres/{store size}` vs `raw_get_event/postgres/100000`, and
 //!   `get_conversation_events/postgres/{store size}` vs `raw_conversation/postgres/100000`:

@@ -97,6 +97,12 @@ impl ChunkEncoder {
         self.invalid = failed;
     }
 
+    /// Cuts the chunks not handed out yet at `rows` rows instead.
+    pub(crate) fn set_rows(&mut self, rows: usize) {
+        self.rows = rows.max(1);
+        self.next_rows = self.rows;
+    }
+
     fn stop(&mut self, error: StoreError) -> Option<InsertChunk> {
         self.invalid = Some(error);
         self.carry = None;
@@ -141,6 +147,32 @@ impl Iterator for ChunkEncoder {
 pub(crate) struct Encoded {
     pub(crate) chunks: Vec<InsertChunk>,
     pub(crate) encoder: ChunkEncoder,
+}
+
+impl Encoded {
+    /// Regroups the chunks a failed `COPY` left (small messages) into INSERT statements of up
+    /// to `rows` rows and `bytes` bytes, and has the encoder cut the rest likewise, so the
+    /// fallback sends as many statements as the INSERT path would have alone. Rows are moved,
+    /// not copied, and keep their order.
+    pub(crate) fn regroup(&mut self, rows: usize, bytes: usize) {
+        let mut regrouped: Vec<InsertChunk> = Vec::new();
+        let mut size = 0;
+        for chunk in std::mem::take(&mut self.chunks) {
+            let chunk_size = chunk.size();
+            match regrouped.last_mut() {
+                Some(last) if last.len() + chunk.len() <= rows && size + chunk_size <= bytes => {
+                    last.append(chunk);
+                    size += chunk_size;
+                }
+                _ => {
+                    regrouped.push(chunk);
+                    size = chunk_size;
+                }
+            }
+        }
+        self.chunks = regrouped;
+        self.encoder.set_rows(rows);
+    }
 }
 
 /// Sends every chunk on `conn` without waiting for the previous one to finish, encoding the
@@ -229,6 +261,41 @@ mod tests {
         assert_eq!(sizes, [1; 10]);
         let one_row = encode(&events(1)[0]).size();
         assert_eq!(chunk_sizes(10, 500, one_row * 3), [3, 3, 3, 1]);
+    }
+
+    #[test]
+    fn regrouping_merges_small_chunks_in_order_and_cuts_the_rest_alike() {
+        let batch = events(1_000);
+        let ids: Vec<String> = batch.iter().map(|e| e.event_id().to_owned()).collect();
+        let mut encoder = ChunkEncoder::new(batch, Limits::default(), 32, usize::MAX);
+        let chunks: Vec<InsertChunk> = encoder.by_ref().take(4).collect();
+        assert_eq!(
+            chunks.iter().map(InsertChunk::len).collect::<Vec<_>>(),
+            [8, 32, 32, 32]
+        );
+        let mut encoded = Encoded { chunks, encoder };
+        encoded.regroup(50, usize::MAX);
+        let mut sizes: Vec<usize> = encoded.chunks.iter().map(InsertChunk::len).collect();
+        assert_eq!(sizes, [40, 32, 32]);
+        let rest: Vec<InsertChunk> = encoded.encoder.by_ref().collect();
+        sizes.extend(rest.iter().map(InsertChunk::len));
+        assert_eq!(&sizes[3..6], [50, 50, 50]);
+        assert_eq!(sizes.iter().sum::<usize>(), 1_000);
+        let order: Vec<&String> = encoded
+            .chunks
+            .iter()
+            .chain(&rest)
+            .flat_map(|c| &c.event_id)
+            .collect();
+        assert!(order.iter().copied().eq(ids.iter()));
+
+        let one_row = encode(&events(1)[0]).size();
+        let mut encoder = ChunkEncoder::new(events(100), Limits::default(), 10, usize::MAX);
+        let chunks: Vec<InsertChunk> = encoder.by_ref().take(3).collect();
+        let mut encoded = Encoded { chunks, encoder };
+        encoded.regroup(1_000, one_row * 15);
+        let sizes: Vec<usize> = encoded.chunks.iter().map(InsertChunk::len).collect();
+        assert_eq!(sizes, [12, 10]);
     }
 
     #[test]

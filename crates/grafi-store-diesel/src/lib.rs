@@ -7,9 +7,11 @@
 //!   grafi does (or finds the one grafi made); the second widens `id` to 64 bits, adds a
 //!   nullable `extra` column grafi never reads and a topic/offset index. grafi reads what this
 //!   store writes, and this store reads and appends to tables grafi wrote.
-//! * **Batches**: one transaction per `record_events` call, chunked `INSERT … SELECT
-//!   unnest($1), …` statements with eight array parameters (prepared once per connection), so any
-//!   batch size works; idempotent on `event_id`.
+//! * **Batches**: a batch of 64 events or more is first streamed as one binary `COPY` (as fast
+//!   as PostgreSQL ingests); one holding a stored id, or meeting any failure, falls back to one
+//!   transaction of chunked `INSERT … SELECT unnest($1), … ON CONFLICT DO NOTHING` statements
+//!   with eight array parameters (prepared once per connection), so any batch size works;
+//!   idempotent on `event_id`, never a partial batch.
 //! * **Robust**: a client-side deadline on every call, bounded retries of transient failures,
 //!   typed [`StoreError`](grafi_store_core::StoreError)s, pool errors logged through `tracing`.
 //!

@@ -65,6 +65,39 @@ impl InsertChunk {
     }
 }
 
+impl InsertChunk {
+    /// Rows in the chunk.
+    pub fn len(&self) -> usize {
+        self.event_id.len()
+    }
+
+    /// Bytes of text in the chunk, as [`NewRow::size`] counts them.
+    pub fn size(&self) -> usize {
+        let total = |column: &[String]| column.iter().map(String::len).sum::<usize>();
+        total(&self.event_id)
+            + total(&self.conversation_id)
+            + total(&self.assistant_request_id)
+            + total(&self.event_type)
+            + total(&self.event_context)
+            + total(&self.data)
+            + self.extra.iter().flatten().map(String::len).sum::<usize>()
+            + 64 * self.len()
+    }
+
+    /// Moves `other`'s rows after this chunk's.
+    pub fn append(&mut self, mut other: InsertChunk) {
+        self.event_id.append(&mut other.event_id);
+        self.conversation_id.append(&mut other.conversation_id);
+        self.assistant_request_id
+            .append(&mut other.assistant_request_id);
+        self.event_type.append(&mut other.event_type);
+        self.event_context.append(&mut other.event_context);
+        self.data.append(&mut other.data);
+        self.timestamp.append(&mut other.timestamp);
+        self.extra.append(&mut other.extra);
+    }
+}
+
 /// Static query id: one prepared statement per connection.
 pub(crate) struct InsertChunkId;
 

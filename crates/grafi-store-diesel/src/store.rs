@@ -523,7 +523,7 @@ impl EventStore for DieselEventStore {
             if let Some(invalid) = encoder.take_invalid() {
                 return Err(invalid);
             }
-            let single = encoder.is_done();
+            let mut single = encoder.is_done();
             let encoded = std::sync::Mutex::new(Encoded {
                 chunks: first.into_iter().collect(),
                 encoder,
@@ -545,6 +545,9 @@ impl EventStore for DieselEventStore {
                     }) => {
                         tracing::debug!(%reason, outcome_unknown, "COPY fell back to INSERT");
                         copy_outcome_unknown = outcome_unknown;
+                        let mut guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
+                        guard.regroup(config.chunk_rows, config.chunk_bytes);
+                        single = guard.encoder.is_done() && guard.chunks.len() == 1;
                     }
                     Err(_) => {
                         tracing::warn!(operation = "record_events", "deadline passed during COPY");
