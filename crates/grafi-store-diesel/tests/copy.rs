@@ -3,28 +3,13 @@
 
 mod common;
 
-use common::{setup_copy_always, setup_insert_only, setup_with, ScratchDb, TestStore};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use common::{
+    lenient_events, scalar, setup_copy_always, setup_insert_only, setup_with, ScratchDb, TestStore,
+};
 use grafi_events::Event;
 use grafi_store_core::conformance::{agent_trace, grafi_corpus, simple_events};
 use grafi_store_core::{EventStore, StoreError};
 use grafi_store_diesel::CopyStats;
-
-async fn scalar(url: &str, sql: &str) -> String {
-    use diesel::sql_types::Text;
-    use diesel_async::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct One {
-        #[diesel(sql_type = Text)]
-        v: String,
-    }
-    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
-    let row: One = diesel::sql_query(format!("SELECT coalesce(({sql})::text, '') AS v"))
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    row.v
-}
 
 /// Every stored column of every row as PostgreSQL prints it, in id order.
 async fn dump(store: &TestStore) -> String {
@@ -54,15 +39,7 @@ fn varied_events() -> Vec<Event> {
         r#"{"event_id": "old", "event_version": "1.0", "assistant_request_id": "r", "event_type": "ToolInvoke", "timestamp": "1969-12-31T23:59:59.999999+00:00", "event_context": {"tool_id": "t", "tool_name": "n", "tool_type": "T", "invoke_context": {"conversation_id": "c", "invoke_id": "i", "assistant_request_id": "r", "user_id": "u", "kwargs": {}}}, "data": {"input_data": "[]"}}"#,
         r#"{"x": [1, 2.50], "event_type": "SomethingNew", "event_id": "raw1", "timestamp": "2025-07-08T09:14:27+00:00"}"#,
     ];
-    let mut events: Vec<Event> = lines
-        .iter()
-        .map(|l| {
-            let doc = serde_json::from_str(l).unwrap();
-            grafi_events::EventRegistry::builtin()
-                .decode_map_lenient(doc)
-                .unwrap()
-        })
-        .collect();
+    let mut events = lenient_events(&lines);
     events.extend(grafi_corpus());
     events.extend(agent_trace("conv-trace", 3, 0));
     events

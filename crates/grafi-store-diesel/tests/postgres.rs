@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{builder, init_tracing, setup, ScratchDb, TestStore};
+use common::{builder, init_tracing, lenient_events, scalar, setup, ScratchDb, TestStore};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use grafi_events::{Event, InvokeContext, Message};
 use grafi_store_core::conformance::{agent_trace, grafi_corpus, same_event, simple_events};
@@ -14,22 +14,6 @@ use grafi_store_core::{EventStore, StoreError};
 
 const CORPUS: &str = include_str!("../../../fixtures/grafi-0.0.24/events.jsonl");
 const GRAFI_SCHEMA: &str = include_str!("../../../fixtures/grafi-0.0.24/schema.sql");
-
-async fn scalar(url: &str, sql: &str) -> String {
-    use diesel::sql_types::Text;
-    use diesel_async::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct One {
-        #[diesel(sql_type = Text)]
-        v: String,
-    }
-    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
-    let row: One = diesel::sql_query(format!("SELECT ({sql})::text AS v"))
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    row.v
-}
 
 /// The grafi corpus through PostgreSQL: every event semantically equal (JSONB's number
 /// normalisation and key order in `event_context` are the only differences), nothing in
@@ -82,15 +66,7 @@ async fn our_own_rows_round_trip_exactly() {
         r#"{"x": [1, 2.50], "event_type": "SomethingNew", "event_id": "raw1", "timestamp": "2025-07-08T09:14:27+00:00"}"#,
         r#"{"event_id": "raw2", "event_type": "ToolInvoke", "event_version": 3, "timestamp": "2025-07-08T09:14:27Z", "assistant_request_id": 7, "event_context": "not an object", "data": null}"#,
     ];
-    let events: Vec<Event> = lines
-        .iter()
-        .map(|l| {
-            let doc = serde_json::from_str(l).unwrap();
-            grafi_events::EventRegistry::builtin()
-                .decode_map_lenient(doc)
-                .unwrap()
-        })
-        .collect();
+    let events = lenient_events(&lines);
     assert!(matches!(events[3], Event::Raw(_)));
     store.record_events(events.clone()).await.unwrap();
     let stored = store.get_events().await.unwrap();

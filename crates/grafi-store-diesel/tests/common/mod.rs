@@ -78,6 +78,37 @@ impl Deref for TestStore {
     }
 }
 
+/// Events from JSON documents, decoded as leniently as stored rows are (odd shapes come back
+/// as `Event::Raw`).
+pub fn lenient_events(lines: &[&str]) -> Vec<grafi_events::Event> {
+    lines
+        .iter()
+        .map(|line| {
+            let doc = serde_json::from_str(line).unwrap();
+            grafi_events::EventRegistry::builtin()
+                .decode_map_lenient(doc)
+                .unwrap()
+        })
+        .collect()
+}
+
+/// The first column of the first row of `sql` on `url`, as text ('' for NULL).
+pub async fn scalar(url: &str, sql: &str) -> String {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct One {
+        #[diesel(sql_type = Text)]
+        v: String,
+    }
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    let row: One = diesel::sql_query(format!("SELECT coalesce(({sql})::text, '') AS v"))
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    row.v
+}
+
 pub fn builder(db: &ScratchDb) -> DieselStoreBuilder {
     DieselEventStore::builder(db.url.clone()).pool_size(8)
 }
