@@ -5,14 +5,13 @@
 //! that are already stored: one duplicate fails the whole statement with a unique violation,
 //! and nothing is written. So a batch is first tried as a `COPY`; if that fails for any reason,
 //! [`CopyAttempt::Fallback`] hands it, already encoded, to the `INSERT … ON CONFLICT DO
-//! NOTHING` path, which has the retries, the error reporting and the idempotence. A duplicate
-//! that is the batch's first row (a whole batch retried) costs one round trip.
+//! NOTHING` path, which has the retries, the error reporting and the idempotence. The server's
+//! error only reaches the client once the whole batch is sent, so a fallback costs about a
+//! `COPY` plus an `INSERT`.
 //!
 //! diesel-async has no `COPY` (and keeps its tokio-postgres client private), so the `COPY`
-//! runs on a small pool of its own raw tokio-postgres connections.
-//!
-//! A `COPY` is one statement: atomic without `BEGIN`/`COMMIT`, and its rows get their ids in
-//! the order they are sent, which is the batch order.
+//! runs on a small pool of its own raw tokio-postgres connections, in an explicit transaction
+//! (see [`copy_batch`]). Rows get their ids in the order they are sent: the batch order.
 
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +22,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use chrono::NaiveDateTime;
 use futures::SinkExt;
 use grafi_store_core::StoreError;
+use tokio::sync::Semaphore;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Statement};
 
@@ -133,7 +133,8 @@ pub struct CopyStats {
 /// The `COPY` pool and its counters.
 pub(crate) struct CopyWriter {
     pool: bb8::Pool<CopyManager>,
-    max_size: u32,
+    /// One per pool connection (see [`CopyWriter::write`]).
+    permits: Semaphore,
     copied: AtomicU64,
     fallbacks: AtomicU64,
 }
@@ -157,7 +158,7 @@ impl CopyWriter {
             .build_unchecked(CopyManager { url, session_setup });
         Self {
             pool,
-            max_size,
+            permits: Semaphore::new(max_size as usize),
             copied: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
         }
@@ -173,20 +174,17 @@ impl CopyWriter {
     /// Sends the batch in `encoded` as one `COPY`, encoding each chunk while the server works
     /// on the previous one. Chunks stay in `encoded` for the fallback.
     ///
-    /// When every `COPY` connection is busy, the batch falls back at once rather than wait:
+    /// When every `COPY` connection is taken, the batch falls back at once rather than wait:
     /// the `INSERT` path on the main pool is slower per row but not idle.
     pub(crate) async fn write(&self, encoded: &Mutex<Encoded>) -> CopyAttempt {
-        let state = self.pool.state();
-        let attempt = if state.idle_connections == 0 && state.connections >= self.max_size {
-            CopyAttempt::fallback("every COPY connection is busy")
-        } else {
-            match self.pool.get().await {
-                Ok(mut conn) => {
-                    conn.clean = false;
-                    copy_batch(&mut conn, encoded).await
-                }
+        // A permit per connection, taken before the pool is asked: bb8's own state does not
+        // count connections still being opened, so it cannot say "all taken" on a cold pool.
+        let attempt = match self.permits.try_acquire() {
+            Err(_) => CopyAttempt::fallback("every COPY connection is busy"),
+            Ok(_permit) => match self.pool.get().await {
+                Ok(mut conn) => copy_batch(&mut conn, encoded).await,
                 Err(error) => CopyAttempt::fallback(format!("no COPY connection: {error}")),
-            }
+            },
         };
         let counter = match attempt {
             CopyAttempt::Recorded(_) => &self.copied,
@@ -198,12 +196,82 @@ impl CopyWriter {
     }
 }
 
+/// Why a `COPY` did not record the batch.
+enum Failure {
+    /// The server refused it (a unique violation, a timeout, a failed commit): nothing was
+    /// written and the connection still answers.
+    Server(String),
+    /// The connection failed. Once `COMMIT` was sent the server may have committed.
+    Lost {
+        reason: String,
+        maybe_committed: bool,
+    },
+    /// An event failed its checks while being encoded.
+    Invalid(StoreError),
+    /// A row this encoding cannot express (the `INSERT` path will report it).
+    Unencodable(String),
+}
+
+impl Failure {
+    fn from_error(error: &tokio_postgres::Error, committing: bool) -> Self {
+        if error.as_db_error().is_none() {
+            return Failure::Lost {
+                reason: format!("COPY connection failed: {error}"),
+                maybe_committed: committing,
+            };
+        }
+        Failure::Server(if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+            "an event id is already stored or repeated in the batch".to_owned()
+        } else {
+            format!("COPY failed: {error}")
+        })
+    }
+}
+
+/// The batch in one transaction: `BEGIN` (pipelined with the `COPY`), the `COPY`, `COMMIT`.
+/// The explicit `COMMIT` is what says the rows are durable: tokio-postgres' `finish` returns
+/// at the `COPY`'s CommandComplete, before an implicit transaction's commit (which a deferred
+/// constraint or a serializable conflict can still fail) has answered.
+///
+/// After any failure but a lost connection the transaction is rolled back and the connection
+/// kept; otherwise (and when the call is abandoned midway) it is discarded.
 async fn copy_batch(conn: &mut CopyConnection, encoded: &Mutex<Encoded>) -> CopyAttempt {
-    let sink = match conn.client.copy_in::<_, Bytes>(&conn.statement).await {
-        Ok(sink) => sink,
-        Err(error) => return failed(conn, &error, false),
+    conn.clean = false;
+    let failure = match copy_in_transaction(conn, encoded).await {
+        Ok(rows) => {
+            conn.clean = true;
+            return CopyAttempt::Recorded(rows);
+        }
+        Err(failure) => failure,
     };
-    // Dropping the sink before `finish` aborts the COPY (CopyFail): nothing is written.
+    if !matches!(failure, Failure::Lost { .. }) {
+        // A server error (FATAL ones included) that closed the connection fails this too.
+        conn.clean = conn.client.batch_execute("ROLLBACK").await.is_ok();
+    }
+    match failure {
+        Failure::Invalid(invalid) => CopyAttempt::Invalid(invalid),
+        Failure::Server(reason) | Failure::Unencodable(reason) => CopyAttempt::fallback(reason),
+        Failure::Lost {
+            reason,
+            maybe_committed,
+        } => CopyAttempt::Fallback {
+            reason,
+            outcome_unknown: maybe_committed,
+        },
+    }
+}
+
+async fn copy_in_transaction(
+    conn: &CopyConnection,
+    encoded: &Mutex<Encoded>,
+) -> Result<usize, Failure> {
+    let client = &conn.client;
+    let (_, sink) = futures::try_join!(
+        client.batch_execute("BEGIN"),
+        client.copy_in::<_, Bytes>(&conn.statement)
+    )
+    .map_err(|e| Failure::from_error(&e, false))?;
+    // Dropping the sink before `finish` aborts the COPY (CopyFail).
     let mut sink = pin!(sink);
     let mut buf = BytesMut::new();
     put_header(&mut buf);
@@ -215,54 +283,36 @@ async fn copy_batch(conn: &mut CopyConnection, encoded: &Mutex<Encoded>) -> Copy
                 match guard.encoder.next() {
                     Some(chunk) => guard.chunks.push(chunk),
                     None => match guard.encoder.take_invalid() {
-                        Some(invalid) => return CopyAttempt::Invalid(invalid),
+                        Some(invalid) => return Err(Failure::Invalid(invalid)),
                         None => break,
                     },
                 }
             }
-            if let Err(reason) = put_rows(&guard.chunks[index], &mut buf) {
-                return CopyAttempt::fallback(reason);
-            }
+            put_rows(&guard.chunks[index], &mut buf).map_err(Failure::Unencodable)?;
         }
         index += 1;
-        if let Err(error) = sink.as_mut().send(buf.split().freeze()).await {
-            return failed(conn, &error, false);
-        }
+        sink.as_mut()
+            .send(buf.split().freeze())
+            .await
+            .map_err(|e| Failure::from_error(&e, false))?;
     }
     buf.put_i16(-1);
-    if let Err(error) = sink.as_mut().send(buf.freeze()).await {
-        return failed(conn, &error, false);
-    }
-    match sink.as_mut().finish().await {
-        Ok(rows) => {
-            conn.clean = true;
-            CopyAttempt::Recorded(usize::try_from(rows).unwrap_or(usize::MAX))
-        }
-        Err(error) => failed(conn, &error, true),
-    }
-}
-
-/// A failed `COPY`. An error the server reported left the connection ready for the next
-/// statement and wrote nothing; any other (a lost socket) may have come after the server
-/// committed, if `finishing`.
-fn failed(
-    conn: &mut CopyConnection,
-    error: &tokio_postgres::Error,
-    finishing: bool,
-) -> CopyAttempt {
-    if error.as_db_error().is_some() {
-        conn.clean = true;
-        let reason = if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-            "an event id is already stored or repeated in the batch".to_owned()
-        } else {
-            format!("COPY failed: {error}")
-        };
-        return CopyAttempt::fallback(reason);
-    }
-    CopyAttempt::Fallback {
-        reason: format!("COPY connection failed: {error}"),
-        outcome_unknown: finishing,
-    }
+    sink.as_mut()
+        .send(buf.freeze())
+        .await
+        .map_err(|e| Failure::from_error(&e, false))?;
+    // Server errors (a unique violation) only come back here: the client streams the whole
+    // batch first, and the server discards what follows the error.
+    let rows = sink
+        .as_mut()
+        .finish()
+        .await
+        .map_err(|e| Failure::from_error(&e, false))?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| Failure::from_error(&e, true))?;
+    Ok(usize::try_from(rows).unwrap_or(usize::MAX))
 }
 
 /// PostgreSQL's binary `COPY` header: signature, no flags, no extension.

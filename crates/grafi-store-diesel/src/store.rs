@@ -551,6 +551,12 @@ impl EventStore for DieselEventStore {
                     }
                     Err(_) => {
                         tracing::warn!(operation = "record_events", "deadline passed during COPY");
+                        // As on the INSERT path: a batch holding an invalid event says so.
+                        let mut guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
+                        guard.encoder.check_rest();
+                        if let Some(invalid) = guard.encoder.take_invalid() {
+                            return Err(invalid);
+                        }
                         return Err(StoreError::Timeout {
                             operation: "record_events",
                             after: config.call_timeout,

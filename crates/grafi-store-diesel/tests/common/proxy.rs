@@ -64,12 +64,6 @@ impl Proxy {
         self.arm(b"COMMIT");
     }
 
-    /// The same cut after the end of a `COPY … FROM STDIN`: the CopyDone and Sync messages
-    /// tokio-postgres sends together (the server then commits the `COPY`).
-    pub fn cut_after_next_copy_done(&self) {
-        self.arm(b"c\0\0\0\x04S\0\0\0\x04");
-    }
-
     fn arm(&self, pattern: &'static [u8]) {
         *self.flags.cut_on.lock().unwrap() = Some(pattern);
     }
@@ -140,7 +134,10 @@ async fn pump(
                 seen.drain(..keep);
                 found
             }
-            _ => false,
+            _ => {
+                seen.clear();
+                false
+            }
         };
         if cut {
             *flags.cut_on.lock().unwrap() = None;
