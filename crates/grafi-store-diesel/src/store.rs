@@ -339,6 +339,17 @@ impl DieselEventStore {
 
     /// How many batches `COPY` wrote and how many fell back to `INSERT` (zeros when `COPY` is
     /// off; see [`DieselEventStore::uses_copy`]).
+    ///
+    /// ```no_run
+    /// # fn check(store: &grafi_store_diesel::DieselEventStore) {
+    /// let stats = store.copy_stats();
+    /// if stats.fallbacks > stats.copied {
+    ///     // Most batches hold ids already stored: COPY costs more than it saves here;
+    ///     // connect with `.copy(None, 0)`.
+    ///     eprintln!("COPY fell back {} times of {}", stats.fallbacks, stats.copied + stats.fallbacks);
+    /// }
+    /// # }
+    /// ```
     pub fn copy_stats(&self) -> CopyStats {
         self.inner
             .copy
