@@ -486,6 +486,14 @@ fn session_setup(statement_timeout: Option<Duration>) -> String {
     setup
 }
 
+/// A batch of `total` events of which `recorded` were new.
+fn outcome(total: usize, recorded: usize) -> RecordOutcome {
+    RecordOutcome {
+        recorded,
+        duplicates: total - recorded.min(total),
+    }
+}
+
 fn record_span(
     span: &tracing::Span,
     started: Instant,
@@ -543,12 +551,7 @@ impl EventStore for DieselEventStore {
             let mut copy_outcome_unknown = false;
             if let Some(copy) = copy {
                 match tokio::time::timeout_at(deadline, copy.write(encoded)).await {
-                    Ok(CopyAttempt::Recorded(recorded)) => {
-                        return Ok(RecordOutcome {
-                            recorded,
-                            duplicates: total - recorded.min(total),
-                        })
-                    }
+                    Ok(CopyAttempt::Recorded(recorded)) => return Ok(outcome(total, recorded)),
                     Ok(CopyAttempt::Invalid(invalid)) => return Err(invalid),
                     Ok(CopyAttempt::Fallback {
                         reason,
@@ -608,14 +611,10 @@ impl EventStore for DieselEventStore {
                 }
                 guard.encoder.take_invalid()
             };
-            let recorded = match invalid {
-                Some(invalid) => return Err(invalid),
-                None => result?,
-            };
-            Ok(RecordOutcome {
-                recorded,
-                duplicates: total - recorded.min(total),
-            })
+            match invalid {
+                Some(invalid) => Err(invalid),
+                None => result.map(|recorded| outcome(total, recorded)),
+            }
         }
         .instrument(span.clone())
         .await;
