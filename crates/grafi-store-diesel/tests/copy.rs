@@ -196,7 +196,7 @@ async fn batches_beyond_the_copy_pool_still_land() {
 /// timeout of unknown outcome; nothing is written either way.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deadline_during_the_copy_still_reports_an_invalid_event() {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    use diesel_async::SimpleAsyncConnection;
     let db = ScratchDb::new().await;
     let store = common::builder(&db)
         .call_timeout(std::time::Duration::from_millis(700))
@@ -205,11 +205,7 @@ async fn a_deadline_during_the_copy_still_reports_an_invalid_event() {
         .connect()
         .await
         .unwrap();
-    let mut locker = AsyncPgConnection::establish(&db.url).await.unwrap();
-    locker
-        .batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
+    let mut locker = common::lock_events_table(&db).await;
     let mut batch = simple_events("conv", "req", 1_000);
     batch[700].meta_mut().unwrap().event_id = String::new();
     match store.record_events(batch).await {

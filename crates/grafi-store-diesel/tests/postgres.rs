@@ -233,11 +233,7 @@ async fn deadlines_and_statement_timeouts() {
         .connect()
         .await
         .unwrap();
-    let mut locker = AsyncPgConnection::establish(&db.url).await.unwrap();
-    locker
-        .batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
+    let mut locker = common::lock_events_table(&db).await;
 
     let started = std::time::Instant::now();
     let err = store.get_events().await.unwrap_err();

@@ -78,6 +78,17 @@ impl Deref for TestStore {
     }
 }
 
+/// A connection holding `ACCESS EXCLUSIVE` on `events` in an open transaction: every statement
+/// on the table blocks until it rolls back (`ROLLBACK`) or drops.
+pub async fn lock_events_table(db: &ScratchDb) -> AsyncPgConnection {
+    let mut locker = AsyncPgConnection::establish(&db.url).await.unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    locker
+}
+
 /// Events from JSON documents, decoded as leniently as stored rows are (odd shapes come back
 /// as `Event::Raw`).
 pub fn lenient_events(lines: &[&str]) -> Vec<grafi_events::Event> {
