@@ -420,57 +420,52 @@ async fn prepare(
         }
     }
     #[derive(QueryableByName)]
-    struct Columns {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let found: Columns = diesel::sql_query(
-        "SELECT count(*) AS n FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = 'events' \
-         AND column_name IN ('id', 'event_id', 'conversation_id', 'assistant_request_id', \
-         'event_type', 'event_context', 'data', 'timestamp', 'extra')",
-    )
-    .get_result(&mut conn)
-    .await
-    .map_err(|e| from_diesel(e, Access::Read))?;
-    if found.n != 9 {
-        return Err(StoreError::Config(
-            "table `events` is missing or not migrated (run `cargo xtask migrate` or connect \
-             with run_migrations enabled)"
-                .into(),
-        ));
-    }
-    copy_compatible(&mut conn).await
-}
-
-/// Whether `events`' columns have the types [`COPY_COLUMN_TYPES`] allows.
-async fn copy_compatible(conn: &mut AsyncPgConnection) -> Result<Result<(), String>, StoreError> {
-    #[derive(QueryableByName)]
     struct Column {
         #[diesel(sql_type = Text)]
         column_name: String,
         #[diesel(sql_type = Text)]
         data_type: String,
     }
+    // One look at the table answers both questions: is it migrated, and can COPY write it.
     let columns: Vec<Column> = diesel::sql_query(
         "SELECT column_name::text AS column_name, data_type::text AS data_type \
          FROM information_schema.columns \
          WHERE table_schema = current_schema() AND table_name = 'events'",
     )
-    .load(conn)
+    .load(&mut conn)
     .await
     .map_err(|e| from_diesel(e, Access::Read))?;
+    let type_of = |name: &str| {
+        columns
+            .iter()
+            .find(|c| c.column_name == name)
+            .map(|c| c.data_type.as_str())
+    };
+    const NEEDED: [&str; 9] = [
+        "id",
+        "event_id",
+        "conversation_id",
+        "assistant_request_id",
+        "event_type",
+        "event_context",
+        "data",
+        "timestamp",
+        "extra",
+    ];
+    if NEEDED.iter().any(|name| type_of(name).is_none()) {
+        return Err(StoreError::Config(
+            "table `events` is missing or not migrated (run `cargo xtask migrate` or connect \
+             with run_migrations enabled)"
+                .into(),
+        ));
+    }
+    // Whether the columns have the types [`COPY_COLUMN_TYPES`] allows.
     for (name, allowed) in COPY_COLUMN_TYPES {
-        let found = columns.iter().find(|c| c.column_name == name);
-        match found {
-            Some(c) if allowed.contains(&c.data_type.as_str()) => {}
-            Some(c) => {
-                return Ok(Err(format!(
-                    "column `{name}` is `{}`, COPY is encoded for {allowed:?}",
-                    c.data_type
-                )))
-            }
-            None => return Ok(Err(format!("column `{name}` is missing"))),
+        let found = type_of(name).unwrap_or_default();
+        if !allowed.contains(&found) {
+            return Ok(Err(format!(
+                "column `{name}` is `{found}`, COPY is encoded for {allowed:?}"
+            )));
         }
     }
     Ok(Ok(()))
