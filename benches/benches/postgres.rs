@@ -9,6 +9,8 @@
 //! * `get_event/postgres/{store size}` vs `raw_get_event/postgres/100000`, and
 //!   `get_conversation_events/postgres/{store size}` vs `raw_conversation/postgres/100000`:
 //!   reads with decoding vs the same rows fetched without.
+//! * `raw_conversation_client_sort/postgres/100000`: the raw fetch in the store's query shape
+//!   (no `ORDER BY`, rows sorted by id on the client); context for the read ratio, no target.
 //!
 //! Runs on a scratch database on `DATABASE_URL` (default the local server), dropped at the end.
 
@@ -409,6 +411,13 @@ fn reads(c: &mut Criterion) {
             "SELECT {COLUMNS} FROM events WHERE conversation_id = $1 ORDER BY id"
         )))
         .unwrap();
+    // The store's own query shape: no `ORDER BY`, rows sorted by id on the client.
+    let by_conversation_unordered = bench
+        .rt
+        .block_on(bench.client.prepare(&format!(
+            "SELECT {COLUMNS} FROM events WHERE conversation_id = $1"
+        )))
+        .unwrap();
     let ids: Vec<String> = all
         .iter()
         .step_by(97)
@@ -442,6 +451,24 @@ fn reads(c: &mut Criterion) {
                 .rt
                 .block_on(bench.client.query(&by_conversation, &[&conv]))
                 .unwrap();
+            assert_eq!(rows.len(), CONVERSATION_LEN);
+            rows
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("raw_conversation_client_sort");
+    group.throughput(Throughput::Elements(CONVERSATION_LEN as u64));
+    let mut k = 0;
+    group.bench_function(BenchmarkId::new("postgres", 100_000), |b| {
+        b.iter(|| {
+            k = (k + 7) % (100_000 / CONVERSATION_LEN);
+            let conv = format!("bench-conv-{k}");
+            let mut rows = bench
+                .rt
+                .block_on(bench.client.query(&by_conversation_unordered, &[&conv]))
+                .unwrap();
+            rows.sort_unstable_by_key(|row| row.get::<_, i64>(0));
             assert_eq!(rows.len(), CONVERSATION_LEN);
             rows
         })

@@ -150,6 +150,14 @@ pub fn run(target_dir: &Path) -> std::result::Result<(), String> {
         "≥ 50 %",
         true,
     );
+    ratio(
+        "get_conversation_events/postgres/100000 ÷ raw_conversation_client_sort/postgres/100000 (rate)",
+        rate("get_conversation_events/postgres/100000")
+            .zip(rate("raw_conversation_client_sort/postgres/100000"))
+            .map(|(a, b)| a / b),
+        "(context)",
+        true,
+    );
     // The same 1,000 events / 50 conversations at every store size (the target), then reads
     // scattered over the whole store (cache-cold; reported, no target).
     for (op, target) in [

@@ -210,13 +210,16 @@ macro_rules! events_where {
     ($store:expr, $op:literal, $column:ident) => {{
         let span = tracing::info_span!($op, $column = %shorten($column), rows = tracing::field::Empty);
         async {
-            let rows: Vec<RowTuple> = with_retries!($store, $op, Access::Read, |conn| {
+            // No `ORDER BY id`: over the column's index it adds a sort that holds every row
+            // back until the last is read (and detoasted, and its JSONB printed); without it
+            // the server sends rows as it reads them. Sorting ~100 rows here costs ~1 µs.
+            let mut rows: Vec<RowTuple> = with_retries!($store, $op, Access::Read, |conn| {
                 events::table
                     .select(row_columns!())
                     .filter(events::$column.eq($column))
-                    .order(events::id.asc())
                     .load::<RowTuple>(conn)
             })?;
+            rows.sort_unstable_by_key(|row| row.0);
             tracing::Span::current().record("rows", rows.len());
             $store.decode_rows(rows).await
         }

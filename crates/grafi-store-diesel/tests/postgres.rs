@@ -379,3 +379,40 @@ async fn topic_query_uses_the_index() {
         "{plan:#?}"
     );
 }
+
+/// Conversation and request reads come back in id (recording) order even when the table's
+/// physical order differs: the store's query has no `ORDER BY` (a sort would hold every row
+/// back until the last one is read) and sorts on the client.
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_are_in_id_order_whatever_the_physical_order() {
+    let store = setup().await;
+    let events = simple_events("conv-heap", "req-heap", 12);
+    store.record_events(events.clone()).await.unwrap();
+    // Rewrite the table backwards, ids unchanged: a scan now meets the newest row first.
+    store
+        .db
+        .sql(
+            "CREATE TEMP TABLE backwards AS SELECT * FROM events ORDER BY id DESC;
+             DELETE FROM events;
+             INSERT INTO events SELECT * FROM backwards ORDER BY id DESC;
+             ANALYZE events;",
+        )
+        .await;
+    let physical = scalar(
+        &store.db.url,
+        "SELECT string_agg(id::text, ',') FROM (SELECT id FROM events WHERE conversation_id = 'conv-heap') s",
+    )
+    .await;
+    assert!(
+        physical.starts_with("12,11,"),
+        "table not reversed: {physical}"
+    );
+    let expected: Vec<&str> = events.iter().map(Event::event_id).collect();
+    for got in [
+        store.get_conversation_events("conv-heap").await.unwrap(),
+        store.get_agent_events("req-heap").await.unwrap(),
+    ] {
+        let ids: Vec<&str> = got.iter().map(|e| e.event_id()).collect();
+        assert_eq!(ids, expected);
+    }
+}
