@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::error::DecodeError;
 use crate::fields::Fields;
+use crate::kwargs::Kwargs;
 
 /// grafi's `InvokeContext`, found at `event_context.invoke_context` in every event.
 ///
@@ -25,7 +26,8 @@ pub struct InvokeContext {
     /// `null` is allowed; an absent key reads as `""`, grafi's default.
     pub user_id: Option<String>,
     /// Free-form context passed through the workflow; `null` is allowed; absent reads as `{}`.
-    pub kwargs: Option<Map<String, Value>>,
+    /// Shared between events (see [`Kwargs`]).
+    pub kwargs: Option<Kwargs>,
     /// Fields grafi 0.0.24 does not write, kept verbatim.
     pub extra: Map<String, Value>,
 }
@@ -42,7 +44,7 @@ impl InvokeContext {
             invoke_id: crate::new_id(),
             assistant_request_id: assistant_request_id.into(),
             user_id: Some(String::new()),
-            kwargs: Some(Map::new()),
+            kwargs: Some(Kwargs::default()),
             extra: Map::new(),
         }
     }
@@ -56,7 +58,7 @@ impl InvokeContext {
     /// Sets one entry of `kwargs`.
     pub fn with_kwarg(mut self, key: impl Into<String>, value: Value) -> Self {
         self.kwargs
-            .get_or_insert_with(Map::new)
+            .get_or_insert_with(Kwargs::default)
             .insert(key.into(), value);
         self
     }
@@ -78,9 +80,9 @@ impl InvokeContext {
             }
         };
         let kwargs = match f.take_opt_value("kwargs") {
-            None => Some(Map::new()),
+            None => Some(Kwargs::default()),
             Some(Value::Null) => None,
-            Some(Value::Object(m)) => Some(m),
+            Some(Value::Object(m)) => Some(Kwargs::from(m)),
             Some(other) => {
                 return Err(crate::fields::wrong_type(
                     f.path_of("kwargs"),

@@ -13,11 +13,13 @@
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize as DeriveDeserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::context::InvokeContext;
 use crate::event::Event;
 use crate::event_type::EventType;
+use crate::kwargs::Kwargs;
 use crate::message::MessageList;
 use crate::model::*;
 use crate::timestamp::Timestamp;
@@ -134,8 +136,30 @@ struct FastInvokeContext {
     assistant_request_id: String,
     #[serde(default, deserialize_with = "present")]
     user_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    kwargs: Option<Option<Map<String, Value>>>,
+    #[serde(default, deserialize_with = "kwargs_text")]
+    kwargs: Option<Option<Kwargs>>,
+}
+
+/// Kwargs nested deeper than this go the general way. Parsed on their own (as
+/// [`kwargs_text`] does) they escape the parser's limit of 127 levels, which counts from the
+/// top of the document. The fast path meets kwargs at level 7 at most (a consumed event's,
+/// inside a node event's `data`), so 7 + 120 - 1 levels stay within the limit, and the fast
+/// path never accepts a document the general path refuses.
+const FAST_KWARGS_DEPTH: usize = 120;
+
+/// `kwargs`, present (`null` included): the raw text, decoded through the per-thread memory of
+/// recent kwargs texts, so the events of one request share one map (see [`Kwargs`]).
+fn kwargs_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Kwargs>>, D::Error> {
+    let raw = <&'de RawValue>::deserialize(d)?;
+    if raw.get() == "null" {
+        return Ok(Some(None));
+    }
+    match crate::kwargs::from_object_text(raw.get(), FAST_KWARGS_DEPTH) {
+        Some(kwargs) => Ok(Some(Some(kwargs))),
+        None => Err(de::Error::custom(
+            "kwargs: not an object, or too deep for the fast path",
+        )),
+    }
 }
 
 impl From<FastInvokeContext> for InvokeContext {
@@ -146,7 +170,7 @@ impl From<FastInvokeContext> for InvokeContext {
             invoke_id: c.invoke_id,
             assistant_request_id: c.assistant_request_id,
             user_id: c.user_id.unwrap_or_else(|| Some(String::new())),
-            kwargs: c.kwargs.unwrap_or_else(|| Some(Map::new())),
+            kwargs: c.kwargs.unwrap_or_else(|| Some(Kwargs::default())),
             extra: Map::new(),
         }
     }

@@ -221,3 +221,56 @@ fn a_user_decoder_replacing_a_builtin_type_is_never_bypassed() {
     assert!(registry.decode_parts_fast(parts).is_none());
     assert!(EventRegistry::builtin().decode_parts_fast(parts).is_some());
 }
+
+/// `{"a": [[…[1]…]]}`: an object nested `depth` levels deep.
+fn kwargs_of_depth(depth: usize) -> Value {
+    let mut value = json!(1);
+    for _ in 1..depth {
+        value = Value::Array(vec![value]);
+    }
+    json!({ "a": value })
+}
+
+/// The fast path reads `kwargs` as raw text and parses it on its own, outside the parser's
+/// depth count for the whole document; it must still refuse nothing the general path reads
+/// and read nothing the general path refuses, for kwargs at the top and inside a consumed
+/// event, around the fast path's limit (120 levels) and the parser's (127 for the document).
+#[test]
+fn deep_kwargs_decode_the_same_on_both_paths() {
+    let docs = corpus();
+    let node = docs
+        .iter()
+        .find(|d| d["event_type"] == "NodeInvoke")
+        .expect("a node event in the corpus");
+    let mut outcomes = std::collections::BTreeSet::new();
+    for pointer in [
+        "/event_context/invoke_context/kwargs",
+        "/data/input_data/0/event_context/invoke_context/kwargs",
+    ] {
+        for depth in 117..=126 {
+            let mut doc = node.clone();
+            *doc.pointer_mut(pointer).unwrap() = kwargs_of_depth(depth);
+            let text = serde_json::to_string(&doc).unwrap();
+            // The general path from text: the parser's limit applies to the whole document.
+            let expected = serde_json::from_str::<Value>(&text)
+                .ok()
+                .map(|doc| general(&doc).unwrap());
+            let got = EventRegistry::builtin().decode_str(&text).ok();
+            assert_eq!(got, expected, "{pointer} at depth {depth}");
+            // From a row's columns, each parsed on its own by the general path.
+            let columns = Columns::of(&doc).unwrap();
+            if let Some(fast) = EventRegistry::builtin().decode_parts_fast(columns.parts()) {
+                assert!(
+                    depth <= 120,
+                    "{pointer} at depth {depth} took the fast path"
+                );
+                assert!(serde_json::from_str::<Value>(&columns.context).is_ok());
+                assert!(serde_json::from_str::<Value>(&columns.data).is_ok());
+                assert_eq!(fast, general(&doc).unwrap());
+            }
+            outcomes.insert((pointer, expected.is_some()));
+        }
+    }
+    // Both pointers reach both outcomes: decoded, and refused as too deep.
+    assert_eq!(outcomes.len(), 4, "{outcomes:?}");
+}

@@ -6,7 +6,7 @@
 //! types, non-UTC offsets) is accepted.
 
 use chrono::Datelike;
-use grafi_events::{ConsumeFromTopic, Event, EventMeta, MessageList};
+use grafi_events::{ConsumeFromTopic, Event, EventMeta, Kwargs, MessageList};
 use serde_json::{Map, Value};
 
 use crate::error::{InvalidReason, StoreError};
@@ -42,22 +42,36 @@ impl Default for Limits {
 /// assert!(err.to_string().contains("NUL"));
 /// ```
 pub fn check(event: &Event, index: usize, limits: &Limits) -> Result<(), StoreError> {
-    check_reason(event, limits).map_err(|reason| StoreError::InvalidEvent {
+    check_with(event, index, limits, &mut KwargsMemo::default())
+}
+
+/// Checks a batch, stopping at the first invalid event.
+pub fn check_all(events: &[Event], limits: &Limits) -> Result<(), StoreError> {
+    let mut memo = KwargsMemo::default();
+    events
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, e)| check_with(e, i, limits, &mut memo))
+}
+
+fn check_with(
+    event: &Event,
+    index: usize,
+    limits: &Limits,
+    memo: &mut KwargsMemo,
+) -> Result<(), StoreError> {
+    check_reason(event, limits, memo).map_err(|reason| StoreError::InvalidEvent {
         event_id: event.event_id().to_owned(),
         index,
         reason,
     })
 }
 
-/// Checks a batch, stopping at the first invalid event.
-pub fn check_all(events: &[Event], limits: &Limits) -> Result<(), StoreError> {
-    events
-        .iter()
-        .enumerate()
-        .try_for_each(|(i, e)| check(e, i, limits))
-}
-
-fn check_reason(event: &Event, limits: &Limits) -> Result<(), InvalidReason> {
+fn check_reason(
+    event: &Event,
+    limits: &Limits,
+    memo: &mut KwargsMemo,
+) -> Result<(), InvalidReason> {
     if event.event_id().is_empty() {
         return Err(InvalidReason::EmptyEventId);
     }
@@ -76,8 +90,12 @@ fn check_reason(event: &Event, limits: &Limits) -> Result<(), InvalidReason> {
             event.timestamp().as_str().to_owned(),
         ));
     }
-    let mut scan = Scan::default();
+    let mut scan = Scan {
+        memo: std::mem::take(memo),
+        ..Scan::default()
+    };
     scan_event(event, &mut scan);
+    *memo = std::mem::take(&mut scan.memo);
     if scan.context_nul {
         return Err(InvalidReason::NulCharacter {
             field: "event_context",
@@ -106,6 +124,42 @@ struct Scan {
     context_nul: bool,
     /// Deepest nesting seen, in levels of the whole document.
     depth: usize,
+    memo: KwargsMemo,
+}
+
+/// The kwargs walked last, and what the walk found. The events of one invoke share their
+/// kwargs ([`Kwargs`]), node events again in every event they consumed, so a batch walks
+/// each shared map once instead of once per event.
+#[derive(Default)]
+struct KwargsMemo {
+    /// Holding a clone keeps the map alive, so its address cannot be reused in the batch.
+    last: Option<(Kwargs, KwargsScan)>,
+}
+
+#[derive(Clone, Copy)]
+struct KwargsScan {
+    bytes: usize,
+    nul: bool,
+    deepest: usize,
+}
+
+impl KwargsMemo {
+    fn scan(&mut self, kwargs: &Kwargs) -> KwargsScan {
+        if let Some((seen, found)) = &self.last {
+            if Kwargs::ptr_eq(seen, kwargs) {
+                return *found;
+            }
+        }
+        let mut fresh = Scan::default();
+        let deepest = fresh.context_map(kwargs);
+        let found = KwargsScan {
+            bytes: fresh.bytes,
+            nul: fresh.context_nul,
+            deepest,
+        };
+        self.last = Some((kwargs.clone(), found));
+        found
+    }
 }
 
 /// Levels of nesting of a value: 0 for a scalar, 1 for a flat array or object.
@@ -184,8 +238,10 @@ fn scan_meta(meta: &EventMeta, level: usize, scan: &mut Scan) {
     scan.depth = scan.depth.max(level + 2);
     let ctx = &meta.invoke_context;
     if let Some(kwargs) = &ctx.kwargs {
-        let deepest = scan.context_map(kwargs);
-        scan.depth = scan.depth.max(level + 3 + deepest);
+        let found = scan.memo.scan(kwargs);
+        scan.bytes += found.bytes;
+        scan.context_nul |= found.nul;
+        scan.depth = scan.depth.max(level + 3 + found.deepest);
     }
     let deepest = scan.context_map(&ctx.extra);
     scan.depth = scan.depth.max(level + 2 + deepest);
@@ -217,8 +273,12 @@ fn scan_consumed(consumed: &[ConsumeFromTopic], scan: &mut Scan) {
     for c in consumed {
         // Embedded consume events live in `data`, which may hold NUL: count, don't refuse.
         // Each is a document at level 4: top, data, input_data array, the document.
-        let mut inner = Scan::default();
+        let mut inner = Scan {
+            memo: std::mem::take(&mut scan.memo),
+            ..Scan::default()
+        };
         scan_meta(&c.meta, 4, &mut inner);
+        scan.memo = std::mem::take(&mut inner.memo);
         scan.bytes += inner.bytes + c.consumer_name.len() + c.topic_name.len();
         scan.depth = scan.depth.max(inner.depth);
         scan.messages(&c.data);
@@ -327,6 +387,38 @@ mod tests {
 
     fn nested(levels: usize) -> Value {
         (0..levels).fold(json!(1), |inner, _| json!([inner]))
+    }
+
+    /// A batch walks shared kwargs once; a copy written after sharing is walked again, so a
+    /// NUL put into the copy is still found, at the event that carries it.
+    #[test]
+    fn shared_kwargs_are_walked_once_and_a_written_copy_again() {
+        let clean = InvokeContext::new("c", "r").with_kwarg("k", json!("v"));
+        let mut dirty = clean.clone();
+        dirty
+            .kwargs
+            .as_mut()
+            .unwrap()
+            .insert("k".into(), json!("v\u{0}"));
+        let event = |ctx: &InvokeContext| {
+            Event::tool_invoke(ctx.clone(), ComponentInfo::new("t", "T"), &[])
+        };
+        let batch = [event(&clean), event(&clean), event(&dirty), event(&clean)];
+        let shared = |i: usize| batch[i].invoke_context().unwrap().kwargs.clone().unwrap();
+        assert!(Kwargs::ptr_eq(&shared(0), &shared(1)));
+        assert!(!Kwargs::ptr_eq(&shared(1), &shared(2)));
+        match check_all(&batch, &Limits::default()) {
+            Err(StoreError::InvalidEvent {
+                index: 2,
+                reason:
+                    InvalidReason::NulCharacter {
+                        field: "event_context",
+                    },
+                ..
+            }) => {}
+            other => panic!("expected the NUL at index 2, got {other:?}"),
+        }
+        assert!(check_all(&[event(&clean), event(&clean)], &Limits::default()).is_ok());
     }
 
     fn with_kwarg(levels: usize) -> Event {
