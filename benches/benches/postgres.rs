@@ -405,19 +405,6 @@ fn reads(c: &mut Criterion) {
                 .prepare(&format!("SELECT {COLUMNS} FROM events WHERE event_id = $1")),
         )
         .unwrap();
-    let by_conversation = bench
-        .rt
-        .block_on(bench.client.prepare(&format!(
-            "SELECT {COLUMNS} FROM events WHERE conversation_id = $1 ORDER BY id"
-        )))
-        .unwrap();
-    // The store's own query shape: no `ORDER BY`, rows sorted by id on the client.
-    let by_conversation_unordered = bench
-        .rt
-        .block_on(bench.client.prepare(&format!(
-            "SELECT {COLUMNS} FROM events WHERE conversation_id = $1"
-        )))
-        .unwrap();
     let ids: Vec<String> = all
         .iter()
         .step_by(97)
@@ -440,40 +427,38 @@ fn reads(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("raw_conversation");
-    group.throughput(Throughput::Elements(CONVERSATION_LEN as u64));
-    let mut k = 0;
-    group.bench_function(BenchmarkId::new("postgres", 100_000), |b| {
-        b.iter(|| {
-            k = (k + 7) % (100_000 / CONVERSATION_LEN);
-            let conv = format!("bench-conv-{k}");
-            let rows = bench
-                .rt
-                .block_on(bench.client.query(&by_conversation, &[&conv]))
-                .unwrap();
-            assert_eq!(rows.len(), CONVERSATION_LEN);
-            rows
-        })
-    });
-    group.finish();
-
-    let mut group = c.benchmark_group("raw_conversation_client_sort");
-    group.throughput(Throughput::Elements(CONVERSATION_LEN as u64));
-    let mut k = 0;
-    group.bench_function(BenchmarkId::new("postgres", 100_000), |b| {
-        b.iter(|| {
-            k = (k + 7) % (100_000 / CONVERSATION_LEN);
-            let conv = format!("bench-conv-{k}");
-            let mut rows = bench
-                .rt
-                .block_on(bench.client.query(&by_conversation_unordered, &[&conv]))
-                .unwrap();
-            rows.sort_unstable_by_key(|row| row.get::<_, i64>(0));
-            assert_eq!(rows.len(), CONVERSATION_LEN);
-            rows
-        })
-    });
-    group.finish();
+    // The raw query (`ORDER BY id`), then the store's own query shape (rows sorted
+    // here), context for the read ratio.
+    for (group_name, order_by, sort_here) in [
+        ("raw_conversation", " ORDER BY id", false),
+        ("raw_conversation_client_sort", "", true),
+    ] {
+        let statement = bench
+            .rt
+            .block_on(bench.client.prepare(&format!(
+                "SELECT {COLUMNS} FROM events WHERE conversation_id = $1{order_by}"
+            )))
+            .unwrap();
+        let mut group = c.benchmark_group(group_name);
+        group.throughput(Throughput::Elements(CONVERSATION_LEN as u64));
+        let mut k = 0;
+        group.bench_function(BenchmarkId::new("postgres", 100_000), |b| {
+            b.iter(|| {
+                k = (k + 7) % (100_000 / CONVERSATION_LEN);
+                let conv = format!("bench-conv-{k}");
+                let mut rows = bench
+                    .rt
+                    .block_on(bench.client.query(&statement, &[&conv]))
+                    .unwrap();
+                if sort_here {
+                    rows.sort_unstable_by_key(|row| row.get::<_, i64>(0));
+                }
+                assert_eq!(rows.len(), CONVERSATION_LEN);
+                rows
+            })
+        });
+        group.finish();
+    }
 }
 
 criterion_group! {
