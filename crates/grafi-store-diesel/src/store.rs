@@ -210,18 +210,21 @@ macro_rules! events_where {
     ($store:expr, $op:literal, $column:ident) => {{
         let span = tracing::info_span!($op, $column = %shorten($column), rows = tracing::field::Empty);
         async {
+            let registry = &$store.inner.config.registry;
             // No `ORDER BY id`: over the column's index it adds a sort that holds every row
             // back until the last is read (and detoasted, and its JSONB printed); without it
-            // the server sends rows as it reads them. Sorting ~100 rows here costs ~1 µs.
-            let mut rows: Vec<RowTuple> = with_retries!($store, $op, Access::Read, |conn| {
-                events::table
+            // the server sends rows as it reads them, and they are decoded as they arrive.
+            let arriving = with_retries!($store, $op, Access::Read, |conn| async move {
+                let rows = events::table
                     .select(row_columns!())
                     .filter(events::$column.eq($column))
-                    .load::<RowTuple>(conn)
+                    .load_stream::<RowTuple>(conn)
+                    .await?;
+                crate::read::receive(rows, registry).await
             })?;
-            rows.sort_unstable_by_key(|row| row.0);
-            tracing::Span::current().record("rows", rows.len());
-            $store.decode_rows(rows).await
+            let events = arriving.finish(registry).await?;
+            tracing::Span::current().record("rows", events.len());
+            Ok(events)
         }
         .instrument(span)
         .await
@@ -635,14 +638,19 @@ impl EventStore for DieselEventStore {
     async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
         let span = tracing::info_span!("get_events", rows = tracing::field::Empty);
         async {
-            let rows: Vec<RowTuple> = with_retries!(self, "get_events", Access::Read, |conn| {
-                events::table
+            let registry = &self.inner.config.registry;
+            // In id order: a walk of the primary key, streamed, no sort in the plan.
+            let arriving = with_retries!(self, "get_events", Access::Read, |conn| async move {
+                let rows = events::table
                     .select(row_columns!())
                     .order(events::id.asc())
-                    .load::<RowTuple>(conn)
+                    .load_stream::<RowTuple>(conn)
+                    .await?;
+                crate::read::receive(rows, registry).await
             })?;
-            tracing::Span::current().record("rows", rows.len());
-            self.decode_rows(rows).await
+            let events = arriving.finish(registry).await?;
+            tracing::Span::current().record("rows", events.len());
+            Ok(events)
         }
         .instrument(span)
         .await
