@@ -62,7 +62,7 @@ where
                     arriving.decoded.push(oldest.await);
                 }
             }
-            let chunk = std::mem::take(&mut arriving.rest);
+            let chunk = std::mem::replace(&mut arriving.rest, Vec::with_capacity(CHUNK_ROWS));
             let registry = Arc::clone(registry);
             arriving
                 .decoding
