@@ -25,7 +25,7 @@ const CHUNK_ROWS: usize = 25;
 /// the oldest one instead.
 const CHUNKS_IN_FLIGHT: usize = 2;
 
-type DecodedChunk = Result<Vec<(i64, Arc<Event>)>, DecodeError>;
+pub(crate) type DecodedChunk = Result<Vec<(i64, Arc<Event>)>, DecodeError>;
 
 /// A read's rows as received: chunks decoded, chunks being decoded (oldest first), and the
 /// rows after the last full chunk.
@@ -36,7 +36,8 @@ pub(crate) struct Arriving {
     rest: Vec<RowTuple>,
 }
 
-fn decode(rows: Vec<RowTuple>, registry: &EventRegistry) -> DecodedChunk {
+/// Rows → `(id, event)`, in row order; stops at the first row that does not decode.
+pub(crate) fn decode(rows: Vec<RowTuple>, registry: &EventRegistry) -> DecodedChunk {
     rows.into_iter()
         .map(|row| {
             let id = row.0;

@@ -23,7 +23,7 @@ use crate::config::{DieselStoreBuilder, DieselStoreConfig};
 use crate::copy::{CopyAttempt, CopyStats, CopyWriter, COPY_CHUNK_ROWS, COPY_COLUMN_TYPES};
 use crate::error::{from_connection, from_diesel, from_pool, redact_url, Access};
 use crate::query::TopicQuery;
-use crate::row::{RowTuple, StoredRow};
+use crate::row::RowTuple;
 use crate::schema::events;
 
 /// Logs the pools' background failures (connects, health checks), which bb8 otherwise drops.
@@ -166,14 +166,10 @@ fn decode_all(
     rows: Vec<RowTuple>,
     registry: &EventRegistry,
 ) -> Result<Vec<Arc<Event>>, StoreError> {
-    rows.into_iter()
-        .map(|t| {
-            StoredRow::from(t)
-                .into_event(registry)
-                .map(Arc::new)
-                .map_err(|source| StoreError::Decode { source })
-        })
-        .collect()
+    match crate::read::decode(rows, registry) {
+        Ok(decoded) => Ok(decoded.into_iter().map(|(_, event)| event).collect()),
+        Err(source) => Err(StoreError::Decode { source }),
+    }
 }
 
 /// `error`, marked as of unknown outcome when an earlier attempt of the same call may have
