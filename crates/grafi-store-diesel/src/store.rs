@@ -635,7 +635,8 @@ impl EventStore for DieselEventStore {
         let span = tracing::info_span!("get_events", rows = tracing::field::Empty);
         async {
             let registry = &self.inner.config.registry;
-            // In id order: a walk of the primary key, streamed, no sort in the plan.
+            // Rows stream when the plan walks the primary key (the usual plan for a table
+            // written in id order); with any plan they are decoded as they arrive.
             let arriving = with_retries!(self, "get_events", Access::Read, |conn| async move {
                 let rows = events::table
                     .select(row_columns!())
