@@ -22,7 +22,7 @@ use crate::batch::{insert_pipelined, ChunkEncoder, Encoded};
 use crate::config::{DieselStoreBuilder, DieselStoreConfig};
 use crate::copy::{CopyAttempt, CopyStats, CopyWriter, COPY_CHUNK_ROWS, COPY_COLUMN_TYPES};
 use crate::error::{from_connection, from_diesel, from_pool, redact_url, Access};
-use crate::query::TopicQuery;
+use crate::query::{EventByIdQuery, TopicQuery};
 use crate::row::RowTuple;
 use crate::schema::events;
 
@@ -712,11 +712,7 @@ impl EventStore for DieselEventStore {
         let span = tracing::info_span!("get_event", event_id = %shorten(event_id));
         async {
             let rows: Vec<RowTuple> = with_retries!(self, "get_event", Access::Read, |conn| {
-                events::table
-                    .select(row_columns!())
-                    .filter(events::event_id.eq(event_id))
-                    .limit(1)
-                    .load::<RowTuple>(conn)
+                EventByIdQuery { event_id }.load::<RowTuple>(conn)
             })?;
             Ok(self.decode_rows(rows).await?.into_iter().next())
         }
