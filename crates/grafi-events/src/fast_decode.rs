@@ -154,7 +154,7 @@ fn kwargs_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Kwargs>>
     if raw.get() == "null" {
         return Ok(Some(None));
     }
-    match crate::kwargs::from_object_text(raw.get(), FAST_KWARGS_DEPTH) {
+    match crate::kwargs::from_object_text(raw, FAST_KWARGS_DEPTH) {
         Some(kwargs) => Ok(Some(Some(kwargs))),
         None => Err(de::Error::custom(
             "kwargs: not an object, or too deep for the fast path",
