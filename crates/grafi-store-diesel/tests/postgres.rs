@@ -69,9 +69,29 @@ async fn our_own_rows_round_trip_exactly() {
     let events = lenient_events(&lines);
     assert!(matches!(events[3], Event::Raw(_)));
     store.record_events(events.clone()).await.unwrap();
-    let stored = store.get_events().await.unwrap();
+    assert_round_trip(&store.get_events().await.unwrap(), &events, &lines);
+    // The same rows one call each: `record_event` writes a `VALUES` row, not arrays.
+    store.clear_events().await.unwrap();
+    for event in &events {
+        assert_eq!(store.record_event(event.clone()).await.unwrap().recorded, 1);
+    }
+    assert_round_trip(&store.get_events().await.unwrap(), &events, &lines);
+    // And grafi's view of the same rows (what `timestamp` holds): the UTC wall clock.
+    assert_eq!(
+        scalar(
+            &store.db.url,
+            "SELECT \"timestamp\" FROM events WHERE event_id = 'v2'"
+        )
+        .await,
+        "2025-07-08 09:14:27.5"
+    );
+}
+
+/// `stored` holds `events` (decoded from `lines`) exactly, but for the JSONB-normalised
+/// kwargs of `v2`.
+fn assert_round_trip(stored: &[Arc<Event>], events: &[Event], lines: &[&str]) {
     assert_eq!(stored.len(), lines.len());
-    for ((s, e), line) in stored.iter().zip(&events).zip(lines) {
+    for ((s, e), line) in stored.iter().zip(events).zip(lines.iter().copied()) {
         if e.event_id() == "v2" {
             // kwargs live in event_context (JSONB): numbers normalised, the rest exact.
             assert!(same_event(s, e));
@@ -87,15 +107,6 @@ async fn our_own_rows_round_trip_exactly() {
             assert_eq!(s.to_json(), line);
         }
     }
-    // And grafi's view of the same rows (what `timestamp` holds): the UTC wall clock.
-    assert_eq!(
-        scalar(
-            &store.db.url,
-            "SELECT \"timestamp\" FROM events WHERE event_id = 'v2'"
-        )
-        .await,
-        "2025-07-08 09:14:27.5"
-    );
 }
 
 /// A table created by grafi (its exact DDL, integer ids, rows as grafi writes them): the
