@@ -49,8 +49,15 @@ impl Formatter for PythonFormatter {
         fragment: &str,
     ) -> io::Result<()> {
         // Fast path: most text is printable ASCII (serde_json has already escaped quotes,
-        // backslashes and controls), and `is_ascii` is vectorised.
-        if fragment.is_ascii() && !fragment.as_bytes().contains(&0x7f) {
+        // backslashes and controls, so below 0x7f means printable). Fragments are the runs
+        // between escapes, ~10 bytes in message lists: one pass with no early exit beats
+        // `is_ascii` plus a `memchr` call for 0x7f (146,800 against 156,100 instructions per
+        // `record_event` of the bench's events, callgrind).
+        if fragment
+            .bytes()
+            .fold(0u8, |seen, b| seen | u8::from(b >= 0x7f))
+            == 0
+        {
             return w.write_all(fragment.as_bytes());
         }
         let mut start = 0;

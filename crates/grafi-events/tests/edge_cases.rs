@@ -143,6 +143,18 @@ fn strings_with_control_characters_and_astral_planes_survive() {
     assert!(kw["s"].as_str().unwrap().contains('\u{0}'));
 }
 
+/// DEL is printable for serde_json but not for `ensure_ascii`; with only plain ASCII around
+/// it, it is found by the formatter's fast check alone.
+#[test]
+fn del_among_plain_ascii_is_escaped_as_python_does() {
+    assert_eq!(
+        grafi_events::python_json::to_string("plain \u{7f} text"),
+        r#""plain \u007f text""#
+    );
+    let doc = tool_doc_with_kwargs(r#"{"s": "plain \u007f text", "t": "\u007f"}"#);
+    assert_eq!(decode_str(&doc).unwrap().to_json(), doc);
+}
+
 #[test]
 fn deep_nesting_within_the_parser_limit_round_trips() {
     let depth = 60; // 120 levels + 3 of envelope: just under serde_json's limit of 128
