@@ -1,7 +1,8 @@
-//! The two hand-written statements.
+//! The hand-written statements: chunk insert, one-event insert, lookup by id, topic lookup.
 //!
-//! Both have a fixed SQL text and a static [`QueryId`], so diesel-async prepares each once per
-//! connection and reuses it (diesel's `sql_query` and multi-row `VALUES` are never cached).
+//! Each has a fixed SQL text and a static [`QueryId`], so diesel-async prepares each once per
+//! connection and reuses it (diesel's `sql_query` and multi-row `VALUES` are never cached),
+//! and rendering its SQL, which diesel-async does on every call, is a few string pushes.
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
