@@ -11,7 +11,7 @@
 //! fast path takes, they build equal events (tested on the corpus, by property and on the
 //! edge cases the fast path refuses).
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde::Deserialize as DeriveDeserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -69,7 +69,15 @@ pub(crate) fn assemble_document(ty: EventType, doc: FastDocument) -> Option<Even
 /// Decodes a stored row of the built-in type `ty` from its parts.
 pub(crate) fn decode_parts(ty: EventType, parts: StoredParts<'_>) -> Option<Event> {
     let MapOnly(context) = serde_json::from_str::<MapOnly<Context>>(parts.event_context).ok()?;
-    let data: Data = serde_json::from_str(parts.data).ok()?;
+    // A topic event's `data` is a message list's JSON string: kept escaped until read. (Only
+    // here, where the column is its own text: inside a document serde cannot hand the same
+    // value over as either raw text or an object.)
+    let data = if parts.data.trim_start().starts_with('"') {
+        let ListLiteral(list) = serde_json::from_str(parts.data).ok()?;
+        Data::Text(list)
+    } else {
+        serde_json::from_str(parts.data).ok()?
+    };
     let meta = MetaParts {
         event_id: parts.event_id.to_owned(),
         event_version: Some(parts.event_version.to_owned()),
@@ -112,10 +120,24 @@ fn map_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D
     MapOnly::deserialize(d).map(|MapOnly(value)| value)
 }
 
-/// A whole document (top level, or one consumed event inside a node event's `input_data`).
+/// A message list's JSON string, left escaped until read
+/// ([`MessageList::from_string_literal`]).
+struct ListLiteral(MessageList);
+
+impl<'de> Deserialize<'de> for ListLiteral {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?;
+        MessageList::from_string_literal(raw)
+            .map(ListLiteral)
+            .ok_or_else(|| de::Error::custom("not the JSON string of a message list"))
+    }
+}
+
+/// A whole document: at the top level with any `data` ([`Data`]), or one consumed event
+/// inside a node event's `input_data`, whose `data` is a message list ([`ListLiteral`]).
 #[derive(DeriveDeserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct FastDocument {
+pub(crate) struct FastDocument<D = Data> {
     event_id: String,
     #[serde(default, deserialize_with = "present")]
     event_version: Option<String>,
@@ -125,7 +147,7 @@ pub(crate) struct FastDocument {
     timestamp: String,
     #[serde(deserialize_with = "map_only")]
     event_context: Context,
-    data: Data,
+    data: D,
 }
 
 #[derive(DeriveDeserialize, Default)]
@@ -291,8 +313,8 @@ impl Context {
 }
 
 /// `data`: a message list's JSON text (topic events) or an object (everything else).
-enum Data {
-    Text(String),
+pub(crate) enum Data {
+    Text(MessageList),
     Fields(DataFields),
 }
 
@@ -305,10 +327,10 @@ impl<'de> Deserialize<'de> for Data {
                 f.write_str("a string or an object")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Data, E> {
-                Ok(Data::Text(s.to_owned()))
+                Ok(Data::Text(MessageList::from_json(s)))
             }
             fn visit_string<E: de::Error>(self, s: String) -> Result<Data, E> {
-                Ok(Data::Text(s))
+                Ok(Data::Text(MessageList::from_json(s)))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Data, A::Error> {
                 DataFields::deserialize(de::value::MapAccessDeserializer::new(map))
@@ -321,44 +343,36 @@ impl<'de> Deserialize<'de> for Data {
 
 #[derive(DeriveDeserialize)]
 #[serde(deny_unknown_fields)]
-struct DataFields {
+pub(crate) struct DataFields {
     #[serde(default, deserialize_with = "present")]
     input_data: Option<Input>,
     #[serde(default, deserialize_with = "present")]
-    output_data: Option<String>,
+    output_data: Option<ListLiteral>,
     #[serde(default, deserialize_with = "present")]
     error: Option<Value>,
 }
 
-/// `data.input_data`: a message list's JSON text, or (node events) the consumed events.
+/// `data.input_data`: a message list's JSON string, or (node events) the consumed events.
 enum Input {
-    Text(String),
-    Consumed(Vec<FastDocument>),
+    Text(MessageList),
+    Consumed(Vec<FastDocument<ListLiteral>>),
 }
 
 impl<'de> Deserialize<'de> for Input {
+    /// Read as raw text first, so that a message list stays escaped: the consumed events of a
+    /// node event are then parsed from that text (a second pass over it, for node events only).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct InputVisitor;
-        impl<'de> Visitor<'de> for InputVisitor {
-            type Value = Input;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string or an array of events")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Input, E> {
-                Ok(Input::Text(s.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Input, E> {
-                Ok(Input::Text(s))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Input, A::Error> {
-                let mut docs = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(MapOnly(doc)) = seq.next_element()? {
-                    docs.push(doc);
-                }
-                Ok(Input::Consumed(docs))
-            }
+        let raw = <&'de RawValue>::deserialize(d)?;
+        if raw.get().starts_with('[') {
+            let docs: Vec<MapOnly<FastDocument<ListLiteral>>> =
+                serde_json::from_str(raw.get()).map_err(de::Error::custom)?;
+            return Ok(Input::Consumed(
+                docs.into_iter().map(|MapOnly(doc)| doc).collect(),
+            ));
         }
-        d.deserialize_any(InputVisitor)
+        MessageList::from_string_literal(raw)
+            .map(Input::Text)
+            .ok_or_else(|| de::Error::custom("not a message list or consumed events"))
     }
 }
 
@@ -413,10 +427,9 @@ fn topic_family(
     ctx: &mut Context,
     data: Data,
 ) -> Option<Event> {
-    let Data::Text(text) = data else {
+    let Data::Text(data) = data else {
         return None;
     };
-    let data = MessageList::from_json(text);
     let meta = meta.finish(invoke_context);
     Some(match ty {
         EventType::TopicEvent => Event::TopicEvent(TopicEvent {
@@ -457,10 +470,19 @@ fn consumed(meta: EventMeta, ctx: &mut Context, data: MessageList) -> Option<Con
 }
 
 /// One consumed event inside a node event: a whole ConsumeFromTopic document.
-fn consumed_document(doc: FastDocument) -> Option<ConsumeFromTopic> {
+fn consumed_document(doc: FastDocument<ListLiteral>) -> Option<ConsumeFromTopic> {
     if doc.event_type != EventType::ConsumeFromTopic.as_str() {
         return None;
     }
+    let doc = FastDocument {
+        event_id: doc.event_id,
+        event_version: doc.event_version,
+        assistant_request_id: doc.assistant_request_id,
+        event_type: doc.event_type,
+        timestamp: doc.timestamp,
+        event_context: doc.event_context,
+        data: Data::Text(doc.data.0),
+    };
     match assemble_document(EventType::ConsumeFromTopic, doc)? {
         Event::ConsumeFromTopic(consumed) => Some(consumed),
         _ => None,
@@ -521,7 +543,7 @@ fn component_family(
                 meta,
                 component,
                 input_data,
-                output_data: MessageList::from_json(output_data?),
+                output_data: output_data?.0,
             }),
             _ => Event::NodeFailed(Failed {
                 meta,
@@ -531,11 +553,10 @@ fn component_family(
             }),
         });
     }
-    let Input::Text(input) = input_data? else {
+    let Input::Text(input_data) = input_data? else {
         return None;
     };
     let component = ctx.component(ty)?;
-    let input_data = MessageList::from_json(input);
     Some(match ty {
         EventType::AssistantInvoke => Event::AssistantInvoke(Invoke {
             meta,
@@ -557,7 +578,7 @@ fn component_family(
                 meta,
                 component,
                 input_data,
-                output_data: MessageList::from_json(output_data?),
+                output_data: output_data?.0,
             };
             match ty {
                 EventType::AssistantRespond => Event::AssistantRespond(respond),

@@ -1,6 +1,10 @@
 //! The chat messages events carry, and the JSON-string lists grafi stores them in.
 
+use std::fmt;
+use std::sync::{LazyLock, OnceLock};
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -12,38 +16,76 @@ use crate::fields::{wrong_type, Fields};
 /// `json.dumps(messages)`. The text is kept as written, so stored documents round-trip byte
 /// for byte and recording never parses messages; [`MessageList::decode`] parses on demand.
 ///
+/// A list decoded from a stored row keeps the escaped string it was found in until its text
+/// is first read: unescaping the lists was the largest single cost of decoding an event, and
+/// most reads (replay of a workflow's steps, a lookup by id) never look at the messages.
+///
 /// ```
 /// use grafi_events::{Message, MessageList};
 /// let list = MessageList::from_messages(&[Message::user("Hello")]);
 /// assert!(list.as_str().starts_with("[{\"name\": null, \"message_id\": "));
 /// assert_eq!(list.decode().unwrap()[0].content.as_text(), Some("Hello"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, Default)]
 pub struct MessageList {
-    json: String,
+    /// The JSON text: set when built, or on first read of a list decoded from a document.
+    json: OnceLock<String>,
+    /// The body of the JSON string literal (between its quotes) the text is still to be
+    /// unescaped from.
+    ///
+    /// Invariant: serde_json has checked the literal, and it holds no `\u` escape, so
+    /// [`unescape`] reads it exactly as serde_json would.
+    escaped: Option<Box<str>>,
 }
 
 impl MessageList {
     /// Wraps JSON text as found in a document (not checked until decoded).
     pub fn from_json(json: impl Into<String>) -> Self {
-        Self { json: json.into() }
+        Self {
+            json: OnceLock::from(json.into()),
+            escaped: None,
+        }
     }
 
     /// Encodes messages exactly as grafi's `json.dumps(messages)` does.
     pub fn from_messages(messages: &[Message]) -> Self {
-        Self {
-            json: crate::python_json::to_string(messages),
+        Self::from_json(crate::python_json::to_string(messages))
+    }
+
+    /// The list held by a JSON string literal, unescaped only when first read; `None` if
+    /// `raw` is not a string or holds a `\u` escape that does not decode (a lone surrogate).
+    ///
+    /// Taking a [`RawValue`] is what makes the deferred read safe: serde_json has checked the
+    /// literal (escapes, control characters). A `\u` escape can still fail, so a literal
+    /// holding one is unescaped at once, by serde_json.
+    pub(crate) fn from_string_literal(raw: &RawValue) -> Option<Self> {
+        let literal = raw.get();
+        let body = literal.strip_prefix('"')?.strip_suffix('"')?;
+        if memchr::memchr(b'\\', body.as_bytes()).is_none() {
+            return Some(Self::from_json(body));
         }
+        if has_unicode_escape(body) {
+            return serde_json::from_str::<String>(literal)
+                .ok()
+                .map(Self::from_json);
+        }
+        Some(Self {
+            json: OnceLock::new(),
+            escaped: Some(body.into()),
+        })
     }
 
     /// The JSON text.
     pub fn as_str(&self) -> &str {
-        &self.json
+        self.json.get_or_init(|| match &self.escaped {
+            Some(body) => unescape(body),
+            None => String::new(),
+        })
     }
 
     /// Parses the messages. grafi also accepts a single message object here.
     pub fn decode(&self) -> Result<Vec<Message>, DecodeError> {
-        let value: Value = serde_json::from_str(&self.json)
+        let value: Value = serde_json::from_str(self.as_str())
             .map_err(|e| DecodeError::new("", DecodeErrorKind::InvalidJson(e.to_string())))?;
         match value {
             Value::Array(items) => items
@@ -72,9 +114,76 @@ impl MessageList {
     }
 }
 
+/// Whether a JSON string body holds a `\u` escape. (A message list's own escapes show as
+/// `\\u` in its string, and are not: non-ASCII text written by Python is full of them. A
+/// `\u` is an escape when an odd number of backslashes leads up to it.)
+fn has_unicode_escape(body: &str) -> bool {
+    static BACKSLASH_U: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
+    let bytes = body.as_bytes();
+    BACKSLASH_U.find_iter(bytes).any(|at| {
+        let backslashes = bytes[..=at]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        backslashes % 2 == 1
+    })
+}
+
+/// The text of a JSON string body whose escapes are all single characters (no `\u`).
+///
+/// Anything else after a backslash cannot occur (see [`MessageList::escaped`]); it would be
+/// kept as written rather than dropped.
+fn unescape(body: &str) -> String {
+    let mut text = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
+        text.push_str(&rest[..at]);
+        let mut after = rest[at + 1..].chars();
+        match after.next() {
+            Some('"') => text.push('"'),
+            Some('\\') => text.push('\\'),
+            Some('/') => text.push('/'),
+            Some('b') => text.push('\u{8}'),
+            Some('f') => text.push('\u{c}'),
+            Some('n') => text.push('\n'),
+            Some('r') => text.push('\r'),
+            Some('t') => text.push('\t'),
+            Some(other) => {
+                text.push('\\');
+                text.push(other);
+            }
+            None => text.push('\\'),
+        }
+        rest = after.as_str();
+    }
+    text.push_str(rest);
+    text
+}
+
+impl PartialEq for MessageList {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.escaped, &other.escaped) {
+            (Some(a), Some(b)) if a == b => true,
+            _ => self.as_str() == other.as_str(),
+        }
+    }
+}
+
+impl Eq for MessageList {}
+
+impl fmt::Debug for MessageList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageList")
+            .field("json", &self.as_str())
+            .finish()
+    }
+}
+
 impl Serialize for MessageList {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.json)
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -264,5 +373,84 @@ impl Serialize for Message {
             map.serialize_entry(k, v)?;
         }
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `from_string_literal` on `literal`, which must be valid JSON.
+    fn lazy(literal: &str) -> Option<MessageList> {
+        let raw = RawValue::from_string(literal.to_owned()).expect("valid JSON");
+        MessageList::from_string_literal(&raw)
+    }
+
+    #[test]
+    fn a_literal_kept_escaped_reads_as_serde_json_reads_it() {
+        for literal in [
+            r#""""#,
+            r#""[]""#,
+            r#""[{\"role\": \"user\", \"content\": \"a\\nb\"}]""#,
+            r#""quote \" backslash \\ slash \/ controls \b\f\n\r\t end""#,
+            r#""\\\\u0041 is a backslash then u0041, not an escape""#,
+            r#""trailing backslash \\""#,
+            "\"non-ASCII kept raw: é ✓ 😀\"",
+            r#""escaped non-ASCII: \u00e9 \ud83d\ude00""#,
+        ] {
+            let expected: String = serde_json::from_str(literal).unwrap();
+            let list = lazy(literal).unwrap();
+            assert_eq!(list.as_str(), expected, "{literal}");
+            assert_eq!(list, MessageList::from_json(expected), "{literal}");
+        }
+    }
+
+    #[test]
+    fn only_lists_without_unicode_escapes_stay_escaped() {
+        assert!(lazy(r#""a\"b""#).unwrap().escaped.is_some());
+        assert!(lazy(r#""[\"caf\\u00e9\"]""#).unwrap().escaped.is_some());
+        assert!(lazy(r#""\\\u00e9""#).unwrap().escaped.is_none());
+        assert!(lazy(r#""plain""#).unwrap().escaped.is_none());
+        assert!(lazy(r#""\u00e9\"""#).unwrap().escaped.is_none());
+    }
+
+    #[test]
+    fn a_lone_surrogate_or_a_non_string_is_refused() {
+        assert!(lazy(r#""\ud800""#).is_none());
+        assert!(lazy(r#""x\udc00y\"""#).is_none());
+        assert!(lazy("[]").is_none());
+        assert!(lazy("{}").is_none());
+        assert!(lazy("null").is_none());
+    }
+
+    #[test]
+    fn equal_texts_are_equal_however_they_were_escaped() {
+        let slash = lazy(r#""a/b\"""#).unwrap();
+        let escaped_slash = lazy(r#""a\/b\"""#).unwrap();
+        assert_eq!(slash, escaped_slash);
+        assert_ne!(slash, lazy(r#""a/c\"""#).unwrap());
+        let copy = slash.clone();
+        assert_eq!(copy.as_str(), "a/b\"");
+        assert_eq!(slash.as_str(), "a/b\"");
+        assert_eq!(format!("{slash:?}"), r#"MessageList { json: "a/b\"" }"#);
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_escaped_by_serde_json_reads_back(text in any::<String>()) {
+            let literal = serde_json::to_string(&text).unwrap();
+            let list = lazy(&literal).unwrap();
+            prop_assert_eq!(list.as_str(), text.as_str());
+        }
+
+        /// Texts whose escapes are all single characters: these stay escaped until read.
+        #[test]
+        fn text_with_single_character_escapes_reads_back(text in "[ -~\n\t\r\x08\x0cé]*") {
+            let literal = serde_json::to_string(&text).unwrap();
+            let list = lazy(&literal).unwrap();
+            prop_assert_eq!(list.escaped.is_some(), literal.contains('\\'));
+            prop_assert_eq!(list.as_str(), text.as_str());
+        }
     }
 }
