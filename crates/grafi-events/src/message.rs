@@ -1,7 +1,7 @@
 //! The chat messages events carry, and the JSON-string lists grafi stores them in.
 
 use std::fmt;
-use std::sync::{LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
@@ -19,6 +19,7 @@ use crate::fields::{wrong_type, Fields};
 /// A list decoded from a stored row keeps the escaped string it was found in until its text
 /// is first read: unescaping the lists was the largest single cost of decoding an event, and
 /// most reads (replay of a workflow's steps, a lookup by id) never look at the messages.
+/// Clones share the text (the list is immutable), so a list is unescaped at most once.
 ///
 /// ```
 /// use grafi_events::{Message, MessageList};
@@ -27,7 +28,11 @@ use crate::fields::{wrong_type, Fields};
 /// assert_eq!(list.decode().unwrap()[0].content.as_text(), Some("Hello"));
 /// ```
 #[derive(Clone, Default)]
-pub struct MessageList {
+pub struct MessageList(Arc<Text>);
+
+/// A list's text, and the escaped form it is still to be read from.
+#[derive(Default)]
+struct Text {
     /// The JSON text: set when built, or on first read of a list decoded from a document.
     json: OnceLock<String>,
     /// The body of the JSON string literal (between its quotes) the text is still to be
@@ -41,10 +46,10 @@ pub struct MessageList {
 impl MessageList {
     /// Wraps JSON text as found in a document (not checked until decoded).
     pub fn from_json(json: impl Into<String>) -> Self {
-        Self {
+        Self(Arc::new(Text {
             json: OnceLock::from(json.into()),
             escaped: None,
-        }
+        }))
     }
 
     /// Encodes messages exactly as grafi's `json.dumps(messages)` does.
@@ -69,15 +74,16 @@ impl MessageList {
                 .ok()
                 .map(Self::from_json);
         }
-        Some(Self {
+        Some(Self(Arc::new(Text {
             json: OnceLock::new(),
             escaped: Some(body.into()),
-        })
+        })))
     }
 
     /// The JSON text.
     pub fn as_str(&self) -> &str {
-        self.json.get_or_init(|| match &self.escaped {
+        let text = &*self.0;
+        text.json.get_or_init(|| match &text.escaped {
             Some(body) => unescape(body),
             None => String::new(),
         })
@@ -133,7 +139,7 @@ fn has_unicode_escape(body: &str) -> bool {
 
 /// The text of a JSON string body whose escapes are all single characters (no `\u`).
 ///
-/// Anything else after a backslash cannot occur (see [`MessageList::escaped`]); it would be
+/// Anything else after a backslash cannot occur (see [`Text::escaped`]); it would be
 /// kept as written rather than dropped.
 fn unescape(body: &str) -> String {
     let mut text = String::with_capacity(body.len());
@@ -164,7 +170,10 @@ fn unescape(body: &str) -> String {
 
 impl PartialEq for MessageList {
     fn eq(&self, other: &Self) -> bool {
-        match (&self.escaped, &other.escaped) {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return true;
+        }
+        match (&self.0.escaped, &other.0.escaped) {
             (Some(a), Some(b)) if a == b => true,
             _ => self.as_str() == other.as_str(),
         }
@@ -408,11 +417,11 @@ mod tests {
 
     #[test]
     fn only_lists_without_unicode_escapes_stay_escaped() {
-        assert!(lazy(r#""a\"b""#).unwrap().escaped.is_some());
-        assert!(lazy(r#""[\"caf\\u00e9\"]""#).unwrap().escaped.is_some());
-        assert!(lazy(r#""\\\u00e9""#).unwrap().escaped.is_none());
-        assert!(lazy(r#""plain""#).unwrap().escaped.is_none());
-        assert!(lazy(r#""\u00e9\"""#).unwrap().escaped.is_none());
+        assert!(lazy(r#""a\"b""#).unwrap().0.escaped.is_some());
+        assert!(lazy(r#""[\"caf\\u00e9\"]""#).unwrap().0.escaped.is_some());
+        assert!(lazy(r#""\\\u00e9""#).unwrap().0.escaped.is_none());
+        assert!(lazy(r#""plain""#).unwrap().0.escaped.is_none());
+        assert!(lazy(r#""\u00e9\"""#).unwrap().0.escaped.is_none());
     }
 
     #[test]
@@ -449,7 +458,7 @@ mod tests {
         fn text_with_single_character_escapes_reads_back(text in "[ -~\n\t\r\x08\x0cé]*") {
             let literal = serde_json::to_string(&text).unwrap();
             let list = lazy(&literal).unwrap();
-            prop_assert_eq!(list.escaped.is_some(), literal.contains('\\'));
+            prop_assert_eq!(list.0.escaped.is_some(), literal.contains('\\'));
             prop_assert_eq!(list.as_str(), text.as_str());
         }
     }
