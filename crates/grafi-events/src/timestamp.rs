@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, SecondsFormat, Timelike, Utc};
 
 use crate::error::{DecodeError, DecodeErrorKind};
 
@@ -48,13 +48,8 @@ impl Timestamp {
         let utc = utc
             .with_nanosecond(utc.nanosecond() / 1_000 * 1_000)
             .unwrap_or(utc);
-        let format = if utc.nanosecond() == 0 {
-            SecondsFormat::Secs
-        } else {
-            SecondsFormat::Micros
-        };
         Self {
-            text: utc.to_rfc3339_opts(format, false),
+            text: python_isoformat(&utc),
             utc,
         }
     }
@@ -67,6 +62,50 @@ impl Timestamp {
     /// The text as it appears in the document.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+}
+
+/// `utc` (whole microseconds) as Python's `isoformat()` writes an aware UTC datetime:
+/// `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`, which is chrono's RFC 3339 text for it.
+///
+/// Written by hand because every row read and every event recorded builds one, and chrono's
+/// formatter (through `fmt`) cost ~800 instructions of a ~60,000-instruction lookup.
+fn python_isoformat(utc: &DateTime<Utc>) -> String {
+    let (year, nanos) = (utc.year(), utc.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        // Outside Python's range, or a leap second: chrono's own text.
+        let format = if nanos == 0 {
+            SecondsFormat::Secs
+        } else {
+            SecondsFormat::Micros
+        };
+        return utc.to_rfc3339_opts(format, false);
+    }
+    let mut text = String::with_capacity(32);
+    push_digits(&mut text, year.unsigned_abs(), 4);
+    text.push('-');
+    push_digits(&mut text, utc.month(), 2);
+    text.push('-');
+    push_digits(&mut text, utc.day(), 2);
+    text.push('T');
+    push_digits(&mut text, utc.hour(), 2);
+    text.push(':');
+    push_digits(&mut text, utc.minute(), 2);
+    text.push(':');
+    push_digits(&mut text, utc.second(), 2);
+    if nanos != 0 {
+        text.push('.');
+        push_digits(&mut text, nanos / 1_000, 6);
+    }
+    text.push_str("+00:00");
+    text
+}
+
+/// The last `width` decimal digits of `value`, zero-padded.
+fn push_digits(text: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = value / 10u32.pow(place) % 10;
+        text.push(char::from(b'0' + digit as u8));
     }
 }
 
@@ -124,6 +163,21 @@ mod tests {
         assert_eq!(shifted.utc(), no_fraction.utc());
         let zulu = Timestamp::parse("2025-07-12T08:00:00Z").unwrap();
         assert_eq!(zulu.utc(), no_fraction.utc());
+    }
+
+    proptest::proptest! {
+        /// The hand-written text is chrono's RFC 3339 text, at every instant Python can hold
+        /// and beyond (years 0 and 10,000+ fall back to chrono).
+        #[test]
+        fn isoformat_is_chronos_rfc3339_text(
+            seconds in -62_200_000_000i64..260_000_000_000,
+            micros in proptest::prop_oneof![proptest::strategy::Just(0u32), 0u32..1_000_000],
+        ) {
+            let utc = DateTime::from_timestamp(seconds, micros * 1_000).unwrap();
+            let format = if micros == 0 { SecondsFormat::Secs } else { SecondsFormat::Micros };
+            let ours = Timestamp::from_utc(utc);
+            proptest::prop_assert_eq!(ours.as_str(), utc.to_rfc3339_opts(format, false));
+        }
     }
 
     #[test]
