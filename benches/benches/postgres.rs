@@ -331,6 +331,44 @@ fn writes(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    if paired_wanted() {
+        let mut events = template.iter().cycle();
+        let mut rows = template.iter().cycle();
+        paired(
+            "record_event",
+            "record_event/postgres/1",
+            "raw_insert/postgres/1",
+            || {
+                let mut event = events.next().unwrap().clone();
+                event.meta_mut().unwrap().event_id = new_id();
+                let start = Instant::now();
+                bench.rt.block_on(bench.store.record_event(event)).unwrap();
+                start.elapsed()
+            },
+            || {
+                let mut r = row(rows.next().unwrap());
+                r.event_id = new_id();
+                let start = Instant::now();
+                bench
+                    .rt
+                    .block_on(bench.client.execute(
+                        &insert,
+                        &[
+                            &r.event_id,
+                            &r.conversation_id,
+                            &r.assistant_request_id,
+                            &r.event_type,
+                            &JsonText(&r.context),
+                            &JsonText(&r.data),
+                            &r.timestamp,
+                        ],
+                    ))
+                    .unwrap();
+                start.elapsed()
+            },
+        );
+    }
     bench.truncate();
 }
 
@@ -353,6 +391,10 @@ fn reads(c: &mut Criterion) {
             .rt
             .block_on(bench.client.batch_execute("VACUUM (ANALYZE) events"))
             .unwrap();
+        // Write the load's and the vacuum's dirty pages out now, not while the first read
+        // group (the store's) is measured: the same reason every write group starts from a
+        // checkpoint. Needs superuser or pg_checkpoint, like `Bench::truncate`.
+        let _ = bench.rt.block_on(bench.client.batch_execute("CHECKPOINT"));
         let ids: Vec<String> = all[..store_size]
             .iter()
             .step_by(97)
@@ -435,6 +477,124 @@ fn raw_get_event(c: &mut Criterion, bench: &Bench, ids: &[String]) {
         })
     });
     group.finish();
+
+    if paired_wanted() {
+        let (mut i, mut j) = (0, 0);
+        paired(
+            "get_event",
+            "get_event/postgres/100000",
+            "raw_get_event/postgres/100000",
+            || {
+                i = (i + 1) % ids.len();
+                let start = Instant::now();
+                let found = bench
+                    .rt
+                    .block_on(bench.store.get_event(&ids[i]))
+                    .unwrap()
+                    .is_some();
+                let elapsed = start.elapsed();
+                assert!(found);
+                elapsed
+            },
+            || {
+                j = (j + 1) % ids.len();
+                let start = Instant::now();
+                let rows = bench
+                    .rt
+                    .block_on(bench.client.query(&by_id, &[&ids[j]]))
+                    .unwrap()
+                    .len();
+                let elapsed = start.elapsed();
+                assert_eq!(rows, 1);
+                elapsed
+            },
+        );
+    }
+}
+
+/// Rounds, and calls of each side per round, of a paired measurement.
+const PAIRED_ROUNDS: usize = 6;
+const PAIRED_CALLS: usize = 1_000;
+
+/// Times `ours` and `raw` call by call, alternating (and alternating which goes first), and
+/// writes each round's two medians to `criterion/paired/{name}.json` for `bench-report`.
+///
+/// Why: criterion measures two benchmarks one after the other, and this machine's speed
+/// drifts within seconds (the same raw lookup's median moved from 150 to 211 µs between
+/// runs), so a ratio of two groups carries that drift. Calls paired in time do not. Each
+/// closure returns the time of its call as its criterion group times it: set-up (a fresh
+/// id, the raw row's encoding) left out, dropping the result included.
+fn paired(
+    name: &str,
+    ours_id: &str,
+    raw_id: &str,
+    mut ours: impl FnMut() -> Duration,
+    mut raw: impl FnMut() -> Duration,
+) {
+    let median = |mut times: Vec<Duration>| {
+        times.sort_unstable();
+        times[times.len() / 2].as_nanos() as f64
+    };
+    let mut rounds = Vec::new();
+    for _ in 0..PAIRED_ROUNDS {
+        let (mut ours_times, mut raw_times) = (Vec::new(), Vec::new());
+        for call in 0..PAIRED_CALLS {
+            if call % 2 == 0 {
+                ours_times.push(ours());
+                raw_times.push(raw());
+            } else {
+                raw_times.push(raw());
+                ours_times.push(ours());
+            }
+        }
+        rounds.push([median(ours_times), median(raw_times)]);
+    }
+    let report = serde_json::json!({
+        "of": ours_id,
+        "to": raw_id,
+        "calls_per_round": PAIRED_CALLS,
+        "rounds_p50_ns": rounds,
+    });
+    let dir = criterion_home().join("paired");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.json")), report.to_string()).unwrap();
+    let ratios: Vec<String> = rounds
+        .iter()
+        .map(|[a, b]| format!("{:.2}", a / b))
+        .collect();
+    println!(
+        "{name} paired ({ours_id} / {raw_id}), per round: {}",
+        ratios.join(", ")
+    );
+}
+
+/// Whether to run the paired measurements: always, unless the run is filtered to benchmarks
+/// whose filter does not mention them.
+fn paired_wanted() -> bool {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    filters.is_empty() || filters.iter().any(|f| f.contains("paired"))
+}
+
+/// Where criterion writes its results, found as criterion finds it.
+fn criterion_home() -> std::path::PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let output = std::process::Command::new(std::env::var_os("CARGO")?)
+                .args(["metadata", "--format-version", "1", "--no-deps"])
+                .output()
+                .ok()?;
+            let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+            Some(metadata["target_directory"].as_str()?.into())
+        })
+        .unwrap_or_else(|| "target".into());
+    target.join("criterion")
 }
 
 /// The raw query (`ORDER BY id`), then the store's own query shape (rows sorted

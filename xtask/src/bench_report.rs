@@ -107,7 +107,78 @@ pub fn run(target_dir: &Path) -> std::result::Result<(), String> {
     for line in ratio_lines(&results) {
         println!("{line}");
     }
+    for paired in read_paired(&root.join("paired")) {
+        println!("{}", paired.line());
+    }
     Ok(())
+}
+
+/// A paired measurement the PostgreSQL bench wrote (`criterion/paired/{name}.json`): the
+/// store's calls and the raw baseline's alternating one by one, medians per round.
+#[derive(Debug, PartialEq)]
+struct Paired {
+    of: String,
+    to: String,
+    calls_per_round: u64,
+    /// The store's median ÷ the raw median, per round.
+    ratios: Vec<f64>,
+}
+
+impl Paired {
+    fn from_json(json: &Value) -> Option<Self> {
+        let ratios = json["rounds_p50_ns"]
+            .as_array()?
+            .iter()
+            .map(|round| Some(round[0].as_f64()? / round[1].as_f64()?))
+            .collect::<Option<Vec<f64>>>()?;
+        (!ratios.is_empty()).then_some(())?;
+        Some(Self {
+            of: json["of"].as_str()?.to_owned(),
+            to: json["to"].as_str()?.to_owned(),
+            calls_per_round: json["calls_per_round"].as_u64()?,
+            ratios,
+        })
+    }
+
+    /// The table row: the median round's ratio and the range, with the target of the
+    /// criterion ratio of the same two benchmarks.
+    fn line(&self) -> String {
+        let mut sorted = self.ratios.clone();
+        sorted.sort_by(f64::total_cmp);
+        let mid = sorted.len() / 2;
+        let median = if sorted.len().is_multiple_of(2) {
+            (sorted[mid - 1] + sorted[mid]) / 2.0
+        } else {
+            sorted[mid]
+        };
+        let target = comparisons()
+            .into_iter()
+            .find(|(of, to, ..)| *of == self.of && *to == self.to)
+            .map_or("(context)", |(.., target)| target);
+        format!(
+            "| {} p50 ÷ {} p50, paired: {} rounds of {} alternating calls | {median:.2}× ({:.2}–{:.2}×) | {target} |",
+            self.of,
+            self.to,
+            sorted.len(),
+            self.calls_per_round,
+            sorted[0],
+            sorted[sorted.len() - 1],
+        )
+    }
+}
+
+/// Every paired measurement under `dir`, by file name.
+fn read_paired(dir: &Path) -> Vec<Paired> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    files.sort();
+    files
+        .iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .filter_map(|path| Paired::from_json(&read_json(path)?))
+        .collect()
 }
 
 /// What a ratio divides: throughputs (events/s, shown in %) or p50 times (shown as ×).
@@ -240,5 +311,28 @@ mod tests {
                 "| record_events/memory/1000 (events/s ÷ 2 M) | 125 % | ≥ 100 % |",
             ]
         );
+    }
+
+    #[test]
+    fn paired_rounds_read_as_the_median_round_and_the_range_with_the_target() {
+        let json = serde_json::json!({
+            "of": "get_event/postgres/100000",
+            "to": "raw_get_event/postgres/100000",
+            "calls_per_round": 1000,
+            "rounds_p50_ns": [[120e3, 100e3], [130e3, 100e3], [110e3, 100e3], [150e3, 100e3]],
+        });
+        let paired = Paired::from_json(&json).unwrap();
+        assert_eq!(
+            paired.line(),
+            "| get_event/postgres/100000 p50 ÷ raw_get_event/postgres/100000 p50, paired: 4 rounds of 1000 alternating calls | 1.25× (1.10–1.50×) | ≤ 1.3× |"
+        );
+        let unknown = serde_json::json!({"of": "a", "to": "b", "calls_per_round": 1, "rounds_p50_ns": [[1.0, 2.0]]});
+        assert!(Paired::from_json(&unknown)
+            .unwrap()
+            .line()
+            .ends_with("| 0.50× (0.50–0.50×) | (context) |"));
+        let empty =
+            serde_json::json!({"of": "a", "to": "b", "calls_per_round": 1, "rounds_p50_ns": []});
+        assert_eq!(Paired::from_json(&empty), None);
     }
 }
