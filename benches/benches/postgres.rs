@@ -11,6 +11,9 @@
 //!   reads with decoding vs the same rows fetched without.
 //! * `raw_conversation_client_sort/postgres/100000`: the raw fetch in the store's query shape
 //!   (no `ORDER BY`, rows sorted by id on the client); context for the read ratio, no target.
+//! * Paired: `record_event` vs the raw INSERT and `get_event` vs the raw lookup, call by call
+//!   alternating, medians per round written to `criterion/paired/*.json` for `bench-report`
+//!   (see [`paired`]).
 //!
 //! Runs on a scratch database on `DATABASE_URL` (default the local server), dropped at the end.
 
