@@ -30,7 +30,7 @@ use grafi_store_diesel::{url_with_database, DieselEventStore};
 use tokio::runtime::Runtime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Statement};
 
 fn admin_url() -> String {
     std::env::var("DATABASE_URL")
@@ -82,6 +82,29 @@ fn row(e: &Event) -> Row {
         data: e.data_json(),
         timestamp: e.utc().naive_utc(),
     }
+}
+
+/// One raw INSERT of `event`'s row under a fresh id, timed without encoding the row.
+fn timed_raw_insert(bench: &Bench, insert: &Statement, event: &Event) -> Duration {
+    let mut r = row(event);
+    r.event_id = new_id();
+    let start = Instant::now();
+    bench
+        .rt
+        .block_on(bench.client.execute(
+            insert,
+            &[
+                &r.event_id,
+                &r.conversation_id,
+                &r.assistant_request_id,
+                &r.event_type,
+                &JsonText(&r.context),
+                &JsonText(&r.data),
+                &r.timestamp,
+            ],
+        ))
+        .unwrap();
+    start.elapsed()
 }
 
 /// The same events with fresh ids (built outside the timed region).
@@ -308,29 +331,9 @@ fn writes(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function(BenchmarkId::new("postgres", 1), |b| {
         b.iter_custom(|iters| {
-            let mut timed = Duration::ZERO;
-            for i in 0..iters as usize {
-                let mut r = row(&template[i % template.len()]);
-                r.event_id = new_id();
-                let start = Instant::now();
-                bench
-                    .rt
-                    .block_on(bench.client.execute(
-                        &insert,
-                        &[
-                            &r.event_id,
-                            &r.conversation_id,
-                            &r.assistant_request_id,
-                            &r.event_type,
-                            &JsonText(&r.context),
-                            &JsonText(&r.data),
-                            &r.timestamp,
-                        ],
-                    ))
-                    .unwrap();
-                timed += start.elapsed();
-            }
-            timed
+            (0..iters as usize)
+                .map(|i| timed_raw_insert(&bench, &insert, &template[i % template.len()]))
+                .sum()
         })
     });
     group.finish();
@@ -349,27 +352,7 @@ fn writes(c: &mut Criterion) {
                 bench.rt.block_on(bench.store.record_event(event)).unwrap();
                 start.elapsed()
             },
-            || {
-                let mut r = row(rows.next().unwrap());
-                r.event_id = new_id();
-                let start = Instant::now();
-                bench
-                    .rt
-                    .block_on(bench.client.execute(
-                        &insert,
-                        &[
-                            &r.event_id,
-                            &r.conversation_id,
-                            &r.assistant_request_id,
-                            &r.event_type,
-                            &JsonText(&r.context),
-                            &JsonText(&r.data),
-                            &r.timestamp,
-                        ],
-                    ))
-                    .unwrap();
-                start.elapsed()
-            },
+            || timed_raw_insert(&bench, &insert, rows.next().unwrap()),
         );
     }
     bench.truncate();
