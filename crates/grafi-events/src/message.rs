@@ -19,7 +19,8 @@ use crate::fields::{wrong_type, Fields};
 /// A list decoded from a stored row keeps the escaped string it was found in until its text
 /// is first read: unescaping the lists was the largest single cost of decoding an event, and
 /// most reads (replay of a workflow's steps, a lookup by id) never look at the messages.
-/// Clones share the text (the list is immutable), so a list is unescaped at most once.
+/// Clones share the text (the list is immutable), so a list is unescaped at most once. Once
+/// read, such a list holds both forms; a list built in code holds only its text.
 ///
 /// ```
 /// use grafi_events::{Message, MessageList};
