@@ -39,9 +39,9 @@ fn admin_url() -> String {
 
 /// Pre-encoded JSON text, bound as `json` or `jsonb` (binary jsonb is a version byte + text).
 #[derive(Debug)]
-struct JsonText<'a>(&'a str);
+struct JsonText(String);
 
-impl ToSql for JsonText<'_> {
+impl ToSql for JsonText {
     fn to_sql(
         &self,
         ty: &Type,
@@ -67,9 +67,24 @@ struct Row {
     conversation_id: String,
     assistant_request_id: String,
     event_type: String,
-    context: String,
-    data: String,
+    context: JsonText,
+    data: JsonText,
     timestamp: chrono::NaiveDateTime,
+}
+
+impl Row {
+    /// The seven values, in the column order of both the raw INSERT and the COPY.
+    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.event_id,
+            &self.conversation_id,
+            &self.assistant_request_id,
+            &self.event_type,
+            &self.context,
+            &self.data,
+            &self.timestamp,
+        ]
+    }
 }
 
 fn row(e: &Event) -> Row {
@@ -78,8 +93,8 @@ fn row(e: &Event) -> Row {
         conversation_id: e.conversation_id().to_owned(),
         assistant_request_id: e.assistant_request_id().to_owned(),
         event_type: e.event_type().to_owned(),
-        context: e.context_json(),
-        data: e.data_json(),
+        context: JsonText(e.context_json()),
+        data: JsonText(e.data_json()),
         timestamp: e.utc().naive_utc(),
     }
 }
@@ -91,18 +106,7 @@ fn timed_raw_insert(bench: &Bench, insert: &Statement, event: &Event) -> Duratio
     let start = Instant::now();
     bench
         .rt
-        .block_on(bench.client.execute(
-            insert,
-            &[
-                &r.event_id,
-                &r.conversation_id,
-                &r.assistant_request_id,
-                &r.event_type,
-                &JsonText(&r.context),
-                &JsonText(&r.data),
-                &r.timestamp,
-            ],
-        ))
+        .block_on(bench.client.execute(insert, &r.params()))
         .unwrap();
     start.elapsed()
 }
@@ -223,16 +227,7 @@ async fn copy_rows(client: &mut Client, rows: &[Row]) {
     let writer = BinaryCopyInWriter::new(sink, &types);
     pin_mut!(writer);
     for r in rows {
-        let values: [&(dyn ToSql + Sync); 7] = [
-            &r.event_id,
-            &r.conversation_id,
-            &r.assistant_request_id,
-            &r.event_type,
-            &JsonText(&r.context),
-            &JsonText(&r.data),
-            &r.timestamp,
-        ];
-        writer.as_mut().write(&values).await.unwrap();
+        writer.as_mut().write(&r.params()).await.unwrap();
     }
     writer.finish().await.unwrap();
     tx.commit().await.unwrap();
