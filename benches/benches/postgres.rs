@@ -26,7 +26,7 @@ use futures::pin_mut;
 use grafi_benches::{dataset, CONVERSATION_LEN};
 use grafi_events::{new_id, Event};
 use grafi_store_core::EventStore;
-use grafi_store_diesel::{url_with_database, DieselEventStore};
+use grafi_store_diesel::{ConnectionSettings, DieselEventStore};
 use tokio::runtime::Runtime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
@@ -144,7 +144,10 @@ impl Bench {
                 .batch_execute(&format!("CREATE DATABASE {db_name}"))
                 .await
                 .unwrap();
-            let url = url_with_database(&admin_url(), &db_name);
+            let url = ConnectionSettings::parse(&admin_url())
+                .unwrap()
+                .with_dbname(&db_name)
+                .expose_conninfo();
             let store = DieselEventStore::builder(url.clone())
                 .pool_size(4)
                 .connect()

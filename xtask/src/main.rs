@@ -18,7 +18,7 @@ mod bench_report;
 use clap::{Parser, Subcommand};
 use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use grafi_store_diesel::{migrate, redact_url, url_with_database};
+use grafi_store_diesel::{migrate, ConnectionSettings};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const SCHEMA_RS: &str = "crates/grafi-store-diesel/src/schema.rs";
@@ -114,10 +114,16 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The server, for messages: parsed fields only, never the password.
+fn shown(url: &str) -> String {
+    ConnectionSettings::parse(url)
+        .map_or_else(|_| "<invalid connection string>".into(), |s| s.to_string())
+}
+
 async fn admin(url: &str) -> Result<AsyncPgConnection> {
     AsyncPgConnection::establish(url)
         .await
-        .map_err(|e| format!("cannot connect to {}: {e}", redact_url(url)))
+        .map_err(|e| format!("cannot connect to {}: {e}", shown(url)))
 }
 
 /// A scratch database, dropped by [`drop_scratch`].
@@ -128,7 +134,8 @@ async fn create_scratch(server: &str) -> Result<(String, String)> {
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .map_err(|e| format!("CREATE DATABASE {name}: {e}"))?;
-    Ok((name.clone(), url_with_database(server, &name)))
+    let settings = ConnectionSettings::parse(server).map_err(|e| e.to_string())?;
+    Ok((name.clone(), settings.with_dbname(&name).expose_conninfo()))
 }
 
 async fn drop_scratch(server: &str, name: &str) -> Result<()> {
@@ -233,7 +240,7 @@ async fn schema(check: bool, server: &str) -> Result<()> {
     let (name, url) = create_scratch(server).await?;
     println!("applying migrations to scratch database {name}");
     let generated = async {
-        let applied = migrate::run_pending_migrations(&url)
+        let applied = migrate::run_pending_migrations(&url, None)
             .await
             .map_err(|e| format!("migrations failed: {e}"))?;
         println!("applied {}", applied.join(", "));
@@ -273,10 +280,10 @@ async fn migrate_task(url: &str, revert: bool) -> Result<()> {
         } else {
             "applying pending"
         },
-        redact_url(url)
+        shown(url)
     );
     if revert {
-        match migrate::revert_last_migration(url)
+        match migrate::revert_last_migration(url, None)
             .await
             .map_err(|e| e.to_string())?
         {
@@ -284,7 +291,7 @@ async fn migrate_task(url: &str, revert: bool) -> Result<()> {
             None => println!("nothing to revert"),
         }
     } else {
-        let applied = migrate::run_pending_migrations(url)
+        let applied = migrate::run_pending_migrations(url, None)
             .await
             .map_err(|e| e.to_string())?;
         if applied.is_empty() {

@@ -44,6 +44,16 @@ pub enum InvalidReason {
     /// The document could not be encoded.
     #[error("{0}")]
     Malformed(String),
+    /// Storing the event exactly needs a column this table does not have yet (grafi's own
+    /// table, before `grafi-store migrate run`): refused rather than stored lossily.
+    #[error(
+        "storing this event exactly needs the `{column}` column, which this table lacks \
+         (grafi's own layout): run `grafi-store migrate run` to add it"
+    )]
+    NeedsMigration {
+        /// The missing column.
+        column: &'static str,
+    },
 }
 
 /// An event-store failure.
@@ -100,9 +110,62 @@ pub enum StoreError {
         #[source]
         source: Option<BoxError>,
     },
+    /// The server refused the connection or the operation for a reason that retrying cannot
+    /// fix (wrong password, unknown database, failed TLS handshake or certificate check,
+    /// missing privilege). Never retryable; `message` says what to fix, and `source` keeps
+    /// the driver's error (with its SQLSTATE where the server sent one).
+    #[error("{kind}: {message}")]
+    Denied {
+        /// What was refused.
+        kind: DeniedKind,
+        /// What failed and what to fix, without credentials.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The store is misconfigured (bad URL, missing table, migrations refused).
     #[error("configuration error: {0}")]
     Config(String),
+}
+
+/// Why the server refused ([`StoreError::Denied`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DeniedKind {
+    /// Authentication failed: wrong password, or no `pg_hba.conf` entry lets this role in
+    /// (SQLSTATE 28P01, 28000).
+    Authentication,
+    /// The database does not exist (3D000).
+    UnknownDatabase,
+    /// The TLS handshake or the server's certificate check failed, or TLS was required and
+    /// the server does not offer it.
+    Tls,
+    /// The role lacks a privilege the operation needs (42501).
+    Permission,
+}
+
+impl DeniedKind {
+    /// The SQLSTATEs of this kind (none for TLS, which fails before the server can answer).
+    pub fn sqlstates(self) -> &'static [&'static str] {
+        match self {
+            DeniedKind::Authentication => &["28P01", "28000"],
+            DeniedKind::UnknownDatabase => &["3D000"],
+            DeniedKind::Tls => &[],
+            DeniedKind::Permission => &["42501"],
+        }
+    }
+}
+
+impl std::fmt::Display for DeniedKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeniedKind::Authentication => "authentication failed",
+            DeniedKind::UnknownDatabase => "unknown database",
+            DeniedKind::Tls => "TLS failed",
+            DeniedKind::Permission => "permission denied",
+        })
+    }
 }
 
 impl StoreError {
@@ -119,9 +182,10 @@ impl StoreError {
         match self {
             StoreError::Unavailable { .. } | StoreError::Timeout { .. } => true,
             StoreError::Backend { retryable, .. } => *retryable,
-            StoreError::InvalidEvent { .. } | StoreError::Decode { .. } | StoreError::Config(_) => {
-                false
-            }
+            StoreError::InvalidEvent { .. }
+            | StoreError::Decode { .. }
+            | StoreError::Denied { .. }
+            | StoreError::Config(_) => false,
         }
     }
 

@@ -14,7 +14,7 @@ pub mod validate;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use error::{InvalidReason, StoreError};
+pub use error::{DeniedKind, InvalidReason, StoreError};
 pub use store::{EventPage, EventStore, RecordOutcome};
 pub use validate::Limits;
 

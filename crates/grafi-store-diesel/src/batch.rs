@@ -10,7 +10,7 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use futures::FutureExt;
 use grafi_events::Event;
 use grafi_store_core::validate::{self, Limits};
-use grafi_store_core::StoreError;
+use grafi_store_core::{InvalidReason, StoreError};
 
 use crate::query::InsertChunk;
 use crate::row::{encode, NewRow};
@@ -36,6 +36,9 @@ pub(crate) struct ChunkEncoder {
     bytes: usize,
     /// Rows in the next chunk: small at first, then `rows` (see [`ChunkEncoder::new`]).
     next_rows: usize,
+    /// Whether the table has the `extra` column; without it an event that needs one is
+    /// refused ([`InvalidReason::NeedsMigration`]).
+    with_extra: bool,
 }
 
 /// The first chunk of a batch that needs several is this fraction of a full one.
@@ -61,7 +64,23 @@ impl ChunkEncoder {
             rows,
             bytes,
             next_rows,
+            with_extra: true,
         }
+    }
+
+    /// For a table without the `extra` column (grafi's own layout).
+    pub(crate) fn without_extra(mut self) -> Self {
+        self.with_extra = false;
+        self
+    }
+
+    /// The error for the event at `index` when its row needs `extra` and the table has none.
+    fn needs_extra(&self, row: &NewRow, index: usize) -> Option<StoreError> {
+        (!self.with_extra && row.extra.is_some()).then(|| StoreError::InvalidEvent {
+            event_id: row.event_id.clone(),
+            index,
+            reason: InvalidReason::NeedsMigration { column: "extra" },
+        })
     }
 
     /// Whether every event has been handed out in a chunk (or one failed its checks).
@@ -93,7 +112,11 @@ impl ChunkEncoder {
             .as_slice()
             .iter()
             .enumerate()
-            .find_map(|(i, event)| validate::check(event, first + i, &self.limits).err());
+            .find_map(|(i, event)| {
+                validate::check(event, first + i, &self.limits)
+                    .err()
+                    .or_else(|| self.needs_extra(&encode(event), first + i))
+            });
         self.invalid = failed;
     }
 
@@ -129,9 +152,12 @@ impl Iterator for ChunkEncoder {
             if let Err(error) = validate::check(&event, self.index, &self.limits) {
                 return self.stop(error);
             }
-            self.index += 1;
             let row = encode(&event);
             drop(event);
+            if let Some(error) = self.needs_extra(&row, self.index) {
+                return self.stop(error);
+            }
+            self.index += 1;
             if !current.is_empty() && size + row.size() > self.bytes {
                 self.carry = Some(row);
                 break;
@@ -139,7 +165,7 @@ impl Iterator for ChunkEncoder {
             size += row.size();
             current.push(row);
         }
-        (!current.is_empty()).then(|| InsertChunk::new(current))
+        (!current.is_empty()).then(|| InsertChunk::new(current, self.with_extra))
     }
 }
 

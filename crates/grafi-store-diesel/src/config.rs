@@ -7,18 +7,19 @@ use std::time::Duration;
 use grafi_events::EventRegistry;
 use grafi_store_core::{Limits, StoreError};
 
-use crate::error::redact_url;
-use crate::store::DieselEventStore;
+use crate::conninfo::ConnectionSettings;
 
 /// How [`DieselEventStore`] connects and behaves. Build it with [`DieselEventStore::builder`].
 ///
 /// Defaults: 10 connections, 5 s to get a connection, a 30 s deadline on every call, a 20 s
 /// server-side `statement_timeout`, 3 retries of transient failures with exponential backoff
-/// from 50 ms (capped at 2 s, and always within the call's deadline), migrations applied on
-/// connect. See `docs/operations.md` for tuning.
+/// from 50 ms (capped at 2 s, and always within the call's deadline), a missing table
+/// created on connect. See `docs/operations.md` for tuning.
 #[derive(Clone)]
 pub struct DieselStoreConfig {
-    /// `postgres://user[:password]@host[:port]/database[?options]`.
+    /// A libpq connection string: `postgres://user[:password]@host[:port]/database[?options]`
+    /// or `host=… user=… dbname=…`; libpq's environment fills what it leaves out (see
+    /// [`ConnectionSettings`]).
     pub database_url: String,
     /// Maximum connections in the pool.
     pub pool_size: u32,
@@ -33,7 +34,8 @@ pub struct DieselStoreConfig {
     /// Server-side `statement_timeout` set on every connection (`None`: the server's default).
     /// Keep it below `call_timeout` so the server gives up first and says why.
     pub statement_timeout: Option<Duration>,
-    /// Apply pending embedded migrations when connecting.
+    /// Create the `events` table (all embedded migrations) when connecting finds none. An
+    /// existing table is never altered on connect.
     pub run_migrations: bool,
     /// Retries of a transient failure (connection lost, pool timeout, serialization failure,
     /// deadlock). Every operation of the store is idempotent, so all are retried.
@@ -100,13 +102,6 @@ impl DieselStoreConfig {
         if self.call_timeout.is_zero() || self.connection_timeout.is_zero() {
             return Err(StoreError::Config("timeouts must be positive".into()));
         }
-        if !(self.database_url.starts_with("postgres://")
-            || self.database_url.starts_with("postgresql://"))
-        {
-            return Err(StoreError::Config(
-                "the database URL must start with postgres:// or postgresql://".into(),
-            ));
-        }
         Ok(())
     }
 }
@@ -114,7 +109,13 @@ impl DieselStoreConfig {
 impl fmt::Debug for DieselStoreConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DieselStoreConfig")
-            .field("database_url", &redact_url(&self.database_url))
+            .field(
+                "database_url",
+                &ConnectionSettings::parse(&self.database_url).map_or_else(
+                    |_| "<invalid connection string>".to_owned(),
+                    |s| s.to_string(),
+                ),
+            )
             .field("pool_size", &self.pool_size)
             .field("min_idle", &self.min_idle)
             .field("connection_timeout", &self.connection_timeout)
@@ -187,7 +188,8 @@ impl DieselStoreBuilder {
         self
     }
 
-    /// Whether to apply pending migrations on connect (default: yes).
+    /// Whether connecting may create a missing `events` table (default: yes). An existing
+    /// table is never altered on connect, whatever this says: see `grafi-store migrate`.
     pub fn run_migrations(mut self, run: bool) -> Self {
         self.config.run_migrations = run;
         self
@@ -237,8 +239,7 @@ impl DieselStoreBuilder {
         &self.config
     }
 
-    /// Opens the pool, applies migrations (unless disabled) and checks the table.
-    pub async fn connect(self) -> Result<DieselEventStore, StoreError> {
-        DieselEventStore::connect(self.config).await
+    pub(crate) fn into_config(self) -> DieselStoreConfig {
+        self.config
     }
 }

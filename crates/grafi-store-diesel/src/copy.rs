@@ -24,15 +24,18 @@ use futures::SinkExt;
 use grafi_store_core::StoreError;
 use tokio::sync::Semaphore;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 use crate::batch::Encoded;
+use crate::connect::{Connect, LogErrorSink};
 use crate::query::InsertChunk;
-use crate::store::LogErrorSink;
 
 /// Column order of the copied rows.
 const COPY_SQL: &str = "COPY events (event_id, conversation_id, assistant_request_id, \
 event_type, event_context, data, \"timestamp\", extra) FROM STDIN (FORMAT binary)";
+/// The same on grafi's own table, which has no `extra`.
+const COPY_SQL_NO_EXTRA: &str = "COPY events (event_id, conversation_id, assistant_request_id, \
+event_type, event_context, data, \"timestamp\") FROM STDIN (FORMAT binary)";
 
 /// Rows per `COPY` message. Small messages let the server start sooner and keep the client's
 /// encoding overlapped with its inserting: measured on 2 KB events (docs/performance.md), 32
@@ -61,24 +64,31 @@ pub(crate) struct CopyConnection {
     clean: bool,
 }
 
-/// Opens [`CopyConnection`]s with the same session settings as the diesel pool's.
+/// Opens [`CopyConnection`]s as the diesel pool opens its own (same TLS, same session).
 pub(crate) struct CopyManager {
-    url: String,
-    session_setup: String,
+    connect: Connect,
+    with_extra: bool,
 }
 
 impl bb8::ManageConnection for CopyManager {
     type Connection = CopyConnection;
-    type Error = tokio_postgres::Error;
+    type Error = StoreError;
 
-    async fn connect(&self) -> Result<CopyConnection, tokio_postgres::Error> {
-        let (client, connection) = tokio_postgres::connect(&self.url, NoTls).await?;
-        tokio::spawn(async move {
-            // Ends when the client is dropped or the socket fails; the client sees the failure.
-            let _ = connection.await;
-        });
-        client.batch_execute(&self.session_setup).await?;
-        let statement = client.prepare(COPY_SQL).await?;
+    async fn connect(&self) -> Result<CopyConnection, StoreError> {
+        let client = self.connect.client().await?;
+        let sql = if self.with_extra {
+            COPY_SQL
+        } else {
+            COPY_SQL_NO_EXTRA
+        };
+        let statement = client
+            .prepare(sql)
+            .await
+            .map_err(|e| StoreError::Unavailable {
+                message: format!("cannot prepare the COPY: {e}"),
+                outcome_unknown: false,
+                source: Some(Box::new(e)),
+            })?;
         Ok(CopyConnection {
             client,
             statement,
@@ -86,8 +96,16 @@ impl bb8::ManageConnection for CopyManager {
         })
     }
 
-    async fn is_valid(&self, conn: &mut CopyConnection) -> Result<(), tokio_postgres::Error> {
-        conn.client.simple_query("").await.map(|_| ())
+    async fn is_valid(&self, conn: &mut CopyConnection) -> Result<(), StoreError> {
+        conn.client
+            .simple_query("")
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable {
+                message: format!("COPY connection check failed: {e}"),
+                outcome_unknown: false,
+                source: Some(Box::new(e)),
+            })
     }
 
     fn has_broken(&self, conn: &mut CopyConnection) -> bool {
@@ -143,8 +161,8 @@ impl CopyWriter {
     /// Connections are opened on first use and closed after 10 minutes idle, so a store that
     /// never records a large batch never opens one.
     pub(crate) fn new(
-        url: String,
-        session_setup: String,
+        connect: Connect,
+        with_extra: bool,
         max_size: u32,
         connection_timeout: Duration,
         errors: LogErrorSink,
@@ -155,7 +173,10 @@ impl CopyWriter {
             .connection_timeout(connection_timeout)
             .test_on_check_out(false)
             .error_sink(Box::new(errors))
-            .build_unchecked(CopyManager { url, session_setup });
+            .build_unchecked(CopyManager {
+                connect,
+                with_extra,
+            });
         Self {
             pool,
             permits: Semaphore::new(max_size as usize),
@@ -328,7 +349,7 @@ fn put_rows(chunk: &InsertChunk, buf: &mut BytesMut) -> Result<(), String> {
         + chunk.data.iter().map(String::len).sum::<usize>();
     buf.reserve(bytes + chunk.event_id.len() * 200);
     for row in 0..chunk.event_id.len() {
-        buf.put_i16(8);
+        buf.put_i16(if chunk.with_extra { 8 } else { 7 });
         put_text(buf, &chunk.event_id[row])?;
         put_text(buf, &chunk.conversation_id[row])?;
         put_text(buf, &chunk.assistant_request_id[row])?;
@@ -337,6 +358,7 @@ fn put_rows(chunk: &InsertChunk, buf: &mut BytesMut) -> Result<(), String> {
         put_text(buf, &chunk.data[row])?;
         put_timestamp(buf, &chunk.timestamp[row])?;
         match &chunk.extra[row] {
+            _ if !chunk.with_extra => {}
             Some(extra) => put_text(buf, extra)?,
             None => buf.put_i32(-1),
         }
@@ -411,6 +433,7 @@ mod tests {
             data: vec!["[]".into()],
             timestamp: vec![chrono::DateTime::UNIX_EPOCH.naive_utc()],
             extra: vec![None],
+            with_extra: true,
         };
         let mut buf = BytesMut::new();
         put_rows(&chunk, &mut buf).unwrap();

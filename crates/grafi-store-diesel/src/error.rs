@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::PoolError;
 use grafi_store_core::StoreError;
 
@@ -105,15 +105,38 @@ fn classify_unknown(message: String, write: bool) -> StoreError {
     }
 }
 
-/// A failure to check a connection out of the pool.
-pub(crate) fn from_pool(error: bb8::RunError<PoolError>, timeout: Duration) -> StoreError {
+/// A failure to check a connection out of the pool. `last_connect_failure` is the classified
+/// failure of the pool's last connect (bb8 and diesel-async keep only its message).
+pub(crate) fn from_pool(
+    error: bb8::RunError<PoolError>,
+    timeout: Duration,
+    last_connect_failure: Option<StoreError>,
+) -> StoreError {
     match error {
-        bb8::RunError::TimedOut => StoreError::Unavailable {
-            message: format!("no database connection available within {timeout:?}"),
-            outcome_unknown: false,
-            source: None,
+        bb8::RunError::TimedOut => match last_connect_failure {
+            // bb8 retries failed connects until its timeout, then says only "timed out".
+            Some(denied @ StoreError::Denied { .. }) => denied,
+            Some(failure) => StoreError::Unavailable {
+                message: format!(
+                    "no database connection available within {timeout:?}; last connect: {failure}"
+                ),
+                outcome_unknown: false,
+                source: Some(Box::new(failure)),
+            },
+            None => StoreError::Unavailable {
+                message: format!("no database connection available within {timeout:?}"),
+                outcome_unknown: false,
+                source: None,
+            },
         },
-        bb8::RunError::User(PoolError::ConnectionError(e)) => from_connection(e),
+        bb8::RunError::User(PoolError::ConnectionError(e)) => match last_connect_failure {
+            Some(failure) => failure,
+            None => StoreError::Unavailable {
+                message: format!("cannot connect: {e}"),
+                outcome_unknown: false,
+                source: Some(Box::new(e)),
+            },
+        },
         bb8::RunError::User(PoolError::QueryError(e)) => match from_diesel(e, Access::Read) {
             // A failed health check: the connection, not the statement, is the problem.
             StoreError::Backend { message, .. } => StoreError::Unavailable {
@@ -126,79 +149,9 @@ pub(crate) fn from_pool(error: bb8::RunError<PoolError>, timeout: Duration) -> S
     }
 }
 
-/// A failure to open a connection. tokio-postgres' messages name the host, never the password.
-pub(crate) fn from_connection(error: ConnectionError) -> StoreError {
-    match error {
-        ConnectionError::InvalidConnectionUrl(_) => {
-            StoreError::Config("the database URL is invalid".into())
-        }
-        ConnectionError::InvalidCString(_) => {
-            StoreError::Config("the database URL contains a NUL byte".into())
-        }
-        other => StoreError::Unavailable {
-            message: format!("cannot connect: {other}"),
-            outcome_unknown: false,
-            source: Some(Box::new(other)),
-        },
-    }
-}
-
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for logs and errors.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return "<database url>".into();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let mut out = String::with_capacity(url.len());
-    out.push_str(&url[..scheme_end + 3]);
-    match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.find(':') {
-                Some(colon) => {
-                    out.push_str(&userinfo[..colon]);
-                    out.push_str(":***");
-                }
-                None => out.push_str(userinfo),
-            }
-            out.push_str(&authority[at..]);
-        }
-        None => out.push_str(authority),
-    }
-    let tail = &rest[authority_end..];
-    // Passwords may also come as a query parameter.
-    match tail.find("password=") {
-        Some(p) => {
-            out.push_str(&tail[..p]);
-            out.push_str("password=***");
-            if let Some(amp) = tail[p..].find('&') {
-                out.push_str(&tail[p + amp..]);
-            }
-        }
-        None => out.push_str(tail),
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://u:s3cret@h:5432/db?sslmode=require"),
-            "postgres://u:***@h:5432/db?sslmode=require"
-        );
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            redact_url("postgres://h/db?user=u&password=x&a=b"),
-            "postgres://h/db?user=u&password=***&a=b"
-        );
-        assert_eq!(redact_url("host=h password=x"), "<database url>");
-    }
 
     #[test]
     fn classifies_transient_messages() {

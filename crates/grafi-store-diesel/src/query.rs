@@ -9,6 +9,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel::QueryResult;
 
+use crate::layout::Layout;
 use crate::row::NewRow;
 
 /// One chunk of `record_events`: every column as one array parameter, so the statement has
@@ -32,14 +33,19 @@ pub(crate) struct InsertChunk {
     pub data: Vec<String>,
     pub timestamp: Vec<chrono::NaiveDateTime>,
     pub extra: Vec<Option<String>>,
+    /// Whether the table has `extra` (otherwise every `extra` is `None` and not sent).
+    pub with_extra: bool,
 }
 
 const INSERT_SQL_COLUMNS: &str = "INSERT INTO events \
 (event_id, conversation_id, assistant_request_id, event_type, event_context, data, \"timestamp\", extra)";
+/// Grafi's own table has no `extra`: rows needing one are refused before they get here.
+const INSERT_SQL_COLUMNS_NO_EXTRA: &str = "INSERT INTO events \
+(event_id, conversation_id, assistant_request_id, event_type, event_context, data, \"timestamp\")";
 const INSERT_SQL_TAIL: &str = " ON CONFLICT (event_id) DO NOTHING";
 
 impl InsertChunk {
-    pub fn new(rows: Vec<NewRow>) -> Self {
+    pub fn new(rows: Vec<NewRow>, with_extra: bool) -> Self {
         let n = rows.len();
         let mut chunk = InsertChunk {
             event_id: Vec::with_capacity(n),
@@ -50,6 +56,7 @@ impl InsertChunk {
             data: Vec::with_capacity(n),
             timestamp: Vec::with_capacity(n),
             extra: Vec::with_capacity(n),
+            with_extra,
         };
         for row in rows {
             chunk.event_id.push(row.event_id);
@@ -113,6 +120,7 @@ impl InsertChunk {
             data: self.data.first()?,
             timestamp: self.timestamp.first()?,
             extra: self.extra.first()?.as_deref(),
+            with_extra: self.with_extra,
         })
     }
 }
@@ -133,6 +141,7 @@ pub(crate) struct InsertOne<'a> {
     data: &'a str,
     timestamp: &'a chrono::NaiveDateTime,
     extra: Option<&'a str>,
+    with_extra: bool,
 }
 
 pub(crate) struct InsertOneId;
@@ -144,7 +153,11 @@ impl QueryId for InsertOne<'_> {
 
 impl QueryFragment<Pg> for InsertOne<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(INSERT_SQL_COLUMNS);
+        out.push_sql(if self.with_extra {
+            INSERT_SQL_COLUMNS
+        } else {
+            INSERT_SQL_COLUMNS_NO_EXTRA
+        });
         out.push_sql(" VALUES (");
         out.push_bind_param::<Text, _>(self.event_id)?;
         out.push_sql(", ");
@@ -159,9 +172,12 @@ impl QueryFragment<Pg> for InsertOne<'_> {
         out.push_bind_param::<Text, _>(self.data)?;
         out.push_sql("::json, ");
         out.push_bind_param::<Timestamp, _>(self.timestamp)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.extra)?;
-        out.push_sql("::json)");
+        if self.with_extra {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&self.extra)?;
+            out.push_sql("::json");
+        }
+        out.push_sql(")");
         out.push_sql(INSERT_SQL_TAIL);
         Ok(())
     }
@@ -177,7 +193,11 @@ impl QueryId for InsertChunk {
 
 impl QueryFragment<Pg> for InsertChunk {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(INSERT_SQL_COLUMNS);
+        out.push_sql(if self.with_extra {
+            INSERT_SQL_COLUMNS
+        } else {
+            INSERT_SQL_COLUMNS_NO_EXTRA
+        });
         out.push_sql(" SELECT unnest(");
         out.push_bind_param::<Array<Text>, _>(&self.event_id)?;
         out.push_sql("::text[]), unnest(");
@@ -192,20 +212,18 @@ impl QueryFragment<Pg> for InsertChunk {
         out.push_bind_param::<Array<Text>, _>(&self.data)?;
         out.push_sql("::text[])::json, unnest(");
         out.push_bind_param::<Array<Timestamp>, _>(&self.timestamp)?;
-        out.push_sql("::timestamp[]), unnest(");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.extra)?;
-        out.push_sql("::text[])::json");
+        out.push_sql("::timestamp[])");
+        if self.with_extra {
+            out.push_sql(", unnest(");
+            out.push_bind_param::<Array<Nullable<Text>>, _>(&self.extra)?;
+            out.push_sql("::text[])::json");
+        }
         out.push_sql(INSERT_SQL_TAIL);
         Ok(())
     }
 }
 
-/// The columns every read selects, JSON columns as text (parsed by us, so a value serde_json
-/// cannot parse never fails the whole query).
-pub(crate) const SELECT_COLUMNS: &str = "id, event_id, assistant_request_id, event_type, \
-event_context::text, data::text, \"timestamp\", extra::text";
-
-/// The SQL types of [`SELECT_COLUMNS`].
+/// The SQL types of [`Layout::select_columns`].
 pub(crate) type RowSqlType = (
     BigInt,
     Text,
@@ -225,6 +243,7 @@ pub(crate) type RowSqlType = (
 /// strings are pushed as they are. The unique index on `event_id` finds the row; `LIMIT 1`
 /// says one row is wanted whatever the indexes.
 pub(crate) struct EventByIdQuery<'a> {
+    pub layout: Layout,
     pub event_id: &'a str,
 }
 
@@ -242,7 +261,7 @@ impl Query for EventByIdQuery<'_> {
 impl QueryFragment<Pg> for EventByIdQuery<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("SELECT ");
-        out.push_sql(SELECT_COLUMNS);
+        out.push_sql(self.layout.select_columns());
         out.push_sql(" FROM events WHERE event_id = ");
         out.push_bind_param::<Text, _>(self.event_id)?;
         out.push_sql(" LIMIT 1");
@@ -255,6 +274,7 @@ impl QueryFragment<Pg> for EventByIdQuery<'_> {
 /// `ix_events_topic_offset` (a bound parameter could not prove its predicate), and
 /// `grafi_event_offset` never fails on a row whose offset is not a 64-bit integer.
 pub(crate) struct TopicQuery<'a> {
+    pub layout: Layout,
     pub topic_name: &'a str,
     pub offsets: &'a [i64],
 }
@@ -272,16 +292,113 @@ impl Query for TopicQuery<'_> {
 
 impl QueryFragment<Pg> for TopicQuery<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let offset = self.layout.offset_expression();
         out.push_sql("SELECT ");
-        out.push_sql(SELECT_COLUMNS);
+        out.push_sql(self.layout.select_columns());
         out.push_sql(
             " FROM events WHERE event_type IN ('PublishToTopic', 'TopicEvent') \
              AND (event_context ->> 'topic_name') = ",
         );
         out.push_bind_param::<Text, _>(self.topic_name)?;
-        out.push_sql(" AND grafi_event_offset(event_context) = ANY(");
+        out.push_sql(" AND ");
+        out.push_sql(offset);
+        out.push_sql(" = ANY(");
         out.push_bind_param::<Array<BigInt>, _>(self.offsets)?;
-        out.push_sql(") ORDER BY grafi_event_offset(event_context), id");
+        out.push_sql(") ORDER BY ");
+        out.push_sql(offset);
+        out.push_sql(", id");
+        Ok(())
+    }
+}
+
+/// The indexed columns a read can select by.
+pub(crate) trait ByColumn: 'static {
+    /// The column's name.
+    const COLUMN: &'static str;
+}
+
+/// `get_conversation_events`.
+pub(crate) struct ConversationId;
+impl ByColumn for ConversationId {
+    const COLUMN: &'static str = "conversation_id";
+}
+
+/// `get_agent_events`.
+pub(crate) struct AssistantRequestId;
+impl ByColumn for AssistantRequestId {
+    const COLUMN: &'static str = "assistant_request_id";
+}
+
+/// The rows whose indexed column `C` equals a value, with no `ORDER BY`: over the column's
+/// index it adds a sort that holds every row back until the last is read (and detoasted, and
+/// its JSONB printed); without it the server sends rows as it reads them, and the caller
+/// sorts by id.
+pub(crate) struct ByColumnQuery<'a, C> {
+    pub layout: Layout,
+    pub value: &'a str,
+    pub column: std::marker::PhantomData<C>,
+}
+
+/// One prepared statement per column.
+pub(crate) struct ByColumnQueryId<C>(std::marker::PhantomData<C>);
+
+impl<C: ByColumn> QueryId for ByColumnQuery<'_, C> {
+    type QueryId = ByColumnQueryId<C>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<C: ByColumn> Query for ByColumnQuery<'_, C> {
+    type SqlType = RowSqlType;
+}
+
+impl<C: ByColumn> QueryFragment<Pg> for ByColumnQuery<'_, C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(self.layout.select_columns());
+        out.push_sql(" FROM events WHERE ");
+        out.push_sql(C::COLUMN);
+        out.push_sql(" = ");
+        out.push_bind_param::<Text, _>(self.value)?;
+        Ok(())
+    }
+}
+
+/// `get_events` (`after: None`, no limit) and `get_events_page`: rows in id order after an
+/// id. The bound is a bigint compared with the column whatever its width, so grafi's `int4`
+/// ids use the primary key as well.
+pub(crate) struct IdRangeQuery {
+    pub layout: Layout,
+    /// `None`: from the first row, whatever its id (ids may be zero or negative in a table
+    /// others write to).
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+pub(crate) struct IdRangeQueryId;
+
+impl QueryId for IdRangeQuery {
+    type QueryId = IdRangeQueryId;
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for IdRangeQuery {
+    type SqlType = RowSqlType;
+}
+
+impl QueryFragment<Pg> for IdRangeQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(self.layout.select_columns());
+        out.push_sql(" FROM events");
+        if let Some(after) = &self.after {
+            out.push_sql(" WHERE id > ");
+            out.push_bind_param::<BigInt, _>(after)?;
+        }
+        out.push_sql(" ORDER BY id");
+        if let Some(limit) = &self.limit {
+            out.push_sql(" LIMIT ");
+            out.push_bind_param::<BigInt, _>(limit)?;
+        }
         Ok(())
     }
 }

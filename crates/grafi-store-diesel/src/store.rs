@@ -1,47 +1,33 @@
 //! [`DieselEventStore`]: the `EventStore` over PostgreSQL.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::Bool;
+use diesel::QueryableByName;
 use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, PoolError, RecyclingMethod,
 };
-use diesel_async::{
-    AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager,
-};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures::FutureExt;
 use grafi_events::{Event, EventRegistry};
-use grafi_store_core::{EventPage, EventStore, RecordOutcome, StoreError};
+use grafi_store_core::{DeniedKind, EventPage, EventStore, RecordOutcome, StoreError};
 use tracing::Instrument;
 
 use crate::batch::{insert_pipelined, ChunkEncoder, Encoded};
 use crate::config::{DieselStoreBuilder, DieselStoreConfig};
-use crate::copy::{CopyAttempt, CopyStats, CopyWriter, COPY_CHUNK_ROWS, COPY_COLUMN_TYPES};
-use crate::error::{from_connection, from_diesel, from_pool, redact_url, Access};
-use crate::query::{EventByIdQuery, TopicQuery};
+use crate::connect::{Connect, LogErrorSink};
+use crate::conninfo::ConnectionSettings;
+use crate::copy::{CopyAttempt, CopyStats, CopyWriter, COPY_CHUNK_ROWS};
+use crate::error::{from_pool, Access};
+use crate::layout::{Found, Layout};
+use crate::query::{
+    AssistantRequestId, ByColumnQuery, ConversationId, EventByIdQuery, IdRangeQuery, TopicQuery,
+};
 use crate::row::RowTuple;
-use crate::schema::events;
-
-/// Logs the pools' background failures (connects, health checks), which bb8 otherwise drops.
-/// Messages name the host, never the password.
-#[derive(Debug, Clone)]
-pub(crate) struct LogErrorSink {
-    url: Arc<str>,
-}
-
-impl<E: std::fmt::Display + 'static> bb8::ErrorSink<E> for LogErrorSink {
-    fn sink(&self, error: E) {
-        tracing::warn!(database = %self.url, error = %error, "database connection error");
-    }
-
-    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<E>> {
-        Box::new(self.clone())
-    }
-}
 
 /// The PostgreSQL event store: grafi 0.0.24's `events` table (plus what `migrations/` adds),
 /// diesel-async connections pooled by bb8.
@@ -52,11 +38,24 @@ pub struct DieselEventStore {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    pool: Pool<AsyncPgConnection>,
+pub(crate) struct Inner {
+    pub(crate) pool: Pool<AsyncPgConnection>,
     /// `None` when `COPY` is turned off or the table's column types do not allow it.
     copy: Option<CopyWriter>,
-    config: DieselStoreConfig,
+    pub(crate) config: DieselStoreConfig,
+    connect: Connect,
+    layout: Layout,
+}
+
+impl Inner {
+    /// A pool checkout failure, with the classified cause of the last failed connect.
+    pub(crate) fn pool_error(&self, error: bb8::RunError<PoolError>) -> StoreError {
+        from_pool(
+            error,
+            self.config.connection_timeout,
+            self.connect.take_last_failure(),
+        )
+    }
 }
 
 impl std::fmt::Debug for DieselEventStore {
@@ -66,100 +65,6 @@ impl std::fmt::Debug for DieselEventStore {
             .field("pool", &self.inner.pool.state())
             .finish()
     }
-}
-
-/// A checked-out connection that is thrown away, not returned to the pool, unless the call
-/// that used it finished cleanly: a call cancelled by its deadline (e.g. during a network
-/// partition) or a connection that reported itself lost leaves it in an unknown state.
-///
-/// This replaces a health-check round trip on every checkout (`test_on_check_out`), which
-/// cost ~70 µs per call on loopback and more over a network.
-struct Checkout<'a> {
-    pooled: bb8::PooledConnection<'a, AsyncDieselConnectionManager<AsyncPgConnection>>,
-    clean: bool,
-}
-
-impl Drop for Checkout<'_> {
-    fn drop(&mut self) {
-        if !self.clean {
-            // `has_broken` (checked when bb8 takes the connection back) then reports it broken.
-            let conn: &mut AsyncPgConnection = &mut self.pooled;
-            <AsyncPgConnection as AsyncConnection>::TransactionManager::transaction_manager_status_mut(conn)
-            .set_in_error();
-        }
-    }
-}
-
-/// Runs `$body` (an expression of type `impl Future<Output = QueryResult<T>>` using the
-/// connection `$conn`) under the call's deadline, retrying transient failures with backoff.
-///
-/// A connection found dead (killed by `pg_terminate_backend`, a server restart) is discarded
-/// and the call retried at once on another one, up to `pool_size` times beyond `max_retries`:
-/// every idle connection may have died together, and finding that out costs no round trip.
-macro_rules! with_retries {
-    ($store:expr, $op:literal, $access:expr, |$conn:ident| $body:expr) => {{
-        let deadline = tokio::time::Instant::now() + $store.inner.config.call_timeout;
-        with_retries!($store, $op, $access, deadline, false, |$conn| $body)
-    }};
-    // `$deadline`: the call's; `$unknown`: whether an earlier attempt (a `COPY`) may have
-    // committed.
-    ($store:expr, $op:literal, $access:expr, $deadline:expr, $unknown:expr, |$conn:ident| $body:expr) => {{
-        let inner: &Inner = &$store.inner;
-        let deadline: tokio::time::Instant = $deadline;
-        let mut attempt: u32 = 0;
-        let mut dead_connections: u32 = 0;
-        // Once an attempt of a write may have committed, every later failure of the call must
-        // say so: "not written" would be a lie the caller acts on.
-        let mut earlier_unknown: bool = $unknown;
-        loop {
-            let result = tokio::time::timeout_at(deadline, async {
-                let pooled = inner
-                    .pool
-                    .get()
-                    .await
-                    .map_err(|e| (from_pool(e, inner.config.connection_timeout), false))?;
-                let mut checkout = Checkout { pooled, clean: false };
-                let outcome = {
-                    let $conn: &mut AsyncPgConnection = &mut checkout.pooled;
-                    $body.await.map_err(|e| from_diesel(e, $access))
-                };
-                let lost = matches!(outcome, Err(StoreError::Unavailable { .. }));
-                checkout.clean = !lost;
-                outcome.map_err(|e| (e, lost))
-            })
-            .await;
-            let (error, lost) = match result {
-                Ok(Ok(value)) => break Ok(value),
-                Ok(Err(failure)) => failure,
-                Err(_) => {
-                    tracing::warn!(operation = $op, attempt, "deadline passed");
-                    // A timeout already reports its outcome as unknown.
-                    break Err(StoreError::Timeout {
-                        operation: $op,
-                        after: inner.config.call_timeout,
-                    });
-                }
-            };
-            earlier_unknown |= error.outcome_unknown();
-            let error = with_earlier_outcome(error, earlier_unknown);
-            if lost && dead_connections < inner.config.pool_size {
-                dead_connections += 1;
-                tracing::debug!(operation = $op, error = %error, "connection lost, retrying on another");
-                continue;
-            }
-            if !error.is_retryable() || attempt >= inner.config.max_retries {
-                tracing::debug!(operation = $op, attempt, error = %error, "failed");
-                break Err(error);
-            }
-            let backoff = backoff(inner.config.retry_backoff, attempt);
-            if tokio::time::Instant::now() + backoff >= deadline {
-                break Err(error);
-            }
-            tracing::warn!(operation = $op, attempt, error = %error, ?backoff, "transient failure, retrying");
-            tokio::time::sleep(backoff).await;
-            attempt += 1;
-        }
-    }};
 }
 
 fn decode_all(
@@ -172,52 +77,26 @@ fn decode_all(
     }
 }
 
-/// `error`, marked as of unknown outcome when an earlier attempt of the same call may have
-/// committed.
-fn with_earlier_outcome(error: StoreError, earlier_unknown: bool) -> StoreError {
-    if !earlier_unknown || error.outcome_unknown() {
-        return error;
-    }
-    match error {
-        StoreError::Unavailable {
-            message, source, ..
-        } => StoreError::Unavailable {
-            message: format!("{message} (an earlier attempt may have committed)"),
-            outcome_unknown: true,
-            source,
-        },
-        other => StoreError::Unavailable {
-            message: format!("an earlier attempt may have committed; then: {other}"),
-            outcome_unknown: true,
-            source: Some(Box::new(other)),
-        },
-    }
-}
-
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    const CAP: Duration = Duration::from_secs(2);
-    base.saturating_mul(1u32 << attempt.min(16)).min(CAP)
-}
-
-/// The events whose indexed column `$column` equals the variable of the same name, in
-/// recording order. A macro rather than a function so that each read keeps its own statically
-/// typed (hence prepared and cached) diesel query.
+/// The events whose indexed column `$column` (a [`crate::query::ByColumn`]) equals `$value`,
+/// in recording order: rows are decoded as they arrive and sorted by id at the end.
 macro_rules! events_where {
-    ($store:expr, $op:literal, $column:ident) => {{
-        let span = tracing::info_span!($op, $column = %shorten($column), rows = tracing::field::Empty);
+    ($store:expr, $op:literal, $column:ty, $value:expr) => {{
+        let value: &str = $value;
+        let span = tracing::info_span!($op, value = %shorten(value), rows = tracing::field::Empty);
         async {
             let registry = &$store.inner.config.registry;
-            // No `ORDER BY id`: over the column's index it adds a sort that holds every row
-            // back until the last is read (and detoasted, and its JSONB printed); without it
-            // the server sends rows as it reads them, and they are decoded as they arrive.
+            let layout = $store.inner.layout;
             let arriving = with_retries!($store, $op, Access::Read, |conn| async move {
-                let rows = events::table
-                    .select(row_columns!())
-                    .filter(events::$column.eq($column))
-                    .load_stream::<RowTuple>(conn)
-                    .await?;
+                let rows = ByColumnQuery::<$column> {
+                    layout,
+                    value,
+                    column: PhantomData,
+                }
+                .load_stream::<RowTuple>(conn)
+                .await?;
                 crate::read::receive(rows, registry).await
-            })?;
+            });
+            let arriving = $store.explain_denied(arriving, "SELECT").await?;
             let events = arriving.finish(registry).await?;
             tracing::Span::current().record("rows", events.len());
             Ok(events)
@@ -227,20 +106,12 @@ macro_rules! events_where {
     }};
 }
 
-/// The select list of every read, JSON columns as text.
-macro_rules! row_columns {
-    () => {
-        (
-            events::id,
-            events::event_id,
-            events::assistant_request_id,
-            events::event_type,
-            events::event_context.cast::<Text>(),
-            events::data.cast::<Text>(),
-            events::timestamp,
-            events::extra.cast::<Nullable<Text>>(),
-        )
-    };
+impl DieselStoreBuilder {
+    /// Opens the pool and checks the table, creating it if it is missing (see
+    /// [`DieselEventStore::connect`]).
+    pub async fn connect(self) -> Result<DieselEventStore, StoreError> {
+        DieselEventStore::connect(self.into_config()).await
+    }
 }
 
 impl DieselEventStore {
@@ -249,38 +120,39 @@ impl DieselEventStore {
         DieselStoreBuilder::new(database_url)
     }
 
-    /// Opens the pool, applies pending migrations (unless `run_migrations` is off) and checks
-    /// that the table has the columns this store needs.
+    /// Opens the pool and looks at the table. A missing table is created (all migrations, on
+    /// a table nobody uses yet) unless `run_migrations` is off; a table that exists is never
+    /// altered: it is served as it is (grafi's own layout included), and what the migrations
+    /// would add waits for `grafi-store migrate run`.
     pub async fn connect(config: DieselStoreConfig) -> Result<Self, StoreError> {
         config.check()?;
-        let url: Arc<str> = redact_url(&config.database_url).into();
-        let span = tracing::info_span!("grafi_store_connect", database = %url);
+        let settings = ConnectionSettings::parse(&config.database_url)?;
+        let database: Arc<str> = settings.to_string().into();
+        let span = tracing::info_span!("grafi_store_connect", database = %database);
         async move {
-            let statement_timeout = config.statement_timeout;
+            let connect = Connect::new(settings, config.statement_timeout)?;
+            let conn = tokio::time::timeout(config.connection_timeout, connect.diesel())
+                .await
+                .map_err(|_| StoreError::Unavailable {
+                    message: format!(
+                        "could not connect to {database} within {:?}",
+                        config.connection_timeout
+                    ),
+                    outcome_unknown: false,
+                    source: None,
+                })??;
+            let found = prepare_table(conn, &config, &connect).await?;
+            if !found.layout.is_complete() {
+                tracing::warn!(
+                    missing = ?found.layout.missing(),
+                    "table `events` is served as it is; `grafi-store migrate run` adds what is missing"
+                );
+            }
             let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-            manager_config.custom_setup = Box::new(move |url: &str| {
-                let url = url.to_owned();
-                async move {
-                    // Connect through tokio-postgres directly: `AsyncPgConnection::establish`
-                    // keeps only "error connecting to server" and drops the cause ("Connection
-                    // refused", "password authentication failed"), which operators need.
-                    // tokio-postgres never puts the password in its messages.
-                    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                        .await
-                        .map_err(|e| diesel::ConnectionError::BadConnection(error_chain(&e)))?;
-                    let mut conn =
-                        AsyncPgConnection::try_from_client_and_connection(client, connection)
-                            .await?;
-                    conn.batch_execute(&session_setup(statement_timeout))
-                        .await
-                        .map_err(|e| {
-                            diesel::ConnectionError::BadConnection(format!(
-                                "session setup failed: {e}"
-                            ))
-                        })?;
-                    Ok(conn)
-                }
-                .boxed()
+            let pooled = connect.clone();
+            manager_config.custom_setup = Box::new(move |_url: &str| {
+                let pooled = pooled.clone();
+                async move { pooled.pooled().await }.boxed()
             });
             // Used by bb8's reaper and by `Pool::dedicated_connection`, not on every checkout:
             // connections whose call was abandoned are discarded by `Checkout` instead.
@@ -297,19 +169,22 @@ impl DieselEventStore {
                     }
                     .boxed()
                 }));
+            // The URL argument is unused: `custom_setup` connects with the parsed settings.
             let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-                config.database_url.clone(),
+                String::new(),
                 manager_config,
             );
+            let sink = LogErrorSink {
+                database: database.clone(),
+            };
             let pool = Pool::builder()
                 .max_size(config.pool_size)
                 .min_idle(config.min_idle)
                 .connection_timeout(config.connection_timeout)
                 .test_on_check_out(false)
-                .error_sink(Box::new(LogErrorSink { url: url.clone() }))
+                .error_sink(Box::new(sink.clone()))
                 .build_unchecked(manager);
-            let copy_columns = prepare(&pool, &config).await?;
-            let copy = match (config.copy_min_events, copy_columns) {
+            let copy = match (config.copy_min_events, &found.copy) {
                 (None, _) => None,
                 (Some(_), _) if config.copy_pool_size == 0 => None,
                 (Some(_), Err(why)) => {
@@ -317,21 +192,99 @@ impl DieselEventStore {
                     None
                 }
                 (Some(_), Ok(())) => Some(CopyWriter::new(
-                    config.database_url.clone(),
-                    session_setup(config.statement_timeout),
+                    connect.clone(),
+                    found.layout.extra,
                     config.copy_pool_size,
                     config.connection_timeout,
-                    LogErrorSink { url: url.clone() },
+                    sink,
                 )),
             };
             let store = Self {
-                inner: Arc::new(Inner { pool, copy, config }),
+                inner: Arc::new(Inner {
+                    pool,
+                    copy,
+                    config,
+                    connect,
+                    layout: found.layout,
+                }),
             };
             tracing::info!(copy = store.inner.copy.is_some(), "event store ready");
             Ok(store)
         }
         .instrument(span)
         .await
+    }
+
+    /// The connection settings in use (shown without the password).
+    pub fn connection(&self) -> &ConnectionSettings {
+        self.inner.connect.settings()
+    }
+
+    /// Whether the table has everything the migrations add (otherwise it is grafi's own
+    /// layout, served as it is, and `grafi-store migrate run` completes it).
+    pub fn table_is_migrated(&self) -> bool {
+        self.inner.layout.is_complete()
+    }
+
+    /// `result`, or when it failed with a permanent error that a missing privilege explains,
+    /// [`StoreError::Denied`] with [`DeniedKind::Permission`]. The server's SQLSTATE is not
+    /// kept by diesel-async, and its message may be translated: the privilege is asked for
+    /// instead (only on this failure path).
+    async fn explain_denied<T>(
+        &self,
+        result: Result<T, StoreError>,
+        privilege: &'static str,
+    ) -> Result<T, StoreError> {
+        let error = match result {
+            Err(
+                error @ StoreError::Backend {
+                    retryable: false, ..
+                },
+            ) => error,
+            other => return other,
+        };
+        #[derive(QueryableByName)]
+        struct Granted {
+            #[diesel(sql_type = Bool)]
+            table: bool,
+            #[diesel(sql_type = Bool)]
+            sequence: bool,
+        }
+        let check = async {
+            let mut conn = self.inner.pool.get().await.ok()?;
+            let sql = format!(
+                "SELECT has_table_privilege('events', '{privilege}') AS table, \
+                 coalesce(has_sequence_privilege(pg_get_serial_sequence('events', 'id'), 'USAGE'), true) AS sequence"
+            );
+            diesel::sql_query(sql)
+                .get_result::<Granted>(&mut *conn)
+                .await
+                .ok()
+        };
+        let granted = tokio::time::timeout(Duration::from_secs(2), check)
+            .await
+            .ok()
+            .flatten();
+        let user = self.inner.connect.settings().user().to_owned();
+        match granted {
+            Some(g) if !g.table => Err(StoreError::Denied {
+                kind: DeniedKind::Permission,
+                message: format!(
+                    "role {user} lacks {privilege} on table events; grant it, or use a role \
+                     made for this (see `grafi-store roles --print-sql`)"
+                ),
+                source: Some(Box::new(error)),
+            }),
+            Some(g) if privilege == "INSERT" && !g.sequence => Err(StoreError::Denied {
+                kind: DeniedKind::Permission,
+                message: format!(
+                    "role {user} lacks USAGE on the sequence of events.id; grant it (see \
+                     `grafi-store roles --print-sql`)"
+                ),
+                source: Some(Box::new(error)),
+            }),
+            _ => Err(error),
+        }
     }
 
     /// The configuration in use.
@@ -397,90 +350,33 @@ impl DieselEventStore {
     }
 }
 
-/// Migrations (if enabled) on a dedicated connection, then a schema check. Returns whether the
-/// column types allow binary `COPY` (and if not, why).
-async fn prepare(
-    pool: &Pool<AsyncPgConnection>,
+/// Finds the table, creating it first when it is missing (and allowed to).
+async fn prepare_table(
+    mut conn: AsyncPgConnection,
     config: &DieselStoreConfig,
-) -> Result<Result<(), String>, StoreError> {
-    let mut conn = tokio::time::timeout(config.connection_timeout, pool.dedicated_connection())
-        .await
-        .map_err(|_| StoreError::Unavailable {
-            message: format!("could not connect within {:?}", config.connection_timeout),
-            outcome_unknown: false,
-            source: None,
-        })?
-        .map_err(|e| match e {
-            PoolError::ConnectionError(e) => from_connection(e),
-            PoolError::QueryError(e) => from_diesel(e, Access::Read),
-        })?;
-    if config.run_migrations {
-        let (back, applied) = crate::migrate::run_pending(conn).await?;
-        conn = back;
-        if !applied.is_empty() {
-            tracing::info!(?applied, "applied migrations");
-        }
+    connect: &Connect,
+) -> Result<Found, StoreError> {
+    if let Some(found) = crate::layout::inspect(&mut conn).await? {
+        return Ok(found);
     }
-    #[derive(QueryableByName)]
-    struct Column {
-        #[diesel(sql_type = Text)]
-        column_name: String,
-        #[diesel(sql_type = Text)]
-        data_type: String,
-    }
-    // One look at the table answers both questions: is it migrated, and can COPY write it.
-    let columns: Vec<Column> = diesel::sql_query(
-        "SELECT column_name::text AS column_name, data_type::text AS data_type \
-         FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = 'events'",
-    )
-    .load(&mut conn)
-    .await
-    .map_err(|e| from_diesel(e, Access::Read))?;
-    let type_of = |name: &str| {
-        columns
-            .iter()
-            .find(|c| c.column_name == name)
-            .map(|c| c.data_type.as_str())
-    };
-    const NEEDED: [&str; 9] = [
-        "id",
-        "event_id",
-        "conversation_id",
-        "assistant_request_id",
-        "event_type",
-        "event_context",
-        "data",
-        "timestamp",
-        "extra",
-    ];
-    if NEEDED.iter().any(|name| type_of(name).is_none()) {
+    if !config.run_migrations {
         return Err(StoreError::Config(
-            "table `events` is missing or not migrated (run `cargo xtask migrate` or connect \
+            "table `events` is missing: create it with `grafi-store migrate run` (or connect \
              with run_migrations enabled)"
                 .into(),
         ));
     }
-    // Whether the columns have the types [`COPY_COLUMN_TYPES`] allows.
-    for (name, allowed) in COPY_COLUMN_TYPES {
-        let found = type_of(name).unwrap_or_default();
-        if !allowed.contains(&found) {
-            return Ok(Err(format!(
-                "column `{name}` is `{found}`, COPY is encoded for {allowed:?}"
-            )));
-        }
+    let (mut conn, applied) = crate::migrate::create_missing_table(conn, connect).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "created table `events`");
     }
-    Ok(Ok(()))
-}
-
-/// The session settings of every connection, both pools.
-fn session_setup(statement_timeout: Option<Duration>) -> String {
-    let mut setup =
-        String::from("SET application_name = 'grafi-store-diesel'; SET TIME ZONE 'UTC';");
-    if let Some(t) = statement_timeout {
-        setup.push_str(&format!(" SET statement_timeout = {};", t.as_millis()));
-    }
-    setup
+    crate::layout::inspect(&mut conn).await?.ok_or_else(|| {
+        StoreError::Config(
+            "table `events` is still missing after the migrations ran (dropped by hand while \
+             they were recorded as applied?): see `grafi-store migrate status`"
+                .into(),
+        )
+    })
 }
 
 /// A batch of `total` events of which `recorded` were new.
@@ -535,6 +431,9 @@ impl EventStore for DieselEventStore {
             // chunk is checked whole before anything is sent.
             let mut encoder =
                 ChunkEncoder::new(events, config.limits, chunk_rows, config.chunk_bytes);
+            if !self.inner.layout.extra {
+                encoder = encoder.without_extra();
+            }
             let first = encoder.next();
             if let Some(invalid) = encoder.take_invalid() {
                 return Err(invalid);
@@ -603,6 +502,7 @@ impl EventStore for DieselEventStore {
                     }
                 }
             );
+            let result = self.explain_denied(result, "INSERT").await;
             // An event that failed its checks rolled the transaction back: report the event.
             // If the call failed first for another reason, the events it never reached are
             // checked now, so an invalid batch is always reported as invalid.
@@ -627,10 +527,12 @@ impl EventStore for DieselEventStore {
     async fn clear_events(&self) -> Result<(), StoreError> {
         let span = tracing::info_span!("clear_events");
         async {
-            with_retries!(self, "clear_events", Access::Write, |conn| {
-                diesel::delete(events::table).execute(conn)
-            })
-            .map(|deleted| tracing::debug!(deleted, "cleared"))
+            let deleted = with_retries!(self, "clear_events", Access::Write, |conn| {
+                diesel::sql_query("DELETE FROM events").execute(conn)
+            });
+            self.explain_denied(deleted, "DELETE")
+                .await
+                .map(|deleted| tracing::debug!(deleted, "cleared"))
         }
         .instrument(span)
         .await
@@ -642,14 +544,18 @@ impl EventStore for DieselEventStore {
             let registry = &self.inner.config.registry;
             // Rows stream when the plan walks the primary key (the usual plan for a table
             // written in id order); with any plan they are decoded as they arrive.
+            let layout = self.inner.layout;
             let arriving = with_retries!(self, "get_events", Access::Read, |conn| async move {
-                let rows = events::table
-                    .select(row_columns!())
-                    .order(events::id.asc())
-                    .load_stream::<RowTuple>(conn)
-                    .await?;
+                let rows = IdRangeQuery {
+                    layout,
+                    after: None,
+                    limit: None,
+                }
+                .load_stream::<RowTuple>(conn)
+                .await?;
                 crate::read::receive(rows, registry).await
-            })?;
+            });
+            let arriving = self.explain_denied(arriving, "SELECT").await?;
             let events = arriving.finish(registry).await?;
             tracing::Span::current().record("rows", events.len());
             Ok(events)
@@ -686,15 +592,16 @@ impl EventStore for DieselEventStore {
             }
             // One extra row says whether there is a next page.
             let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
-            let rows: Vec<RowTuple> =
-                with_retries!(self, "get_events_page", Access::Read, |conn| {
-                    events::table
-                        .select(row_columns!())
-                        .filter(events::id.gt(after_id))
-                        .order(events::id.asc())
-                        .limit(fetch)
-                        .load::<RowTuple>(conn)
-                })?;
+            let layout = self.inner.layout;
+            let rows = with_retries!(self, "get_events_page", Access::Read, |conn| {
+                IdRangeQuery {
+                    layout,
+                    after: Some(after_id),
+                    limit: Some(fetch),
+                }
+                .load::<RowTuple>(conn)
+            });
+            let rows: Vec<RowTuple> = self.explain_denied(rows, "SELECT").await?;
             let more = rows.len() > limit;
             let mut rows = rows;
             rows.truncate(limit);
@@ -716,9 +623,11 @@ impl EventStore for DieselEventStore {
     async fn get_event(&self, event_id: &str) -> Result<Option<Arc<Event>>, StoreError> {
         let span = tracing::info_span!("get_event", event_id = %shorten(event_id));
         async {
-            let rows: Vec<RowTuple> = with_retries!(self, "get_event", Access::Read, |conn| {
-                EventByIdQuery { event_id }.load::<RowTuple>(conn)
-            })?;
+            let layout = self.inner.layout;
+            let rows = with_retries!(self, "get_event", Access::Read, |conn| {
+                EventByIdQuery { layout, event_id }.load::<RowTuple>(conn)
+            });
+            let rows: Vec<RowTuple> = self.explain_denied(rows, "SELECT").await?;
             Ok(self.decode_rows(rows).await?.into_iter().next())
         }
         .instrument(span)
@@ -729,14 +638,24 @@ impl EventStore for DieselEventStore {
         &self,
         assistant_request_id: &str,
     ) -> Result<Vec<Arc<Event>>, StoreError> {
-        events_where!(self, "get_agent_events", assistant_request_id)
+        events_where!(
+            self,
+            "get_agent_events",
+            AssistantRequestId,
+            assistant_request_id
+        )
     }
 
     async fn get_conversation_events(
         &self,
         conversation_id: &str,
     ) -> Result<Vec<Arc<Event>>, StoreError> {
-        events_where!(self, "get_conversation_events", conversation_id)
+        events_where!(
+            self,
+            "get_conversation_events",
+            ConversationId,
+            conversation_id
+        )
     }
 
     async fn get_topic_events(
@@ -749,32 +668,22 @@ impl EventStore for DieselEventStore {
             if offsets.is_empty() {
                 return Ok(Vec::new());
             }
-            let rows: Vec<RowTuple> =
-                with_retries!(self, "get_topic_events", Access::Read, |conn| {
-                    TopicQuery {
-                        topic_name,
-                        offsets,
-                    }
-                    .load::<RowTuple>(conn)
-                })?;
+            let layout = self.inner.layout;
+            let rows = with_retries!(self, "get_topic_events", Access::Read, |conn| {
+                TopicQuery {
+                    layout,
+                    topic_name,
+                    offsets,
+                }
+                .load::<RowTuple>(conn)
+            });
+            let rows: Vec<RowTuple> = self.explain_denied(rows, "SELECT").await?;
             tracing::Span::current().record("rows", rows.len());
             self.decode_rows(rows).await
         }
         .instrument(span)
         .await
     }
-}
-
-/// An error and its causes, `outer: cause: root cause`.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Ids and names in spans, cut so nobody logs a megabyte by accident.

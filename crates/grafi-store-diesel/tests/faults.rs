@@ -93,7 +93,7 @@ async fn kill_inside_transaction(pg_url: String, stop: Arc<AtomicBool>, kills: u
     while done < kills && !AtomicBool::load(&stop, Ordering::SeqCst) {
         let killed: Vec<Killed> = diesel::sql_query(
             "SELECT coalesce(state, '') AS state FROM pg_stat_activity \
-             WHERE application_name = 'grafi-store-diesel' AND backend_xid IS NOT NULL \
+             WHERE application_name = 'grafi-store' AND backend_xid IS NOT NULL \
              AND state IN ('active', 'idle in transaction') AND pg_terminate_backend(pid)",
         )
         .load(&mut conn)

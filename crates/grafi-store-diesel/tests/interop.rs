@@ -56,7 +56,7 @@ fn write_jsonl(events: &[Event]) -> PathBuf {
     path
 }
 
-/// grafi creates the table and writes the corpus; the Rust store migrates it, reads every row,
+/// grafi creates the table and writes the corpus; the Rust store serves it as it is (no DDL), reads every row,
 /// appends; grafi then reads everything (its events and ours) back.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the grafi 0.0.24 venv: cargo xtask interop"]

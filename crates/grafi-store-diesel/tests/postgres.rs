@@ -10,7 +10,7 @@ use common::{builder, init_tracing, lenient_events, scalar, setup, ScratchDb, Te
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use grafi_events::{Event, InvokeContext, Message};
 use grafi_store_core::conformance::{agent_trace, grafi_corpus, same_event, simple_events};
-use grafi_store_core::{EventStore, StoreError};
+use grafi_store_core::{EventStore, InvalidReason, StoreError};
 
 const CORPUS: &str = include_str!("../../../fixtures/grafi-0.0.24/events.jsonl");
 const GRAFI_SCHEMA: &str = include_str!("../../../fixtures/grafi-0.0.24/schema.sql");
@@ -110,7 +110,8 @@ fn assert_round_trip(stored: &[Arc<Event>], events: &[Event], lines: &[&str]) {
 }
 
 /// A table created by grafi (its exact DDL, integer ids, rows as grafi writes them): the
-/// store migrates it in place, reads grafi's rows and appends after them.
+/// store serves it as it is (no DDL, no rewrite), reads grafi's rows and appends after them;
+/// `migrate` then widens it, and the store appends beyond 2^31.
 #[tokio::test(flavor = "multi_thread")]
 async fn opens_migrates_and_appends_to_a_grafi_table() {
     init_tracing();
@@ -143,9 +144,15 @@ async fn opens_migrates_and_appends_to_a_grafi_table() {
     db.sql(&insert).await;
     assert_eq!(scalar(&db.url, "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'id'").await, "integer");
 
+    let id_type = "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'id'";
+    let relfilenode = "SELECT relfilenode FROM pg_class WHERE oid = 'events'::regclass";
+    let file_before = scalar(&db.url, relfilenode).await;
+
     let store = builder(&db).connect().await.unwrap();
     let store = TestStore { store, db };
-    assert_eq!(scalar(&store.db.url, "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'id'").await, "bigint");
+    assert!(!store.table_is_migrated());
+    assert_eq!(scalar(&store.db.url, id_type).await, "integer");
+    assert_eq!(scalar(&store.db.url, relfilenode).await, file_before);
     let stored = store.get_events().await.unwrap();
     let corpus_events = grafi_corpus();
     assert_eq!(stored.len(), corpus_events.len());
@@ -153,7 +160,52 @@ async fn opens_migrates_and_appends_to_a_grafi_table() {
         assert!(s.builtin_type().is_some());
         assert!(same_event(s, e), "{}", e.event_id());
     }
-    // Appending: ids continue after grafi's, also beyond 2^31.
+    // Appending to grafi's own table, by INSERT and by COPY, and topic reads without the
+    // offset function.
+    let mine = agent_trace("conv-on-grafi-table", 2, 70);
+    assert_eq!(
+        store.record_events(mine.clone()).await.unwrap().recorded,
+        mine.len()
+    );
+    let topic = store
+        .get_topic_events("agent_input_topic", &[70, 71])
+        .await
+        .unwrap();
+    assert_eq!(topic.len(), 2);
+    assert_eq!(topic[0].topic(), Some(("agent_input_topic", 70)));
+    let many = simple_events("conv-copy-on-grafi-table", "req", 100);
+    assert_eq!(store.record_events(many).await.unwrap().recorded, 100);
+    // An event whose exact text needs `extra` is refused, not stored lossily.
+    let odd = lenient_events(&[
+        r#"{"event_id": "needs-extra", "event_version": "2.0", "assistant_request_id": "r", "event_type": "ToolInvoke", "event_context": {"invoke_context": {"conversation_id": "c", "invoke_id": "i", "assistant_request_id": "r"}, "tool_name": "t", "tool_type": "T", "tool_id": "x"}, "data": "[]", "timestamp": "2025-07-08T11:14:27.500000+00:00"}"#,
+    ]);
+    match store.record_events(odd).await.unwrap_err() {
+        StoreError::InvalidEvent {
+            event_id, reason, ..
+        } => {
+            assert_eq!(event_id, "needs-extra");
+            assert_eq!(reason, InvalidReason::NeedsMigration { column: "extra" });
+        }
+        other => panic!("expected NeedsMigration, got {other:?}"),
+    }
+    assert!(store.get_event("needs-extra").await.unwrap().is_none());
+    assert_eq!(scalar(&store.db.url, relfilenode).await, file_before);
+    assert_eq!(scalar(&store.db.url, id_type).await, "integer");
+    let before_migrate = store.get_events().await.unwrap();
+    drop(store.store);
+
+    // The explicit migration widens the table; the store then appends beyond 2^31.
+    let applied = grafi_store_diesel::migrate::run_pending_migrations(&store.db.url, None)
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), 2, "{applied:?}");
+    assert_eq!(scalar(&store.db.url, id_type).await, "bigint");
+    let store = TestStore {
+        store: builder(&store.db).connect().await.unwrap(),
+        db: store.db,
+    };
+    assert!(store.table_is_migrated());
+    assert_eq!(store.get_events().await.unwrap(), before_migrate);
     store
         .db
         .sql("SELECT setval('events_id_seq', 3000000000)")
@@ -164,7 +216,7 @@ async fn opens_migrates_and_appends_to_a_grafi_table() {
         mine.len()
     );
     let all = store.get_events().await.unwrap();
-    assert_eq!(all.len(), corpus_events.len() + mine.len());
+    assert_eq!(all.len(), before_migrate.len() + mine.len());
     assert_eq!(
         all.last().unwrap().event_id(),
         mine.last().unwrap().event_id()
@@ -316,13 +368,15 @@ async fn without_migrations_an_empty_database_is_a_config_error() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Config(_)), "{err:?}");
     // Migrating twice is a no-op; then connecting without migrations works.
-    grafi_store_diesel::migrate::run_pending_migrations(&db.url)
+    grafi_store_diesel::migrate::run_pending_migrations(&db.url, None)
         .await
         .unwrap();
-    assert!(grafi_store_diesel::migrate::run_pending_migrations(&db.url)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        grafi_store_diesel::migrate::run_pending_migrations(&db.url, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let store = builder(&db).run_migrations(false).connect().await.unwrap();
     assert!(store.get_events().await.unwrap().is_empty());
 }

@@ -7,7 +7,7 @@
 //! | URL | store | needs |
 //! |-----|-------|-------|
 //! | `memory:` | [`MemoryEventStore`]: in-process, nothing persists | — |
-//! | `postgres://user@host:5432/db` (or `postgresql://`) | PostgreSQL (`grafi-store-diesel`) | cargo feature `postgres` |
+//! | `postgres://user@host:5432/db` (or `postgresql://`, or `host=… dbname=…`; libpq's `PG*` variables fill the rest) | PostgreSQL (`grafi-store-diesel`) | cargo feature `postgres` |
 //!
 //! Memory-only users depend on this crate without features and never compile diesel:
 //!
@@ -106,9 +106,10 @@ impl Default for OpenOptions {
 }
 
 impl OpenOptions {
-    /// Whether opening a database store creates or migrates its table (default: yes, as
-    /// grafi does). Readers should say no: migrating a big grafi table rewrites it under an
-    /// exclusive lock, which a `stats` or an `export` must never trigger by surprise.
+    /// Whether opening a database store may create a missing table (default: yes, as grafi
+    /// does). An existing table is never altered when a store opens: that is
+    /// `grafi-store migrate run`'s job. Readers may say no, so that a typo in a database name
+    /// does not leave an empty table behind.
     pub fn run_migrations(mut self, run: bool) -> Self {
         self.run_migrations = run;
         self
@@ -309,6 +310,8 @@ mod tests {
         assert!(msg.contains("127.0.0.1:1"), "{msg}");
         assert!(msg.contains("postgres://grafi:***@127.0.0.1:1/x"), "{msg}");
         assert!(!msg.contains("topsecret"), "{msg}");
+        assert!(std::error::Error::source(&err).is_some(), "{err:?}");
+        assert!(!format!("{err:?}").contains("topsecret"), "{err:?}");
     }
 
     #[test]

@@ -19,46 +19,34 @@ pub(crate) async fn open(
     }
 }
 
-/// Names the server (host and port) in connection failures and scrubs the password from
-/// every message a driver produced.
+/// Names the server in failures, scrubs the password from any text a driver produced, and
+/// keeps the kind and the source (with its SQLSTATE) so callers can act on them.
 fn describe(url: &StoreUrl, error: StoreError) -> StoreError {
-    let endpoint = url.endpoint().unwrap_or_default();
     match error {
         StoreError::Unavailable {
             message,
             outcome_unknown,
             source,
-        } => {
-            // The causes are folded into the message (scrubbed) and the source dropped: its
-            // text comes from the driver.
-            let mut text = message;
-            let mut cause: Option<&(dyn std::error::Error + 'static)> = match &source {
-                Some(s) => s.source(),
-                None => None,
-            };
-            while let Some(c) = cause {
-                let more = c.to_string();
-                if !text.contains(&more) {
-                    text.push_str(": ");
-                    text.push_str(&more);
-                }
-                cause = c.source();
-            }
-            StoreError::Unavailable {
-                message: format!(
-                    "cannot connect to PostgreSQL at {endpoint} ({url}): {}",
-                    url.scrub(&text)
-                ),
-                outcome_unknown,
-                source: None,
-            }
-        }
+        } => StoreError::Unavailable {
+            message: format!("PostgreSQL at {url}: {}", url.scrub(&message)),
+            outcome_unknown,
+            source,
+        },
         StoreError::Timeout { operation, after } => StoreError::Unavailable {
             message: format!(
-                "PostgreSQL at {endpoint} ({url}) did not answer: {operation} timed out after {after:?}"
+                "PostgreSQL at {url} did not answer: {operation} timed out after {after:?}"
             ),
             outcome_unknown: false,
-            source: None,
+            source: Some(Box::new(StoreError::Timeout { operation, after })),
+        },
+        StoreError::Denied {
+            kind,
+            message,
+            source,
+        } => StoreError::Denied {
+            kind,
+            message: url.scrub(&message),
+            source,
         },
         StoreError::Config(message) => {
             StoreError::Config(format!("{url}: {}", url.scrub(&message)))
@@ -66,11 +54,11 @@ fn describe(url: &StoreUrl, error: StoreError) -> StoreError {
         StoreError::Backend {
             message,
             retryable,
-            source: _,
+            source,
         } => StoreError::Backend {
-            message: format!("PostgreSQL at {endpoint} ({url}): {}", url.scrub(&message)),
+            message: format!("PostgreSQL at {url}: {}", url.scrub(&message)),
             retryable,
-            source: None,
+            source,
         },
         other => other,
     }

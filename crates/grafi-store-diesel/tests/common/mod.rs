@@ -6,11 +6,19 @@
 use std::ops::Deref;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-use grafi_store_diesel::{url_with_database, DieselEventStore, DieselStoreBuilder};
+use grafi_store_diesel::{ConnectionSettings, DieselEventStore, DieselStoreBuilder};
 
 pub fn admin_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// `conninfo` for another database, as a URL.
+pub fn with_database(conninfo: &str, database: &str) -> String {
+    ConnectionSettings::parse(conninfo)
+        .expect("DATABASE_URL")
+        .with_dbname(database)
+        .expose_url()
 }
 
 /// An empty database, dropped on drop.
@@ -29,7 +37,7 @@ impl ScratchDb {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .expect("create scratch database");
-        let url = url_with_database(&admin_url(), &name);
+        let url = with_database(&admin_url(), &name);
         Self { name, url }
     }
 
