@@ -7,6 +7,7 @@ mod demo;
 mod export;
 mod import;
 mod input;
+mod migrate;
 mod stats;
 mod timeline;
 mod validate;
@@ -55,6 +56,50 @@ enum Command {
     Stats,
     /// Delete every event in the store.
     Clear(ClearArgs),
+    /// The table's migrations: `status` (changes nothing), `run` and `revert` (print their
+    /// plan and ask for --yes). A store never alters an existing table by itself.
+    Migrate(MigrateArgs),
+    /// Least-privilege roles: `--print-sql` prints the SQL for an owner (migrations), a
+    /// writer (SELECT, INSERT) and a reader (SELECT) role.
+    Roles(RolesArgs),
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    #[command(subcommand)]
+    action: MigrateAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum MigrateAction {
+    /// Applied and pending migrations, the table, and what each pending one would do.
+    Status,
+    /// Apply the pending migrations (prints the plan; needs --yes).
+    Run(ChangeArgs),
+    /// Revert the last applied migration (prints the plan; needs --yes).
+    Revert(ChangeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ChangeArgs {
+    /// Confirm: carry out the plan.
+    #[arg(long)]
+    yes: bool,
+    /// How long each migration may wait for its table lock before giving up and changing
+    /// nothing (`10s`, `500ms`, `2m`; `0`: as long as it takes). While it waits, other
+    /// clients of the table queue behind it.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = migrate::parse_timeout)]
+    lock_timeout: migrate::LockTimeout,
+}
+
+#[derive(Debug, Args)]
+struct RolesArgs {
+    /// Print the SQL (run it as a superuser or a role with CREATEROLE).
+    #[arg(long, required = true)]
+    print_sql: bool,
+    /// Role names are PREFIX_owner, PREFIX_writer and PREFIX_reader.
+    #[arg(long, value_name = "PREFIX", default_value = "grafi")]
+    prefix: String,
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +225,9 @@ async fn run(cli: Cli, scrubber: &mut Option<StoreUrl>) -> anyhow::Result<Outcom
         // Validation needs no store.
         return validate::run(&args.file);
     }
+    if let Command::Roles(args) = &cli.command {
+        return migrate::print_roles(&args.prefix);
+    }
     if let Command::Clear(ClearArgs { yes: false }) = &cli.command {
         return Err(UsageError(
             "`clear` deletes every event in the store; add --yes to confirm".into(),
@@ -188,6 +236,14 @@ async fn run(cli: Cli, scrubber: &mut Option<StoreUrl>) -> anyhow::Result<Outcom
     }
     let selection = select(cli.store.as_deref())?;
     *scrubber = Some(selection.url.clone());
+    if let Command::Migrate(args) = &cli.command {
+        let (action, yes, lock_timeout) = match &args.action {
+            MigrateAction::Status => (migrate::Action::Status, false, None),
+            MigrateAction::Run(c) => (migrate::Action::Run, c.yes, c.lock_timeout.0),
+            MigrateAction::Revert(c) => (migrate::Action::Revert, c.yes, c.lock_timeout.0),
+        };
+        return migrate::run(&selection, action, yes, lock_timeout).await;
+    }
     // Reading commands never create or migrate a table: on a big grafi table, migrating
     // rewrites it under an exclusive lock.
     let writes = !matches!(cli.command, Command::Export(_) | Command::Stats);
@@ -213,7 +269,9 @@ async fn run(cli: Cli, scrubber: &mut Option<StoreUrl>) -> anyhow::Result<Outcom
             println!("cleared every event in {}", selection.url);
             Ok(Outcome::Success)
         }
-        Command::Validate(_) => unreachable!("handled above"),
+        Command::Validate(_) | Command::Migrate(_) | Command::Roles(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 
@@ -239,8 +297,7 @@ async fn open(selection: &Selection, migrate: bool) -> anyhow::Result<Arc<dyn Ev
         .map_err(|e| match e {
             StoreError::Config(_) if !migrate => anyhow::anyhow!(
                 "cannot open the store: {e}\nhint: reading commands (export, stats) never create \
-                 or migrate the table; run `grafi-store import` or `cargo xtask migrate \
-                 --database-url URL` first"
+                 the table; run `grafi-store migrate run` or `grafi-store import` first"
             ),
             e => anyhow::anyhow!("cannot open the store: {e}"),
         })

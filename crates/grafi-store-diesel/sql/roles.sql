@@ -8,6 +8,10 @@
 --
 -- They are NOLOGIN group roles; give them to login roles, e.g.
 --   CREATE ROLE billing_agent LOGIN PASSWORD '…' IN ROLE {prefix}_writer;
+--   CREATE ROLE deployer LOGIN PASSWORD '…' IN ROLE {prefix}_owner;
+-- The owner's login must act AS the owner role when it migrates, so that what it creates
+-- belongs to {prefix}_owner and gets the grants below: connect with
+--   options=-c role={prefix}_owner      (URL: ?options=-c%20role%3D{prefix}_owner)
 
 DO $roles$
 BEGIN
