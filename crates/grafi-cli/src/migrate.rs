@@ -125,10 +125,9 @@ pub async fn run(
             }
             print_lock_timeout(lock_timeout);
             if !yes {
-                return Err(UsageError(
-                    "nothing changed: add --yes to apply this plan".into(),
-                )
-                .into());
+                return Err(
+                    UsageError("nothing changed: add --yes to apply this plan".into()).into(),
+                );
             }
             let started = Instant::now();
             let applied = migrate::run_pending_migrations(url.expose(), lock_timeout)
@@ -221,7 +220,10 @@ mod tests {
     #[test]
     fn timeouts() {
         assert_eq!(parse_duration("10s"), Ok(Some(Duration::from_secs(10))));
-        assert_eq!(parse_duration("250ms"), Ok(Some(Duration::from_millis(250))));
+        assert_eq!(
+            parse_duration("250ms"),
+            Ok(Some(Duration::from_millis(250)))
+        );
         assert_eq!(parse_duration("2m"), Ok(Some(Duration::from_secs(120))));
         assert_eq!(parse_duration("0"), Ok(None));
         assert!(parse_duration("soon").is_err());

@@ -635,7 +635,8 @@ mod postgres {
     /// grafi 0.0.24's own table holding `rows` rows, as grafi's DDL makes it.
     fn grafi_table(db: &ScratchDb, rows: u64) {
         let schema = std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/grafi-0.0.24/schema.sql"),
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../fixtures/grafi-0.0.24/schema.sql"),
         )
         .unwrap();
         let fill = format!(
@@ -733,7 +734,11 @@ mod postgres {
             .stdout(contains("imported 1000,"));
         let import_took = started.elapsed();
         eprintln!("import of 1,000 events beside a long reader on {rows} rows: {import_took:?}");
-        assert_eq!(scalar(&db.url, file_of), file_before, "the table was rewritten");
+        assert_eq!(
+            scalar(&db.url, file_of),
+            file_before,
+            "the table was rewritten"
+        );
         assert_eq!(scalar(&db.url, id_type), "integer");
         assert_eq!(
             scalar(&db.url, "SELECT count(*) FROM events"),
@@ -813,7 +818,10 @@ mod postgres {
             .assert()
             .success();
         assert_eq!(
-            scalar(&db.url, "SELECT tableowner FROM pg_tables WHERE tablename = 'events'"),
+            scalar(
+                &db.url,
+                "SELECT tableowner FROM pg_tables WHERE tablename = 'events'"
+            ),
             format!("{prefix}_owner")
         );
         // The writer records and reads.
@@ -880,7 +888,9 @@ mod postgres {
             };
             let logins = ["owner", "writer", "reader"]
                 .iter()
-                .map(|who| format!("CREATE ROLE {prefix}_{who}_login LOGIN IN ROLE {prefix}_{who};"))
+                .map(|who| {
+                    format!("CREATE ROLE {prefix}_{who}_login LOGIN IN ROLE {prefix}_{who};")
+                })
                 .collect::<String>();
             let url = db.url.clone();
             let sql = sql.to_owned();

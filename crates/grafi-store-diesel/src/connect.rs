@@ -2,7 +2,7 @@
 //! session set-up, used by the diesel pool, the `COPY` pool and migrations alike.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use grafi_store_core::{DeniedKind, StoreError};
@@ -18,9 +18,10 @@ pub(crate) struct Connect {
     settings: Arc<ConnectionSettings>,
     tls: Connector,
     session_setup: Arc<str>,
-    /// The last failure of a pooled connect, with its source: bb8 and diesel-async keep only
-    /// a message, and a caller needs the kind (and the SQLSTATE) of what went wrong.
-    last_failure: Arc<Mutex<Option<StoreError>>>,
+    /// The last failure of a pooled connect, when it happened, with its source: bb8 and
+    /// diesel-async keep only a message, and a caller needs the kind (and the SQLSTATE) of
+    /// what went wrong. Cleared by the next successful connect.
+    last_failure: Arc<Mutex<Option<(Instant, StoreError)>>>,
 }
 
 impl Connect {
@@ -88,19 +89,29 @@ impl Connect {
     /// For the pool: a diesel connection, or diesel's error type with the classified failure
     /// kept aside for [`Connect::take_last_failure`].
     pub(crate) async fn pooled(&self) -> Result<AsyncPgConnection, diesel::ConnectionError> {
-        self.diesel().await.map_err(|failure| {
-            let message = failure.to_string();
-            *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(failure);
-            diesel::ConnectionError::BadConnection(message)
-        })
+        let result = self.diesel().await;
+        let mut last = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(conn) => {
+                *last = None;
+                Ok(conn)
+            }
+            Err(failure) => {
+                let message = failure.to_string();
+                *last = Some((Instant::now(), failure));
+                Err(diesel::ConnectionError::BadConnection(message))
+            }
+        }
     }
 
-    /// The classified failure behind the last `BadConnection` the pool reported.
-    pub(crate) fn take_last_failure(&self) -> Option<StoreError> {
-        self.last_failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
+    /// The classified failure behind the last `BadConnection` the pool reported, if it
+    /// happened within `window` (an older one says nothing about the call at hand).
+    pub(crate) fn take_last_failure(&self, window: Duration) -> Option<StoreError> {
+        let mut last = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        match last.take() {
+            Some((at, failure)) if at.elapsed() <= window => Some(failure),
+            _ => None,
+        }
     }
 
     fn connect_failure(&self, error: tokio_postgres::Error) -> StoreError {

@@ -50,10 +50,13 @@ pub(crate) struct Inner {
 impl Inner {
     /// A pool checkout failure, with the classified cause of the last failed connect.
     pub(crate) fn pool_error(&self, error: bb8::RunError<PoolError>) -> StoreError {
+        let timeout = self.config.connection_timeout;
+        // bb8 retries a failing connect until the checkout's timeout: a failure within twice
+        // that long belongs to this checkout.
         from_pool(
             error,
-            self.config.connection_timeout,
-            self.connect.take_last_failure(),
+            timeout,
+            self.connect.take_last_failure(timeout.saturating_mul(2)),
         )
     }
 }

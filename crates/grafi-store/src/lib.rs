@@ -314,6 +314,43 @@ mod tests {
         assert!(!format!("{err:?}").contains("topsecret"), "{err:?}");
     }
 
+    /// A refusal keeps its kind and its source through the facade: the SQLSTATE is there for
+    /// a caller to read, and it is not retried.
+    #[cfg(feature = "postgres")]
+    #[tokio::test(flavor = "multi_thread")]
+    async fn unknown_database_keeps_kind_and_sqlstate() {
+        let admin = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let url = grafi_store_diesel::ConnectionSettings::parse(&admin)
+            .unwrap()
+            .with_dbname("grafi_no_such_database_for_this_test")
+            .expose_url();
+        let err = open(&url).await.err().unwrap();
+        assert!(
+            matches!(
+                err,
+                StoreError::Denied {
+                    kind: grafi_store_core::DeniedKind::UnknownDatabase,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!err.is_retryable());
+        let mut source = std::error::Error::source(&err);
+        let mut code = None;
+        while let Some(cause) = source {
+            if let Some(pg) = cause.downcast_ref::<tokio_postgres::Error>() {
+                code = pg.code().cloned();
+            }
+            source = cause.source();
+        }
+        assert_eq!(
+            code,
+            Some(tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
+        );
+    }
+
     #[test]
     fn env_order_and_empty_values() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {

@@ -6,7 +6,8 @@
 //!
 //! [`PgInstance::setup`] adds files to the data directory before the first start (TLS
 //! certificates and keys, owned by the server user) and `pg_hba.conf` lines that are matched
-//! before initdb's `trust` lines (e.g. `scram-sha-256` for a password role).
+//! before initdb's `trust` lines (e.g. `scram-sha-256` for a password role), and environment
+//! variables for the server's programs (e.g. `LOCPATH` for a locale generated in a temp dir).
 #![allow(dead_code)]
 
 use std::net::TcpListener;
@@ -42,6 +43,7 @@ pub struct PgSetup {
     settings: Vec<(String, String)>,
     files: Vec<DataFile>,
     hba: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl PgSetup {
@@ -75,6 +77,18 @@ impl PgSetup {
         self
     }
 
+    /// `key=value` in the environment of every server program (initdb, pg_ctl and so the
+    /// server it starts). Under `runuser` they are passed through `env key=value …` after the
+    /// user switch, so nothing depends on what `runuser` keeps of the caller's environment.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        assert!(
+            !key.is_empty() && !key.contains('='),
+            "invalid environment variable name {key:?}"
+        );
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
     /// initdb, write the files and configuration, start.
     pub fn start(self) -> PgInstance {
         PgInstance::start_setup(self)
@@ -87,6 +101,8 @@ pub struct PgInstance {
     log: PathBuf,
     bin: PathBuf,
     run_as: Option<String>,
+    /// Environment of every server program ([`PgSetup::env`]).
+    env: Vec<(String, String)>,
     // Dropped last: removes the data directory.
     _dir: tempfile::TempDir,
 }
@@ -152,6 +168,7 @@ impl PgInstance {
             log,
             bin,
             run_as,
+            env: setup.env.clone(),
             _dir: dir,
         };
         instance.run_ok(
@@ -247,11 +264,17 @@ impl PgInstance {
         match &self.run_as {
             Some(user) => {
                 let mut c = Command::new("runuser");
-                c.arg("-u").arg(user).arg("--").arg(exe).args(args);
+                c.arg("-u").arg(user).arg("--");
+                if !self.env.is_empty() {
+                    c.arg("env");
+                    c.args(self.env.iter().map(|(k, v)| format!("{k}={v}")));
+                }
+                c.arg(exe).args(args);
                 c
             }
             None => {
                 let mut c = Command::new(exe);
+                c.envs(self.env.iter().map(|(k, v)| (k, v)));
                 c.args(args);
                 c
             }
