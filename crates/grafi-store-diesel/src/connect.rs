@@ -12,6 +12,12 @@ use tokio_postgres::Client;
 use crate::conninfo::ConnectionSettings;
 use crate::tls::{connector, Connector};
 
+/// The driver's half of a session, which someone must poll for the client to work.
+type Session = tokio_postgres::Connection<
+    tokio_postgres::Socket,
+    <Connector as tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>>::Stream,
+>;
+
 /// Everything needed to open a connection of the store. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Connect {
@@ -42,14 +48,18 @@ impl Connect {
         &self.settings
     }
 
-    /// A raw tokio-postgres client, its connection driven by a task of its own.
-    pub(crate) async fn client(&self) -> Result<Client, StoreError> {
-        let (client, connection) = self
-            .settings
+    /// A new session: the socket, TLS as `sslmode` says, authentication.
+    async fn open(&self) -> Result<(Client, Session), StoreError> {
+        self.settings
             .config()
             .connect(self.tls.clone())
             .await
-            .map_err(|e| self.connect_failure(e))?;
+            .map_err(|e| classify_connect_error(e, &self.settings))
+    }
+
+    /// A raw tokio-postgres client, its connection driven by a task of its own.
+    pub(crate) async fn client(&self) -> Result<Client, StoreError> {
+        let (client, connection) = self.open().await?;
         tokio::spawn(async move {
             // Ends when the client is dropped or the socket fails; the client sees the failure.
             let _ = connection.await;
@@ -57,18 +67,13 @@ impl Connect {
         client
             .batch_execute(&self.session_setup)
             .await
-            .map_err(|e| self.connect_failure(e))?;
+            .map_err(|e| classify_connect_error(e, &self.settings))?;
         Ok(client)
     }
 
     /// A diesel-async connection with the session set up.
     pub(crate) async fn diesel(&self) -> Result<AsyncPgConnection, StoreError> {
-        let (client, connection) = self
-            .settings
-            .config()
-            .connect(self.tls.clone())
-            .await
-            .map_err(|e| self.connect_failure(e))?;
+        let (client, connection) = self.open().await?;
         let mut conn = AsyncPgConnection::try_from_client_and_connection(client, connection)
             .await
             .map_err(|e| StoreError::Unavailable {
@@ -112,10 +117,6 @@ impl Connect {
             Some((at, failure)) if at.elapsed() <= window => Some(failure),
             _ => None,
         }
-    }
-
-    fn connect_failure(&self, error: tokio_postgres::Error) -> StoreError {
-        classify_connect_error(error, &self.settings)
     }
 }
 
@@ -179,7 +180,7 @@ pub(crate) fn classify_connect_error(
             },
         };
     }
-    let text = error.to_string();
+    let text = error_chain(&error);
     // tokio-postgres' own fixed texts (not the server's), for its error kinds it does not expose.
     if text.starts_with("error performing TLS handshake") {
         let advice = match settings.ssl_mode() {
@@ -195,6 +196,9 @@ pub(crate) fn classify_connect_error(
             ),
         };
         return denied(DeniedKind::Tls, &advice, error);
+    }
+    if text.starts_with("invalid configuration") && !text.ends_with("password missing") {
+        return StoreError::Config(format!("cannot connect to {target}: {text}"));
     }
     if text.starts_with("invalid configuration") || text.starts_with("authentication error") {
         return denied(

@@ -11,53 +11,31 @@
 //! operation on an open connection only needs `Denied { Permission }` with a source (diesel
 //! does not keep the SQLSTATE).
 
+#[path = "common/auth.rs"]
+mod auth;
 mod common;
 #[path = "common/private_pg.rs"]
 mod private_pg;
 
-use std::error::Error;
 use std::time::{Duration, Instant};
 
+use auth::{
+    assert_connect_denied, assert_denied, assert_op_denied, assert_right_password_connects,
+    connect_err, connect_without_migrations, create_locked_db, create_password_roles, create_table,
+    everything_printed, password_setup, start, url, ALICE_PASSWORD, WRONG_PASSWORD,
+};
 use grafi_store_core::conformance::simple_events;
 use grafi_store_core::{DeniedKind, EventStore, StoreError};
 use grafi_store_diesel::DieselEventStore;
 use private_pg::{free_port, PgInstance};
 use tokio_postgres::error::SqlState;
 
-/// alice's real password, and the wrong one the tests try (both must never be printed).
-const ALICE_PASSWORD: &str = "Alice-real-pw-7f3c9a";
-const WRONG_PASSWORD: &str = "Not-alice-pw-b41d2e";
-
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(15);
-/// A refusal is final: it must come back at once, not after a retry loop.
-const FAIL_FAST: Duration = Duration::from_secs(5);
-
 /// A private instance where `alice` logs in with a SCRAM password (and owns `alice_db`),
 /// `mallory` matches a `reject` line, and `postgres` keeps initdb's trust.
 async fn auth_instance() -> PgInstance {
-    let pg = tokio::task::spawn_blocking(|| {
-        PgInstance::setup()
-            .setting("password_encryption", "'scram-sha-256'")
-            .hba("host all alice 127.0.0.1/32 scram-sha-256")
-            .hba("host all mallory 127.0.0.1/32 reject")
-            .start()
-    })
-    .await
-    .unwrap();
-    pg.sql(&format!(
-        "CREATE ROLE alice LOGIN PASSWORD '{ALICE_PASSWORD}'; CREATE ROLE mallory LOGIN;"
-    ))
-    .await;
-    // On its own: CREATE DATABASE cannot run in the implicit transaction of a batch.
-    pg.sql("CREATE DATABASE alice_db OWNER alice").await;
+    let pg = start(password_setup()).await;
+    create_password_roles(&pg).await;
     pg
-}
-
-fn url(pg: &PgInstance, user: &str, password: Option<&str>, db: &str) -> String {
-    match password {
-        Some(pw) => format!("postgres://{user}:{pw}@127.0.0.1:{}/{db}", pg.port),
-        None => format!("postgres://{user}@127.0.0.1:{}/{db}", pg.port),
-    }
 }
 
 fn key_value(pg: &PgInstance, user: &str, password: &str, db: &str) -> String {
@@ -67,89 +45,6 @@ fn key_value(pg: &PgInstance, user: &str, password: &str, db: &str) -> String {
     )
 }
 
-async fn connect(conninfo: &str) -> Result<DieselEventStore, StoreError> {
-    DieselEventStore::builder(conninfo)
-        .pool_size(2)
-        .connection_timeout(CONNECTION_TIMEOUT)
-        .connect()
-        .await
-}
-
-/// Every error in the chain, `err` first.
-fn chain(err: &StoreError) -> Vec<&(dyn Error + 'static)> {
-    let mut out: Vec<&(dyn Error + 'static)> = vec![err];
-    let mut next = err.source();
-    while let Some(e) = next {
-        out.push(e);
-        next = e.source();
-    }
-    out
-}
-
-/// The SQLSTATEs of every `tokio_postgres::Error` in the chain.
-fn sqlstates(err: &StoreError) -> Vec<SqlState> {
-    chain(err)
-        .into_iter()
-        .filter_map(|e| e.downcast_ref::<tokio_postgres::Error>())
-        .filter_map(|e| e.code().cloned())
-        .collect()
-}
-
-/// The Display of every error in the chain and the Debug of the whole.
-fn everything_printed(err: &StoreError) -> String {
-    let mut text = format!("{err:?}\n");
-    for e in chain(err) {
-        text.push_str(&format!("{e}\n"));
-    }
-    text
-}
-
-/// Asserts `err` is `Denied { kind }`, not retryable, with a source (whose chain holds a
-/// `tokio_postgres::Error` with `code`, when given), and nothing printed contains a password.
-fn assert_denied(err: &StoreError, kind: DeniedKind, code: Option<&SqlState>, what: &str) {
-    match err {
-        StoreError::Denied { kind: got, .. } => {
-            assert_eq!(*got, kind, "{what}: kind of {err:?}")
-        }
-        other => panic!("{what}: expected Denied {{ kind: {kind:?} }}, got {other:?}"),
-    }
-    assert!(!err.is_retryable(), "{what}: {err:?} must not be retryable");
-    assert!(err.source().is_some(), "{what}: {err:?} has no source");
-    let codes = sqlstates(err);
-    if let Some(code) = code {
-        assert!(
-            codes.contains(code),
-            "{what}: expected SQLSTATE {} in the source chain, found {:?}; chain: {}",
-            code.code(),
-            codes.iter().map(SqlState::code).collect::<Vec<_>>(),
-            everything_printed(err)
-        );
-    }
-    let printed = everything_printed(err);
-    for pw in [ALICE_PASSWORD, WRONG_PASSWORD] {
-        assert!(
-            !printed.contains(pw),
-            "{what}: a password is printed:\n{printed}"
-        );
-    }
-}
-
-async fn connect_err(conninfo: &str, what: &str) -> StoreError {
-    let started = Instant::now();
-    let result = connect(conninfo).await;
-    let elapsed = started.elapsed();
-    let err = match result {
-        Ok(_) => panic!("{what}: connected, expected an error"),
-        Err(e) => e,
-    };
-    assert!(
-        elapsed < FAIL_FAST,
-        "{what}: took {elapsed:?} to fail ({err:?}): retried a refusal?"
-    );
-    eprintln!("{what}: {err} (in {elapsed:?})");
-    err
-}
-
 /// A wrong password (SCRAM): `Denied { Authentication }` with 28P01, in both conninfo
 /// spellings. The right password on the same instance connects, so it is the password that
 /// was refused.
@@ -157,20 +52,7 @@ async fn connect_err(conninfo: &str, what: &str) -> StoreError {
 async fn wrong_password_is_denied_authentication() {
     common::init_tracing();
     let pg = auth_instance().await;
-
-    let store = connect(&url(&pg, "alice", Some(ALICE_PASSWORD), "alice_db"))
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "alice with the right password must connect: {e:?}; server log:\n{}",
-                pg.log_tail()
-            )
-        });
-    store
-        .record_events(simple_events("auth", "ok", 3))
-        .await
-        .expect("alice records in her database");
-    drop(store);
+    assert_right_password_connects(&pg).await;
 
     for (what, conninfo) in [
         (
@@ -182,13 +64,13 @@ async fn wrong_password_is_denied_authentication() {
             key_value(&pg, "alice", WRONG_PASSWORD, "alice_db"),
         ),
     ] {
-        let err = connect_err(&conninfo, what).await;
-        assert_denied(
-            &err,
+        assert_connect_denied(
+            &conninfo,
             DeniedKind::Authentication,
             Some(&SqlState::INVALID_PASSWORD),
             what,
-        );
+        )
+        .await;
     }
     // No password at all where one is required: also an authentication failure (libpq:
     // "no password supplied"), never a retryable one.
@@ -215,13 +97,13 @@ async fn wrong_password_is_denied_authentication() {
 async fn hba_reject_is_denied_authentication() {
     common::init_tracing();
     let pg = auth_instance().await;
-    let err = connect_err(&url(&pg, "mallory", None, "postgres"), "hba reject").await;
-    assert_denied(
-        &err,
+    assert_connect_denied(
+        &url(&pg, "mallory", None, "postgres"),
         DeniedKind::Authentication,
         Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION),
         "hba reject",
-    );
+    )
+    .await;
 }
 
 /// A database that does not exist (on the shared server: only a connection attempt):
@@ -231,13 +113,13 @@ async fn unknown_database_is_denied() {
     common::init_tracing();
     let name = format!("grafi_missing_{}", uuid::Uuid::new_v4().simple());
     let conninfo = common::with_database(&common::admin_url(), &name);
-    let err = connect_err(&conninfo, "unknown database").await;
-    assert_denied(
-        &err,
+    let err = assert_connect_denied(
+        &conninfo,
         DeniedKind::UnknownDatabase,
         Some(&SqlState::INVALID_CATALOG_NAME),
         "unknown database",
-    );
+    )
+    .await;
     assert!(
         err.to_string().contains(&name),
         "the message names the missing database: {err}"
@@ -250,20 +132,14 @@ async fn unknown_database_is_denied() {
 async fn revoked_connect_is_denied_permission() {
     common::init_tracing();
     let pg = auth_instance().await;
-    pg.sql("CREATE DATABASE locked_db").await;
-    pg.sql("REVOKE CONNECT ON DATABASE locked_db FROM PUBLIC")
-        .await;
-    let err = connect_err(
+    create_locked_db(&pg).await;
+    assert_connect_denied(
         &url(&pg, "alice", Some(ALICE_PASSWORD), "locked_db"),
-        "CONNECT revoked",
-    )
-    .await;
-    assert_denied(
-        &err,
         DeniedKind::Permission,
         Some(&SqlState::INSUFFICIENT_PRIVILEGE),
         "CONNECT revoked",
-    );
+    )
+    .await;
 }
 
 /// A role that may read the table but not write it: it connects and reads; recording is
@@ -273,35 +149,22 @@ async fn read_only_role_recording_is_denied_permission() {
     common::init_tracing();
     let pg = auth_instance().await;
     // The table, created by its owner; alice may only read it.
-    let owner = connect(&pg.url())
-        .await
-        .expect("postgres creates the table");
-    drop(owner);
+    create_table(&pg, 0).await;
     pg.sql("GRANT SELECT ON events, __diesel_schema_migrations TO alice")
         .await;
-    let store = DieselEventStore::builder(url(&pg, "alice", Some(ALICE_PASSWORD), "postgres"))
-        .pool_size(1)
-        .run_migrations(false)
-        .connection_timeout(CONNECTION_TIMEOUT)
-        .connect()
+    let store = connect_without_migrations(&url(&pg, "alice", Some(ALICE_PASSWORD), "postgres"))
         .await
         .unwrap_or_else(|e| panic!("a role with SELECT connects: {e:?}"));
     store
         .get_events()
         .await
         .unwrap_or_else(|e| panic!("a role with SELECT reads: {e:?}"));
-    let started = Instant::now();
-    let err = match store.record_events(simple_events("perm", "r", 3)).await {
-        Err(e) => e,
-        Ok(outcome) => panic!("alice wrote without INSERT: {outcome:?}"),
-    };
-    eprintln!("read-only role: {err}");
-    assert!(
-        started.elapsed() < FAIL_FAST,
-        "took {:?}: retried a refusal? {err:?}",
-        started.elapsed()
-    );
-    assert_denied(&err, DeniedKind::Permission, None, "INSERT not granted");
+    assert_op_denied(
+        store.record_events(simple_events("perm", "r", 3)),
+        DeniedKind::Permission,
+        "INSERT not granted",
+    )
+    .await;
     assert_eq!(pg.scalar("SELECT count(*) FROM events").await, "0");
 }
 
@@ -311,15 +174,8 @@ async fn read_only_role_recording_is_denied_permission() {
 async fn role_without_table_privileges_is_denied_permission() {
     common::init_tracing();
     let pg = auth_instance().await;
-    let owner = connect(&pg.url())
-        .await
-        .expect("postgres creates the table");
-    drop(owner);
-    let err = match DieselEventStore::builder(url(&pg, "alice", Some(ALICE_PASSWORD), "postgres"))
-        .pool_size(1)
-        .run_migrations(false)
-        .connection_timeout(CONNECTION_TIMEOUT)
-        .connect()
+    create_table(&pg, 0).await;
+    let err = match connect_without_migrations(&url(&pg, "alice", Some(ALICE_PASSWORD), "postgres"))
         .await
     {
         Err(e) => e,
@@ -339,17 +195,13 @@ async fn role_without_table_privileges_is_denied_permission() {
 async fn migrations_without_create_privilege_are_denied_permission() {
     common::init_tracing();
     let pg = auth_instance().await;
-    let err = connect_err(
+    assert_connect_denied(
         &url(&pg, "alice", Some(ALICE_PASSWORD), "postgres"),
-        "migrations without CREATE",
-    )
-    .await;
-    assert_denied(
-        &err,
         DeniedKind::Permission,
         None,
         "migrations without CREATE",
-    );
+    )
+    .await;
     assert_eq!(
         pg.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'events'")
             .await,

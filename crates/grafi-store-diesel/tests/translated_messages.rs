@@ -16,18 +16,25 @@
 //!
 //! The tests are skipped (with a message) only when `localedef` is not installed.
 
+#[path = "common/auth.rs"]
+mod auth;
 mod common;
 #[path = "common/private_pg.rs"]
 mod private_pg;
 
-use std::error::Error;
+use std::fmt::Debug;
+use std::future::Future;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use auth::{
+    assert_op_denied, assert_right_password_connects, builder, connect_without_migrations,
+    create_locked_db, create_password_roles, create_table, password_setup, server_errors, start,
+    url, ALICE_PASSWORD, FAIL_FAST, WRONG_PASSWORD,
+};
 use grafi_store_core::conformance::simple_events;
 use grafi_store_core::{DeniedKind, EventStore, StoreError};
-use grafi_store_diesel::DieselEventStore;
 use private_pg::{PgInstance, PgSetup};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
@@ -36,12 +43,6 @@ use tokio_postgres::NoTls;
 /// directory `localedef` writes under `LOCPATH`).
 const GERMAN: &str = "de_DE.UTF-8";
 
-const ALICE_PASSWORD: &str = "Alice-real-pw-5d01e7";
-const WRONG_PASSWORD: &str = "Not-alice-pw-93c6fa";
-
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(15);
-/// A refusal is final: it must come back at once, not after a retry loop.
-const FAIL_FAST: Duration = Duration::from_secs(5);
 /// The store's server-side `statement_timeout` in the timeout test: short, so the lock wait
 /// ends soon, yet long enough that no other statement of the store hits it on a busy machine.
 const STATEMENT_TIMEOUT: Duration = Duration::from_millis(300);
@@ -89,12 +90,6 @@ fn speaking_german(setup: PgSetup, locale: &Path) -> PgSetup {
     setup
         .env("LOCPATH", locale.to_str().expect("UTF-8 temp path"))
         .setting("lc_messages", &format!("'{GERMAN}'"))
-}
-
-async fn start(setup: PgSetup) -> PgInstance {
-    tokio::task::spawn_blocking(move || setup.start())
-        .await
-        .unwrap()
 }
 
 /// A superuser session (tokio-postgres, no TLS), its connection driven by a task of its own.
@@ -149,120 +144,46 @@ async fn assert_language(pg: &PgInstance, german: bool) -> (String, String) {
     (syntax, missing)
 }
 
-fn url(pg: &PgInstance, user: &str, password: Option<&str>, db: &str) -> String {
-    match password {
-        Some(pw) => format!("postgres://{user}:{pw}@127.0.0.1:{}/{db}", pg.port),
-        None => format!("postgres://{user}@127.0.0.1:{}/{db}", pg.port),
-    }
-}
-
-async fn connect(conninfo: &str) -> Result<DieselEventStore, StoreError> {
-    DieselEventStore::builder(conninfo)
-        .pool_size(2)
-        .connection_timeout(CONNECTION_TIMEOUT)
-        .connect()
-        .await
-}
-
-/// A role's store on a table created beforehand (no migrations: the role may not create).
-async fn role_store(conninfo: &str) -> DieselEventStore {
-    DieselEventStore::builder(conninfo)
-        .pool_size(2)
-        .run_migrations(false)
-        .connection_timeout(CONNECTION_TIMEOUT)
-        .connect()
-        .await
-        .unwrap_or_else(|e| panic!("the role connects: {e:?}"))
-}
-
-/// Every error in the chain, `err` first.
-fn chain(err: &StoreError) -> Vec<&(dyn Error + 'static)> {
-    let mut out: Vec<&(dyn Error + 'static)> = vec![err];
-    let mut next = err.source();
-    while let Some(e) = next {
-        out.push(e);
-        next = e.source();
-    }
-    out
-}
-
-/// The (SQLSTATE, server message) of every `tokio_postgres::Error` in the chain.
-fn server_errors(err: &StoreError) -> Vec<(SqlState, String)> {
-    chain(err)
-        .into_iter()
-        .filter_map(|e| e.downcast_ref::<tokio_postgres::Error>())
-        .filter_map(|e| e.as_db_error())
-        .map(|db| (db.code().clone(), db.message().to_owned()))
-        .collect()
-}
-
-/// The Display of every error in the chain and the Debug of the whole.
-fn everything_printed(err: &StoreError) -> String {
-    let mut text = format!("{err:?}\n");
-    for e in chain(err) {
-        text.push_str(&format!("{e}\n"));
-    }
-    text
-}
-
-/// Asserts `err` is `Denied { kind }`, not retryable, with a source; returns everything it
-/// prints (checked to hold no password).
-fn assert_denied(err: &StoreError, kind: DeniedKind, what: &str) -> String {
-    match err {
-        StoreError::Denied { kind: got, .. } => {
-            assert_eq!(*got, kind, "{what}: kind of {err:?}")
-        }
-        other => panic!("{what}: expected Denied {{ kind: {kind:?} }}, got {other:?}"),
-    }
-    assert!(!err.is_retryable(), "{what}: {err:?} must not be retryable");
-    assert!(err.source().is_some(), "{what}: {err:?} has no source");
-    let printed = everything_printed(err);
-    for pw in [ALICE_PASSWORD, WRONG_PASSWORD] {
-        assert!(
-            !printed.contains(pw),
-            "{what}: a password is printed:\n{printed}"
-        );
-    }
-    printed
+/// A private instance started from `setup` speaking German (the locale found through
+/// `LOCPATH`), checked to really answer in German.
+async fn start_german(setup: PgSetup, locale: &Path) -> PgInstance {
+    let pg = start(speaking_german(setup, locale)).await;
+    assert_language(&pg, true).await;
+    pg
 }
 
 /// A refused connect under German: `Denied { kind }`, at once, with the server's error (its
 /// SQLSTATE `code` and its GERMAN message, which must contain `german`) in the source chain.
-async fn assert_connect_denied(
+async fn assert_connect_denied_in_german(
     conninfo: &str,
     kind: DeniedKind,
     code: SqlState,
     german: &str,
     what: &str,
 ) {
-    let started = Instant::now();
-    let err = match connect(conninfo).await {
-        Ok(_) => panic!("{what}: connected, expected an error"),
-        Err(e) => e,
-    };
-    let elapsed = started.elapsed();
-    eprintln!("{what}: {err} (in {elapsed:?})");
-    assert!(
-        elapsed < FAIL_FAST,
-        "{what}: took {elapsed:?} to fail ({err:?}): retried a refusal?"
-    );
-    let printed = assert_denied(&err, kind, what);
-    let server = server_errors(&err);
-    let message = server
-        .iter()
+    let err = auth::assert_connect_denied(conninfo, kind, Some(&code), what).await;
+    let message = server_errors(&err)
+        .into_iter()
         .find(|(c, _)| *c == code)
-        .map(|(_, m)| m.as_str())
-        .unwrap_or_else(|| {
-            panic!(
-                "{what}: expected SQLSTATE {} in the source chain, found {server:?}; chain: \
-                 {printed}",
-                code.code()
-            )
-        });
+        .map(|(_, m)| m)
+        .expect("assert_denied found the SQLSTATE");
     // The point of the test: the server's text was German, and the kind is still right.
     assert!(
         message.contains(german),
         "{what}: the server's message {message:?} is not the German one (expected {german:?})"
+    );
+}
+
+/// A statement `op` refused for a missing privilege under German: `Denied { Permission }` at
+/// once, with the server's German refusal kept as the source.
+async fn assert_permission_denied_in_german<T: Debug>(
+    op: impl Future<Output = Result<T, StoreError>>,
+    what: &str,
+) {
+    let printed = assert_op_denied(op, DeniedKind::Permission, what).await;
+    assert!(
+        printed.contains("keine Berechtigung"),
+        "{what}: the server's refusal (kept as the source) was German: {printed}"
     );
 }
 
@@ -275,73 +196,46 @@ async fn german_connect_refusals_are_classified_by_sqlstate() {
     let Some(locale) = german_locale() else {
         return;
     };
-    let pg = start(speaking_german(
-        PgInstance::setup()
-            .setting("password_encryption", "'scram-sha-256'")
-            .hba("host all alice 127.0.0.1/32 scram-sha-256")
-            .hba("host all mallory 127.0.0.1/32 reject"),
-        locale.path(),
-    ))
-    .await;
-    assert_language(&pg, true).await;
-    pg.sql(&format!(
-        "CREATE ROLE alice LOGIN PASSWORD '{ALICE_PASSWORD}'; CREATE ROLE mallory LOGIN;"
-    ))
-    .await;
-    // One at a time: CREATE DATABASE cannot run in the implicit transaction of a batch.
-    pg.sql("CREATE DATABASE alice_db OWNER alice").await;
-    pg.sql("CREATE DATABASE locked_db").await;
-    pg.sql("REVOKE CONNECT ON DATABASE locked_db FROM PUBLIC")
-        .await;
+    let pg = start_german(password_setup(), locale.path()).await;
+    create_password_roles(&pg).await;
+    create_locked_db(&pg).await;
 
     // The right password connects (and the store creates its table, in German): so it is the
     // password that is refused below, not the set-up.
-    let store = connect(&url(&pg, "alice", Some(ALICE_PASSWORD), "alice_db"))
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "alice with the right password must connect: {e:?}; server log:\n{}",
-                pg.log_tail()
-            )
-        });
-    store
-        .record_events(simple_events("de", "ok", 3))
-        .await
-        .expect("alice records in her database");
-    drop(store);
+    assert_right_password_connects(&pg).await;
 
-    assert_connect_denied(
-        &url(&pg, "alice", Some(WRONG_PASSWORD), "alice_db"),
-        DeniedKind::Authentication,
-        SqlState::INVALID_PASSWORD,
-        "Passwort-Authentifizierung",
-        "wrong password",
-    )
-    .await;
-    assert_connect_denied(
-        &url(&pg, "mallory", None, "postgres"),
-        DeniedKind::Authentication,
-        SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
-        "pg_hba.conf",
-        "hba reject",
-    )
-    .await;
-    assert_connect_denied(
-        &url(&pg, "alice", Some(ALICE_PASSWORD), "gibt_es_nicht_db"),
-        DeniedKind::UnknownDatabase,
-        SqlState::INVALID_CATALOG_NAME,
-        "existiert nicht",
-        "unknown database",
-    )
-    .await;
-    assert_connect_denied(
-        &url(&pg, "alice", Some(ALICE_PASSWORD), "locked_db"),
-        DeniedKind::Permission,
-        SqlState::INSUFFICIENT_PRIVILEGE,
-        "Berechtigung",
-        "CONNECT revoked",
-    )
-    .await;
+    for (conninfo, kind, code, german, what) in [
+        (
+            url(&pg, "alice", Some(WRONG_PASSWORD), "alice_db"),
+            DeniedKind::Authentication,
+            SqlState::INVALID_PASSWORD,
+            "Passwort-Authentifizierung",
+            "wrong password",
+        ),
+        (
+            url(&pg, "mallory", None, "postgres"),
+            DeniedKind::Authentication,
+            SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+            "pg_hba.conf",
+            "hba reject",
+        ),
+        (
+            url(&pg, "alice", Some(ALICE_PASSWORD), "gibt_es_nicht_db"),
+            DeniedKind::UnknownDatabase,
+            SqlState::INVALID_CATALOG_NAME,
+            "existiert nicht",
+            "unknown database",
+        ),
+        (
+            url(&pg, "alice", Some(ALICE_PASSWORD), "locked_db"),
+            DeniedKind::Permission,
+            SqlState::INSUFFICIENT_PRIVILEGE,
+            "Berechtigung",
+            "CONNECT revoked",
+        ),
+    ] {
+        assert_connect_denied_in_german(&conninfo, kind, code, german, what).await;
+    }
 }
 
 /// Statements a role may not run, on a German-speaking server: `clear_events` without DELETE
@@ -353,25 +247,12 @@ async fn german_missing_privileges_are_denied_permission() {
     let Some(locale) = german_locale() else {
         return;
     };
-    let pg = start(speaking_german(
-        PgInstance::setup()
-            .setting("password_encryption", "'scram-sha-256'")
-            .hba("host all alice 127.0.0.1/32 scram-sha-256")
-            .hba("host all carol 127.0.0.1/32 scram-sha-256"),
-        locale.path(),
-    ))
-    .await;
-    assert_language(&pg, true).await;
+    // carol, like alice, logs in with a password (mallory's reject line stays unused here).
+    let setup = password_setup().hba("host all carol 127.0.0.1/32 scram-sha-256");
+    let pg = start_german(setup, locale.path()).await;
 
     // The table, created by the superuser through the store, with three events.
-    let owner = connect(&pg.url())
-        .await
-        .unwrap_or_else(|e| panic!("postgres creates the table: {e:?}"));
-    owner
-        .record_events(simple_events("de", "owner", 3))
-        .await
-        .expect("the owner records");
-    drop(owner);
+    create_table(&pg, 3).await;
     // alice may read and record but not delete; carol may only read.
     pg.sql(&format!(
         "CREATE ROLE alice LOGIN PASSWORD '{ALICE_PASSWORD}'; \
@@ -383,8 +264,16 @@ async fn german_missing_privileges_are_denied_permission() {
     ))
     .await;
     let count = || pg.scalar("SELECT count(*) FROM events");
+    let role_store = |role: &str| {
+        let conninfo = url(&pg, role, Some(ALICE_PASSWORD), "postgres");
+        async move {
+            connect_without_migrations(&conninfo)
+                .await
+                .unwrap_or_else(|e| panic!("the role connects: {e:?}"))
+        }
+    };
 
-    let alice = role_store(&url(&pg, "alice", Some(ALICE_PASSWORD), "postgres")).await;
+    let alice = role_store("alice").await;
     // What alice was granted works: the refusal below is about DELETE, nothing else.
     assert_eq!(alice.get_events().await.expect("alice reads").len(), 3);
     alice
@@ -392,49 +281,16 @@ async fn german_missing_privileges_are_denied_permission() {
         .await
         .expect("alice records (INSERT and the sequence are granted)");
     assert_eq!(count().await, "5");
-
-    let started = Instant::now();
-    let err = match alice.clear_events().await {
-        Err(e) => e,
-        Ok(()) => panic!("alice cleared the table without DELETE"),
-    };
-    eprintln!(
-        "clear_events without DELETE: {err}; source: {:?}",
-        err.source()
-    );
-    assert!(
-        started.elapsed() < FAIL_FAST,
-        "took {:?}",
-        started.elapsed()
-    );
-    let printed = assert_denied(&err, DeniedKind::Permission, "DELETE not granted");
-    assert!(
-        printed.contains("keine Berechtigung"),
-        "the server's refusal (kept as the source) was German: {printed}"
-    );
+    assert_permission_denied_in_german(alice.clear_events(), "clear_events without DELETE").await;
     assert_eq!(count().await, "5", "the rows are still there");
 
-    let carol = role_store(&url(&pg, "carol", Some(ALICE_PASSWORD), "postgres")).await;
+    let carol = role_store("carol").await;
     assert_eq!(carol.get_events().await.expect("carol reads").len(), 5);
-    let started = Instant::now();
-    let err = match carol.record_events(simple_events("de", "carol", 3)).await {
-        Err(e) => e,
-        Ok(outcome) => panic!("carol wrote without INSERT: {outcome:?}"),
-    };
-    eprintln!(
-        "record_events without INSERT: {err}; source: {:?}",
-        err.source()
-    );
-    assert!(
-        started.elapsed() < FAIL_FAST,
-        "took {:?}",
-        started.elapsed()
-    );
-    let printed = assert_denied(&err, DeniedKind::Permission, "INSERT not granted");
-    assert!(
-        printed.contains("keine Berechtigung"),
-        "the server's refusal (kept as the source) was German: {printed}"
-    );
+    assert_permission_denied_in_german(
+        carol.record_events(simple_events("de", "carol", 3)),
+        "record_events without INSERT",
+    )
+    .await;
     assert_eq!(count().await, "5", "nothing was written");
 }
 
@@ -443,20 +299,11 @@ async fn german_missing_privileges_are_denied_permission() {
 /// server's own message for the same cancellation (seen by a plain session, with its SQLSTATE
 /// checked to be 57014, so it is known to be a statement timeout whatever the language).
 async fn statement_timeout_error(pg: &PgInstance) -> (StoreError, String) {
-    let owner = connect(&pg.url())
-        .await
-        .unwrap_or_else(|e| panic!("postgres creates the table: {e:?}"));
-    owner
-        .record_events(simple_events("timeout", "r", 3))
-        .await
-        .expect("the owner records");
-    drop(owner);
-    let store = DieselEventStore::builder(pg.url())
-        .pool_size(2)
+    create_table(pg, 3).await;
+    let store = builder(&pg.url())
         .run_migrations(false)
         .statement_timeout(Some(STATEMENT_TIMEOUT))
         .max_retries(0)
-        .connection_timeout(CONNECTION_TIMEOUT)
         .connect()
         .await
         .unwrap_or_else(|e| panic!("the store connects: {e:?}"));
@@ -512,9 +359,8 @@ async fn german_statement_timeout_is_a_permanent_backend_error() {
     let Some(locale) = german_locale() else {
         return;
     };
-    let german = start(speaking_german(PgInstance::setup(), locale.path())).await;
+    let german = start_german(PgInstance::setup(), locale.path()).await;
     let english = start(PgInstance::setup()).await;
-    assert_language(&german, true).await;
     assert_language(&english, false).await;
 
     // German: permanent.
