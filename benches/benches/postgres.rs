@@ -144,10 +144,16 @@ impl Bench {
                 .batch_execute(&format!("CREATE DATABASE {db_name}"))
                 .await
                 .unwrap();
-            let url = ConnectionSettings::parse(&admin_url())
-                .unwrap()
-                .with_dbname(&db_name)
-                .expose_conninfo();
+            // Plain text, as the raw baselines (tokio-postgres with NoTls): the ratios measure
+            // the store's own work, not TLS (which `sslmode=prefer` would use wherever the
+            // server offers it).
+            let url = format!(
+                "{} sslmode=disable",
+                ConnectionSettings::parse(&admin_url())
+                    .unwrap()
+                    .with_dbname(&db_name)
+                    .expose_conninfo()
+            );
             let store = DieselEventStore::builder(url.clone())
                 .pool_size(4)
                 .connect()
