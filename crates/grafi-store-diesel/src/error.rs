@@ -1,16 +1,15 @@
 //! diesel / bb8 failures → [`StoreError`] kinds.
 //!
-//! diesel-async maps only a few SQLSTATEs to [`DatabaseErrorKind`]s (unique violation,
-//! serialization failure, …) and keeps no SQLSTATE for the rest; the few transient ones it
-//! folds into `Unknown` (deadlock 40P01, statement timeout 57014, admin shutdown 57P01) are
-//! recognised by PostgreSQL's (English, `lc_messages=C`/`en`) message text. Everything
-//! unrecognised is a permanent backend error: never retried.
+//! A server error is classified by its SQLSTATE (diesel's `DatabaseErrorInformation::sqlstate`),
+//! never by its message, which the server may translate (`lc_messages`). Only errors that
+//! carry no SQLSTATE (diesel-async's own, for a connection that failed) fall back to
+//! [`DatabaseErrorKind`]. Everything unrecognised is a permanent backend error: never retried.
 
 use std::time::Duration;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::PoolError;
-use grafi_store_core::StoreError;
+use grafi_store_core::{DeniedKind, StoreError};
 
 /// What the failed call was doing, for `outcome_unknown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,89 +18,99 @@ pub(crate) enum Access {
     Write,
 }
 
-/// A diesel error raised while running a statement.
-pub(crate) fn from_diesel(error: DieselError, access: Access) -> StoreError {
-    let write = access == Access::Write;
-    match error {
-        DieselError::DatabaseError(kind, info) => {
-            let message = info.message().to_owned();
-            match kind {
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
-                    StoreError::Unavailable {
-                        message: format!("connection lost: {message}"),
-                        outcome_unknown: write,
-                        source: None,
-                    }
-                }
-                DatabaseErrorKind::SerializationFailure => StoreError::Backend {
-                    message: format!("serialization failure (40001): {message}"),
-                    retryable: true,
-                    source: None,
-                },
-                DatabaseErrorKind::ReadOnlyTransaction => StoreError::Backend {
-                    // A replica or a failover in progress: another attempt may reach the primary.
-                    message: format!("read-only transaction (25006): {message}"),
-                    retryable: true,
-                    source: None,
-                },
-                _ => classify_unknown(message, write),
-            }
-        }
-        DieselError::BrokenTransactionManager => StoreError::Unavailable {
-            message: "the connection's transaction state is broken".into(),
-            outcome_unknown: write,
-            source: None,
-        },
-        DieselError::RollbackErrorOnCommit {
-            commit_error,
-            rollback_error,
-        } => {
-            // The commit failed and so did the rollback: the connection is gone or unusable.
-            let mut mapped = from_diesel(*commit_error, access);
-            if let StoreError::Unavailable { message, .. } = &mut mapped {
-                message.push_str(&format!(" (rollback also failed: {rollback_error})"));
-            }
-            mapped
-        }
-        other => StoreError::Backend {
-            message: other.to_string(),
-            retryable: false,
-            source: Some(Box::new(other)),
-        },
+/// What a SQLSTATE means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// The connection or the server went away: the outcome of a write is unknown.
+    Lost,
+    /// Rolled back, nothing written; the same call may succeed (a conflict, a timeout, a
+    /// replica during a failover, a server out of connections).
+    Transient,
+    /// The role lacks a privilege.
+    Permission,
+    /// Anything else: retrying cannot help.
+    Permanent,
+}
+
+fn class_of(sqlstate: &str) -> Class {
+    match sqlstate {
+        // serialization failure, deadlock, statement timeout / cancel, lock timeout,
+        // read-only transaction, too many connections.
+        "40001" | "40P01" | "57014" | "55P03" | "25006" | "53300" => Class::Transient,
+        // admin shutdown, crash shutdown, cannot connect now.
+        "57P01" | "57P02" | "57P03" => Class::Lost,
+        "42501" => Class::Permission,
+        code if code.starts_with("08") => Class::Lost,
+        _ => Class::Permanent,
     }
 }
 
-fn classify_unknown(message: String, write: bool) -> StoreError {
-    const DEADLOCK: &str = "deadlock detected";
-    const SERIALIZE: &str = "could not serialize access";
-    const STATEMENT_TIMEOUT: &str = "canceling statement due to statement timeout";
-    const TERMINATING: &str = "terminating connection";
-    const SHUTTING_DOWN: &str = "the database system is";
-    if message.starts_with(DEADLOCK) || message.starts_with(SERIALIZE) {
-        StoreError::Backend {
-            message: format!("transient conflict: {message}"),
-            retryable: true,
-            source: None,
+/// A diesel error raised while running a statement. The diesel error is kept as the source.
+pub(crate) fn from_diesel(error: DieselError, access: Access) -> StoreError {
+    let write = access == Access::Write;
+    let (class, message) = match &error {
+        DieselError::DatabaseError(kind, info) => {
+            let state = info.sqlstate();
+            let class = match (&state, kind) {
+                (Some(state), _) => class_of(state.as_str()),
+                (
+                    None,
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                ) => Class::Lost,
+                (None, _) => Class::Permanent,
+            };
+            let message = match state {
+                Some(state) => format!("{} (SQLSTATE {state})", info.message()),
+                None => info.message().to_owned(),
+            };
+            (class, message)
         }
-    } else if message.starts_with(STATEMENT_TIMEOUT) {
-        // The server cancelled the statement, so the transaction rolled back: nothing written.
-        StoreError::Backend {
-            message: format!("statement timeout: {message}"),
-            retryable: true,
-            source: None,
+        DieselError::BrokenTransactionManager => (
+            Class::Lost,
+            "the connection's transaction state is broken".to_owned(),
+        ),
+        DieselError::RollbackErrorOnCommit { rollback_error, .. } => {
+            let rollback = rollback_error.to_string();
+            let DieselError::RollbackErrorOnCommit { commit_error, .. } = error else {
+                return StoreError::Backend {
+                    message: rollback,
+                    retryable: false,
+                    source: None,
+                };
+            };
+            // The commit failed and so did the rollback: the connection is gone or unusable.
+            let mut mapped = from_diesel(*commit_error, access);
+            if let StoreError::Unavailable { message, .. } = &mut mapped {
+                message.push_str(&format!(" (rollback also failed: {rollback})"));
+            }
+            return mapped;
         }
-    } else if message.starts_with(TERMINATING) || message.starts_with(SHUTTING_DOWN) {
-        StoreError::Unavailable {
-            message: message.clone(),
+        other => (Class::Permanent, other.to_string()),
+    };
+    let source: Option<Box<dyn std::error::Error + Send + Sync>> = Some(Box::new(error));
+    match class {
+        Class::Lost => StoreError::Unavailable {
+            message: format!("connection lost: {message}"),
             outcome_unknown: write,
-            source: None,
-        }
-    } else {
-        StoreError::Backend {
+            source,
+        },
+        Class::Transient => StoreError::Backend {
+            message: format!("transient failure, nothing written: {message}"),
+            retryable: true,
+            source,
+        },
+        Class::Permission => StoreError::Denied {
+            kind: DeniedKind::Permission,
+            message: format!(
+                "{message}; grant the role what it needs (see `grafi-store roles --print-sql`)"
+            ),
+            source,
+        },
+        Class::Permanent => StoreError::Backend {
             message,
             retryable: false,
-            source: None,
-        }
+            source,
+        },
     }
 }
 
@@ -154,13 +163,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classifies_transient_messages() {
-        assert!(classify_unknown("deadlock detected".into(), true).is_retryable());
-        assert!(classify_unknown(
-            "terminating connection due to administrator command".into(),
-            true
-        )
-        .outcome_unknown());
-        assert!(!classify_unknown("value overflows numeric format".into(), true).is_retryable());
+    fn classifies_by_sqlstate() {
+        for (code, class) in [
+            ("40P01", Class::Transient),
+            ("40001", Class::Transient),
+            ("57014", Class::Transient),
+            ("55P03", Class::Transient),
+            ("57P01", Class::Lost),
+            ("08006", Class::Lost),
+            ("42501", Class::Permission),
+            ("22003", Class::Permanent),
+            ("23505", Class::Permanent),
+        ] {
+            assert_eq!(class_of(code), class, "{code}");
+        }
     }
 }

@@ -402,3 +402,13 @@ impl QueryFragment<Pg> for IdRangeQuery {
         Ok(())
     }
 }
+
+// diesel-async's `RunQueryDsl` (`load`, `load_stream`, `execute`) is implemented for the types
+// that say they support it.
+impl diesel::query_dsl::RunQueryDslSupport for InsertChunk {}
+impl diesel::query_dsl::RunQueryDslSupport for &InsertChunk {}
+impl diesel::query_dsl::RunQueryDslSupport for InsertOne<'_> {}
+impl diesel::query_dsl::RunQueryDslSupport for EventByIdQuery<'_> {}
+impl diesel::query_dsl::RunQueryDslSupport for TopicQuery<'_> {}
+impl<C: ByColumn> diesel::query_dsl::RunQueryDslSupport for ByColumnQuery<'_, C> {}
+impl diesel::query_dsl::RunQueryDslSupport for IdRangeQuery {}

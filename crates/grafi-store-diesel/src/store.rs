@@ -229,10 +229,10 @@ impl DieselEventStore {
         self.inner.layout.is_complete()
     }
 
-    /// `result`, or when it failed with a permanent error that a missing privilege explains,
-    /// [`StoreError::Denied`] with [`DeniedKind::Permission`]. The server's SQLSTATE is not
-    /// kept by diesel-async, and its message may be translated: the privilege is asked for
-    /// instead (only on this failure path).
+    /// `result`, or when it failed with a permanent error or a permission error, that error
+    /// explained: which privilege on `events` (or its sequence) the role lacks, asked of the
+    /// server on this failure path only. An error no missing privilege explains is returned
+    /// as it is.
     async fn explain_denied<T>(
         &self,
         result: Result<T, StoreError>,
@@ -240,9 +240,13 @@ impl DieselEventStore {
     ) -> Result<T, StoreError> {
         let error = match result {
             Err(
-                error @ StoreError::Backend {
+                error @ (StoreError::Backend {
                     retryable: false, ..
-                },
+                }
+                | StoreError::Denied {
+                    kind: DeniedKind::Permission,
+                    ..
+                }),
             ) => error,
             other => return other,
         };

@@ -7,12 +7,10 @@
 //! in German — otherwise it would prove nothing.
 //!
 //! * Refused connects are classified by SQLSTATE, so they are the same in any language.
-//! * A statement refused for a missing privilege becomes `Denied { Permission }` through a
-//!   `has_table_privilege` query on the failure path, so that is language-independent too.
-//! * Statement timeouts (like deadlocks and shutdowns) are recognised by PostgreSQL's ENGLISH
-//!   message text only. Under German a server-side statement timeout comes back as a
-//!   permanent `Backend` error: the documented limitation (docs/operations.md, "What is
-//!   retried"), pinned here as it is, next to the retryable English counterpart.
+//! * A statement refused for a missing privilege is `Denied { Permission }` (SQLSTATE 42501,
+//!   explained by a `has_table_privilege` query on the failure path).
+//! * A server-side statement timeout (57014) is a retryable `Backend` error in German as in
+//!   English: statements are classified by SQLSTATE too, never by message text.
 //!
 //! The tests are skipped (with a message) only when `localedef` is not installed.
 
@@ -347,14 +345,11 @@ async fn statement_timeout_error(pg: &PgInstance) -> (StoreError, String) {
     (err, server_message)
 }
 
-/// THE DOCUMENTED LIMITATION (docs/operations.md, "What is retried"; src/error.rs
-/// `classify_unknown`): the store recognises a statement timeout by PostgreSQL's English text.
-/// Under German the same server-side timeout is a permanent `Backend` error
-/// (`is_retryable() == false`, so never retried) carrying the German message, while on an
-/// English (`lc_messages = 'C'`) server it is `Backend { retryable: true }`. This pins the
-/// behaviour as it is; if the store learns to read the SQLSTATE, this test must change.
+/// A server-side statement timeout is classified by its SQLSTATE (57014), not its text: the
+/// same retryable `Backend` error from a German server as from an English one, with the
+/// server's own (translated) message passed on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn german_statement_timeout_is_a_permanent_backend_error() {
+async fn statement_timeout_is_retryable_in_any_language() {
     common::init_tracing();
     let Some(locale) = german_locale() else {
         return;
@@ -363,51 +358,33 @@ async fn german_statement_timeout_is_a_permanent_backend_error() {
     let english = start(PgInstance::setup()).await;
     assert_language(&english, false).await;
 
-    // German: permanent.
-    let (err, server_message) = statement_timeout_error(&german).await;
-    assert!(
-        server_message.contains("Zeitüberschreitung"),
-        "the server's timeout message is not German: {server_message:?}"
-    );
-    match &err {
-        StoreError::Backend {
-            message,
-            retryable: false,
-            ..
-        } => {
-            assert_eq!(
-                message, &server_message,
-                "the store passes the server's German text on, unclassified"
-            );
-        }
-        other => panic!(
-            "German statement timeout: expected Backend {{ retryable: false }} (the documented \
-             limitation), got {other:?}"
+    for (pg, language, expected_text) in [
+        (&german, "German", "Zeitüberschreitung"),
+        (
+            &english,
+            "English",
+            "canceling statement due to statement timeout",
         ),
-    }
-    assert!(!err.is_retryable(), "{err:?}");
-    assert!(!err.outcome_unknown(), "{err:?}");
-
-    // English: recognised, retryable.
-    let (err, server_message) = statement_timeout_error(&english).await;
-    assert_eq!(
-        server_message,
-        "canceling statement due to statement timeout"
-    );
-    match &err {
-        StoreError::Backend {
-            message,
-            retryable: true,
-            ..
-        } => {
-            assert!(
-                message.starts_with("statement timeout: ") && message.contains(&server_message),
-                "{message}"
-            );
+    ] {
+        let (err, server_message) = statement_timeout_error(pg).await;
+        assert!(
+            server_message.contains(expected_text),
+            "{language}: the server's timeout message is {server_message:?}"
+        );
+        match &err {
+            StoreError::Backend {
+                message,
+                retryable: true,
+                ..
+            } => assert!(
+                message.contains(&server_message) && message.contains("57014"),
+                "{language}: {message}"
+            ),
+            other => panic!(
+                "{language} statement timeout: expected Backend {{ retryable: true }}, got {other:?}"
+            ),
         }
-        other => panic!(
-            "English statement timeout: expected Backend {{ retryable: true }}, got {other:?}"
-        ),
+        assert!(err.is_retryable(), "{err:?}");
+        assert!(!err.outcome_unknown(), "{err:?}");
     }
-    assert!(err.is_retryable(), "{err:?}");
 }
