@@ -39,6 +39,8 @@ mod copy;
 mod error;
 mod layout;
 pub mod migrate;
+mod open;
+mod privilege;
 mod query;
 mod read;
 mod roles;

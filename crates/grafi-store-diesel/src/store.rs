@@ -2,28 +2,23 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
-use diesel::sql_types::Bool;
-use diesel::QueryableByName;
 use diesel_async::pooled_connection::bb8::Pool;
-use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, PoolError, RecyclingMethod,
-};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use futures::FutureExt;
+use diesel_async::pooled_connection::PoolError;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use grafi_events::{Event, EventRegistry};
-use grafi_store_core::{DeniedKind, EventPage, EventStore, RecordOutcome, StoreError};
+use grafi_store_core::{EventPage, EventStore, RecordOutcome, StoreError};
 use tracing::Instrument;
 
 use crate::batch::{insert_pipelined, ChunkEncoder, Encoded};
 use crate::config::{DieselStoreBuilder, DieselStoreConfig};
-use crate::connect::{Connect, LogErrorSink};
+use crate::connect::Connect;
 use crate::conninfo::ConnectionSettings;
 use crate::copy::{CopyAttempt, CopyStats, CopyWriter, COPY_CHUNK_ROWS};
 use crate::error::{from_pool, Access};
-use crate::layout::{Found, Layout};
+use crate::layout::Layout;
 use crate::query::{
     AssistantRequestId, ByColumnQuery, ConversationId, EventByIdQuery, IdRangeQuery, TopicQuery,
 };
@@ -35,16 +30,16 @@ use crate::row::RowTuple;
 /// Cheap to clone: clones share the pool.
 #[derive(Clone)]
 pub struct DieselEventStore {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
     pub(crate) pool: Pool<AsyncPgConnection>,
     /// `None` when `COPY` is turned off or the table's column types do not allow it.
-    copy: Option<CopyWriter>,
+    pub(crate) copy: Option<CopyWriter>,
     pub(crate) config: DieselStoreConfig,
-    connect: Connect,
-    layout: Layout,
+    pub(crate) connect: Connect,
+    pub(crate) layout: Layout,
 }
 
 impl Inner {
@@ -109,113 +104,10 @@ macro_rules! events_where {
     }};
 }
 
-impl DieselStoreBuilder {
-    /// Opens the pool and checks the table, creating it if it is missing (see
-    /// [`DieselEventStore::connect`]).
-    pub async fn connect(self) -> Result<DieselEventStore, StoreError> {
-        DieselEventStore::connect(self.into_config()).await
-    }
-}
-
 impl DieselEventStore {
     /// A builder with the defaults of [`DieselStoreConfig::new`].
     pub fn builder(database_url: impl Into<String>) -> DieselStoreBuilder {
         DieselStoreBuilder::new(database_url)
-    }
-
-    /// Opens the pool and looks at the table. A missing table is created (all migrations, on
-    /// a table nobody uses yet) unless `run_migrations` is off; a table that exists is never
-    /// altered: it is served as it is (grafi's own layout included), and what the migrations
-    /// would add waits for `grafi-store migrate run`.
-    pub async fn connect(config: DieselStoreConfig) -> Result<Self, StoreError> {
-        config.check()?;
-        let settings = ConnectionSettings::parse(&config.database_url)?;
-        let database: Arc<str> = settings.to_string().into();
-        let span = tracing::info_span!("grafi_store_connect", database = %database);
-        async move {
-            let connect = Connect::new(settings, config.statement_timeout)?;
-            let conn = tokio::time::timeout(config.connection_timeout, connect.diesel())
-                .await
-                .map_err(|_| StoreError::Unavailable {
-                    message: format!(
-                        "could not connect to {database} within {:?}",
-                        config.connection_timeout
-                    ),
-                    outcome_unknown: false,
-                    source: None,
-                })??;
-            let found = prepare_table(conn, &config, &connect).await?;
-            if !found.layout.is_complete() {
-                tracing::warn!(
-                    missing = ?found.layout.missing(),
-                    "table `events` is served as it is; `grafi-store migrate run` adds what is missing"
-                );
-            }
-            let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-            let pooled = connect.clone();
-            manager_config.custom_setup = Box::new(move |_url: &str| {
-                let pooled = pooled.clone();
-                async move { pooled.pooled().await }.boxed()
-            });
-            // Used by bb8's reaper and by `Pool::dedicated_connection`, not on every checkout:
-            // connections whose call was abandoned are discarded by `Checkout` instead.
-            let check_timeout = config.connection_timeout.min(Duration::from_secs(2));
-            manager_config.recycling_method =
-                RecyclingMethod::CustomFunction(Box::new(move |conn: &mut AsyncPgConnection| {
-                    async move {
-                        match tokio::time::timeout(check_timeout, conn.batch_execute("SELECT 1"))
-                            .await
-                        {
-                            Ok(result) => result,
-                            Err(_) => Err(diesel::result::Error::BrokenTransactionManager),
-                        }
-                    }
-                    .boxed()
-                }));
-            // The URL argument is unused: `custom_setup` connects with the parsed settings.
-            let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-                String::new(),
-                manager_config,
-            );
-            let sink = LogErrorSink {
-                database: database.clone(),
-            };
-            let pool = Pool::builder()
-                .max_size(config.pool_size)
-                .min_idle(config.min_idle)
-                .connection_timeout(config.connection_timeout)
-                .test_on_check_out(false)
-                .error_sink(Box::new(sink.clone()))
-                .build_unchecked(manager);
-            let copy = match (config.copy_min_events, &found.copy) {
-                (None, _) => None,
-                (Some(_), _) if config.copy_pool_size == 0 => None,
-                (Some(_), Err(why)) => {
-                    tracing::info!(%why, "large batches will be written with INSERT, not COPY");
-                    None
-                }
-                (Some(_), Ok(())) => Some(CopyWriter::new(
-                    connect.clone(),
-                    found.layout.extra,
-                    config.copy_pool_size,
-                    config.connection_timeout,
-                    sink,
-                )),
-            };
-            let store = Self {
-                inner: Arc::new(Inner {
-                    pool,
-                    copy,
-                    config,
-                    connect,
-                    layout: found.layout,
-                }),
-            };
-            tracing::info!(copy = store.inner.copy.is_some(), "event store ready");
-            Ok(store)
-        }
-        .instrument(span)
-        .await
     }
 
     /// The connection settings in use (shown without the password).
@@ -227,71 +119,6 @@ impl DieselEventStore {
     /// layout, served as it is, and `grafi-store migrate run` completes it).
     pub fn table_is_migrated(&self) -> bool {
         self.inner.layout.is_complete()
-    }
-
-    /// `result`, or when it failed with a permanent error or a permission error, that error
-    /// explained: which privilege on `events` (or its sequence) the role lacks, asked of the
-    /// server on this failure path only. An error no missing privilege explains is returned
-    /// as it is.
-    async fn explain_denied<T>(
-        &self,
-        result: Result<T, StoreError>,
-        privilege: &'static str,
-    ) -> Result<T, StoreError> {
-        let error = match result {
-            Err(
-                error @ (StoreError::Backend {
-                    retryable: false, ..
-                }
-                | StoreError::Denied {
-                    kind: DeniedKind::Permission,
-                    ..
-                }),
-            ) => error,
-            other => return other,
-        };
-        #[derive(QueryableByName)]
-        struct Granted {
-            #[diesel(sql_type = Bool)]
-            table: bool,
-            #[diesel(sql_type = Bool)]
-            sequence: bool,
-        }
-        let check = async {
-            let mut conn = self.inner.pool.get().await.ok()?;
-            let sql = format!(
-                "SELECT has_table_privilege('events', '{privilege}') AS table, \
-                 coalesce(has_sequence_privilege(pg_get_serial_sequence('events', 'id'), 'USAGE'), true) AS sequence"
-            );
-            diesel::sql_query(sql)
-                .get_result::<Granted>(&mut *conn)
-                .await
-                .ok()
-        };
-        let granted = tokio::time::timeout(Duration::from_secs(2), check)
-            .await
-            .ok()
-            .flatten();
-        let user = self.inner.connect.settings().user().to_owned();
-        match granted {
-            Some(g) if !g.table => Err(StoreError::Denied {
-                kind: DeniedKind::Permission,
-                message: format!(
-                    "role {user} lacks {privilege} on table events; grant it, or use a role \
-                     made for this (see `grafi-store roles --print-sql`)"
-                ),
-                source: Some(Box::new(error)),
-            }),
-            Some(g) if privilege == "INSERT" && !g.sequence => Err(StoreError::Denied {
-                kind: DeniedKind::Permission,
-                message: format!(
-                    "role {user} lacks USAGE on the sequence of events.id; grant it (see \
-                     `grafi-store roles --print-sql`)"
-                ),
-                source: Some(Box::new(error)),
-            }),
-            _ => Err(error),
-        }
     }
 
     /// The configuration in use.
@@ -355,35 +182,6 @@ impl DieselEventStore {
         }
         Ok(events)
     }
-}
-
-/// Finds the table, creating it first when it is missing (and allowed to).
-async fn prepare_table(
-    mut conn: AsyncPgConnection,
-    config: &DieselStoreConfig,
-    connect: &Connect,
-) -> Result<Found, StoreError> {
-    if let Some(found) = crate::layout::inspect(&mut conn).await? {
-        return Ok(found);
-    }
-    if !config.run_migrations {
-        return Err(StoreError::Config(
-            "table `events` is missing: create it with `grafi-store migrate run` (or connect \
-             with run_migrations enabled)"
-                .into(),
-        ));
-    }
-    let (mut conn, applied) = crate::migrate::create_missing_table(conn, connect).await?;
-    if !applied.is_empty() {
-        tracing::info!(?applied, "created table `events`");
-    }
-    crate::layout::inspect(&mut conn).await?.ok_or_else(|| {
-        StoreError::Config(
-            "table `events` is still missing after the migrations ran (dropped by hand while \
-             they were recorded as applied?): see `grafi-store migrate status`"
-                .into(),
-        )
-    })
 }
 
 /// A batch of `total` events of which `recorded` were new.
