@@ -67,30 +67,33 @@ mod rustls_config {
             .with_safe_default_protocol_versions()
             .map_err(|e| StoreError::Config(format!("TLS set-up failed: {e}")))?;
         let roots = || root_store(settings.root_certs());
-        let config = match settings.ssl_mode() {
-            // Never used for a handshake in `disable`; `prefer` checks nothing, as libpq.
-            SslMode::Disable | SslMode::Prefer => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
-                .with_no_client_auth(),
-            SslMode::Require => match explicit_or_default_roots(settings) {
-                Some(roots) => builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(chain_only(roots?, provider)?)
-                    .with_no_client_auth(),
-                None => builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
-                    .with_no_client_auth(),
-            },
-            SslMode::VerifyCa => builder
-                .dangerous()
-                .with_custom_certificate_verifier(chain_only(roots()?, provider)?)
-                .with_no_client_auth(),
-            SslMode::VerifyFull => builder
-                .with_root_certificates(roots()?)
-                .with_no_client_auth(),
+        // What is checked besides the handshake's signatures: nothing (`prefer`, `require`
+        // without a root certificate: encrypted, not authenticated, as libpq), the chain
+        // (`verify-ca`, `require` with one), or the chain and the name (`verify-full`).
+        let chain = match settings.ssl_mode() {
+            // Never used for a handshake in `disable`.
+            SslMode::Disable | SslMode::Prefer => None,
+            SslMode::Require => explicit_or_default_roots(settings).transpose()?,
+            SslMode::VerifyCa => Some(roots()?),
+            SslMode::VerifyFull => {
+                let config = builder
+                    .with_root_certificates(roots()?)
+                    .with_no_client_auth();
+                return Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config));
+            }
         };
+        let chain = match chain {
+            Some(roots) => Some(
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| StoreError::Config(format!("TLS set-up failed: {e}")))?,
+            ),
+            None => None,
+        };
+        let config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NameNotChecked { chain, provider }))
+            .with_no_client_auth();
         Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
     }
 
@@ -151,21 +154,15 @@ mod rustls_config {
         Ok(store)
     }
 
-    fn chain_only(
-        roots: RootCertStore,
+    /// Every mode but `verify-full`: the server's name is not checked; the chain is when
+    /// `chain` holds the roots; the handshake's signatures always are.
+    #[derive(Debug)]
+    struct NameNotChecked {
+        chain: Option<Arc<WebPkiServerVerifier>>,
         provider: Arc<CryptoProvider>,
-    ) -> Result<Arc<dyn ServerCertVerifier>, StoreError> {
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-            .build()
-            .map_err(|e| StoreError::Config(format!("TLS set-up failed: {e}")))?;
-        Ok(Arc::new(ChainOnly(inner)))
     }
 
-    /// `verify-ca`: the chain must lead to a trusted root; the name in it is not checked.
-    #[derive(Debug)]
-    struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-    impl ServerCertVerifier for ChainOnly {
+    impl ServerCertVerifier for NameNotChecked {
         fn verify_server_cert(
             &self,
             end_entity: &CertificateDer<'_>,
@@ -174,7 +171,10 @@ mod rustls_config {
             ocsp_response: &[u8],
             now: UnixTime,
         ) -> Result<ServerCertVerified, rustls::Error> {
-            match self.0.verify_server_cert(
+            let Some(chain) = &self.chain else {
+                return Ok(ServerCertVerified::assertion());
+            };
+            match chain.verify_server_cert(
                 end_entity,
                 intermediates,
                 server_name,
@@ -195,51 +195,11 @@ mod rustls_config {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.0.verify_tls12_signature(message, cert, dss)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.0.verify_tls13_signature(message, cert, dss)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.0.supported_verify_schemes()
-        }
-    }
-
-    /// `prefer` and `require` without a root certificate: encrypted, not authenticated (libpq's
-    /// meaning of these modes). The handshake signatures are still checked.
-    #[derive(Debug)]
-    struct Unchecked(Arc<CryptoProvider>);
-
-    impl ServerCertVerifier for Unchecked {
-        fn verify_server_cert(
-            &self,
-            _end_entity: &CertificateDer<'_>,
-            _intermediates: &[CertificateDer<'_>],
-            _server_name: &ServerName<'_>,
-            _ocsp_response: &[u8],
-            _now: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
             verify_tls12_signature(
                 message,
                 cert,
                 dss,
-                &self.0.signature_verification_algorithms,
+                &self.provider.signature_verification_algorithms,
             )
         }
 
@@ -253,12 +213,14 @@ mod rustls_config {
                 message,
                 cert,
                 dss,
-                &self.0.signature_verification_algorithms,
+                &self.provider.signature_verification_algorithms,
             )
         }
 
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
         }
     }
 }
