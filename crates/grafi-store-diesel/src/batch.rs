@@ -115,7 +115,10 @@ impl ChunkEncoder {
             .find_map(|(i, event)| {
                 validate::check(event, first + i, &self.limits)
                     .err()
-                    .or_else(|| self.needs_extra(&encode(event), first + i))
+                    .or_else(|| match self.with_extra {
+                        true => None,
+                        false => self.needs_extra(&encode(event), first + i),
+                    })
             });
         self.invalid = failed;
     }
