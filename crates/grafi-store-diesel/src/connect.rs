@@ -76,18 +76,10 @@ impl Connect {
         let (client, connection) = self.open().await?;
         let mut conn = AsyncPgConnection::try_from_client_and_connection(client, connection)
             .await
-            .map_err(|e| StoreError::Unavailable {
-                message: format!("cannot set up the connection: {e}"),
-                outcome_unknown: false,
-                source: Some(Box::new(e)),
-            })?;
+            .map_err(|e| unavailable("cannot set up the connection", e))?;
         conn.batch_execute(&self.session_setup)
             .await
-            .map_err(|e| StoreError::Unavailable {
-                message: format!("session set-up failed: {e}"),
-                outcome_unknown: false,
-                source: Some(Box::new(e)),
-            })?;
+            .map_err(|e| unavailable("session set-up failed", e))?;
         Ok(conn)
     }
 
@@ -210,6 +202,18 @@ pub(crate) fn classify_connect_error(
     }
     StoreError::Unavailable {
         message: format!("cannot connect to {target}: {}", error_chain(&error)),
+        outcome_unknown: false,
+        source: Some(Box::new(error)),
+    }
+}
+
+/// A connection that failed to set up, nothing written: retryable, the error kept as source.
+pub(crate) fn unavailable(
+    what: &str,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
+    StoreError::Unavailable {
+        message: format!("{what}: {error}"),
         outcome_unknown: false,
         source: Some(Box::new(error)),
     }

@@ -330,14 +330,8 @@ impl ConnectionSettings {
                 out.push(' ');
             }
             out.push_str(key);
-            out.push_str("='");
-            for c in value.chars() {
-                if c == '\'' || c == '\\' {
-                    out.push('\\');
-                }
-                out.push(c);
-            }
-            out.push('\'');
+            out.push('=');
+            push_quoted(&mut out, value);
         };
         let hosts: Vec<String> = self.config.get_hosts().iter().map(host_text).collect();
         if !hosts.is_empty() {
@@ -383,6 +377,18 @@ impl ConnectionSettings {
         }
         out
     }
+}
+
+/// `value` as a single-quoted libpq value (`'` and `\` escaped with a backslash).
+fn push_quoted(out: &mut String, value: &str) {
+    out.push('\'');
+    for c in value.chars() {
+        if c == '\'' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -738,14 +744,9 @@ fn split_key_values(conninfo: &str) -> Result<(String, OwnOptions), StoreError> 
             continue;
         }
         kept.push_str(&key);
-        kept.push_str("='");
-        for c in value.chars() {
-            if c == '\'' || c == '\\' {
-                kept.push('\\');
-            }
-            kept.push(c);
-        }
-        kept.push_str("' ");
+        kept.push('=');
+        push_quoted(&mut kept, &value);
+        kept.push(' ');
     }
     Ok((kept, own))
 }

@@ -27,7 +27,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Statement};
 
 use crate::batch::Encoded;
-use crate::connect::{Connect, LogErrorSink};
+use crate::connect::{unavailable, Connect, LogErrorSink};
 use crate::query::InsertChunk;
 
 /// Column order of the copied rows.
@@ -84,11 +84,7 @@ impl bb8::ManageConnection for CopyManager {
         let statement = client
             .prepare(sql)
             .await
-            .map_err(|e| StoreError::Unavailable {
-                message: format!("cannot prepare the COPY: {e}"),
-                outcome_unknown: false,
-                source: Some(Box::new(e)),
-            })?;
+            .map_err(|e| unavailable("cannot prepare the COPY", e))?;
         Ok(CopyConnection {
             client,
             statement,
@@ -101,11 +97,7 @@ impl bb8::ManageConnection for CopyManager {
             .simple_query("")
             .await
             .map(|_| ())
-            .map_err(|e| StoreError::Unavailable {
-                message: format!("COPY connection check failed: {e}"),
-                outcome_unknown: false,
-                source: Some(Box::new(e)),
-            })
+            .map_err(|e| unavailable("COPY connection check failed", e))
     }
 
     fn has_broken(&self, conn: &mut CopyConnection) -> bool {
