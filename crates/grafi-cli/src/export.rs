@@ -35,16 +35,28 @@ pub async fn run(store: Arc<dyn EventStore>, filter: Filter) -> anyhow::Result<O
     }
 }
 
+/// Events named on stderr when they do not decode; beyond this, only counted.
+const UNDECODABLE_SHOWN: usize = 10;
+
 async fn write_events(
     store: &dyn EventStore,
     filter: Filter,
     out: &mut impl Write,
 ) -> anyhow::Result<Outcome> {
-    let write = |out: &mut dyn Write, events: &[Arc<Event>]| -> anyhow::Result<()> {
+    let mut undecodable = 0usize;
+    let mut write = |out: &mut dyn Write, events: &[Arc<Event>]| -> anyhow::Result<()> {
         for event in events {
             out.write_all(event.to_json().as_bytes())
                 .and_then(|()| out.write_all(b"\n"))
                 .context("cannot write to stdout")?;
+            if let Event::Raw(raw) = &**event {
+                if let Some(reason) = &raw.decode_error {
+                    undecodable += 1;
+                    if undecodable <= UNDECODABLE_SHOWN {
+                        eprintln!("exported as stored, does not decode: {reason}");
+                    }
+                }
+            }
         }
         Ok(())
     };
@@ -72,6 +84,12 @@ async fn write_events(
                 return Ok(Outcome::Incomplete);
             }
         },
+    }
+    if undecodable > 0 {
+        eprintln!(
+            "{undecodable} events do not decode and were exported exactly as stored \
+             (see docs/reliability.md)"
+        );
     }
     Ok(Outcome::Success)
 }

@@ -22,6 +22,7 @@ pub async fn run(store: Arc<dyn EventStore>, selection: &Selection) -> anyhow::R
     let mut conversations: HashSet<String> = HashSet::new();
     let mut requests: HashMap<String, RequestOutcome> = HashMap::new();
     let mut total = 0usize;
+    let mut undecodable = 0usize;
     let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
     let mut after = None;
     loop {
@@ -38,6 +39,17 @@ pub async fn run(store: Arc<dyn EventStore>, selection: &Selection) -> anyhow::R
             match &**event {
                 Event::AssistantRespond(_) => request.responded = true,
                 Event::AssistantFailed(_) => request.failed = true,
+                Event::Raw(raw) if raw.decode_error.is_some() => {
+                    undecodable += 1;
+                    // `infinity` and its kin are no point in time.
+                    if raw
+                        .decode_error
+                        .as_ref()
+                        .is_some_and(|e| e.path == "timestamp")
+                    {
+                        continue;
+                    }
+                }
                 _ => {}
             }
             let t = event.utc();
@@ -54,6 +66,9 @@ pub async fn run(store: Arc<dyn EventStore>, selection: &Selection) -> anyhow::R
 
     println!("store: {}", selection.url);
     println!("events: {total}");
+    if undecodable > 0 {
+        println!("  of which do not decode (kept as stored): {undecodable}");
+    }
     if total == 0 {
         return Ok(Outcome::Success);
     }

@@ -324,15 +324,47 @@ impl Event {
 
 fn raw_member(event: &Event, key: &str) -> String {
     match event {
-        Event::Raw(r) => crate::python_json::to_string(r.document.get(key).unwrap_or(&Value::Null)),
+        Event::Raw(r) => match r.document.get(key) {
+            Some(Value::String(text))
+                if r.is_json_text(key)
+                    && serde_json::from_str::<&serde_json::value::RawValue>(text).is_ok() =>
+            {
+                text.clone()
+            }
+            value => crate::python_json::to_string(value.unwrap_or(&Value::Null)),
+        },
         _ => String::from("null"),
+    }
+}
+
+/// A raw event's document, its JSON-text members written as JSON.
+struct RawDocument<'a>(&'a crate::RawEvent);
+
+impl Serialize for RawDocument<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let raw = self.0;
+        let mut map = s.serialize_map(Some(raw.document.len()))?;
+        for (key, value) in &raw.document {
+            match value {
+                // Text that is not JSON after all (a hand-built event) stays a string.
+                Value::String(text) if raw.is_json_text(key) => {
+                    match serde_json::value::RawValue::from_string(text.clone()) {
+                        Ok(json) => map.serialize_entry(key, &json)?,
+                        Err(_) => map.serialize_entry(key, value)?,
+                    }
+                }
+                value => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
     }
 }
 
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Event::Raw(r) => r.document.serialize(s),
+            Event::Raw(r) if r.json_text_members.is_empty() => r.document.serialize(s),
+            Event::Raw(r) => RawDocument(r).serialize(s),
             other => match other.parts() {
                 Some(parts) => parts.serialize(s),
                 None => s.serialize_none(),

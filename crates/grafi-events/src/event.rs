@@ -564,4 +564,17 @@ pub struct RawEvent {
     pub document: Map<String, Value>,
     /// Why a registered type failed to decode it; `None` when the type is simply unknown.
     pub decode_error: Option<DecodeError>,
+    /// Top-level members of `document` held as JSON *text* (in a `Value::String`) because no
+    /// `serde_json::Value` can hold them: a lone UTF-16 surrogate escape (Python's `json.dumps`
+    /// writes one for such a string) or nesting deeper than serde_json reads. Every encoder
+    /// writes that text back as JSON, never as a string; empty for almost every event.
+    pub json_text_members: Vec<String>,
+}
+
+impl RawEvent {
+    /// Whether `document[key]` is JSON text to be written as it is (see
+    /// [`json_text_members`](Self::json_text_members)).
+    pub fn is_json_text(&self, key: &str) -> bool {
+        self.json_text_members.iter().any(|k| k == key)
+    }
 }

@@ -117,3 +117,114 @@ pub fn to_string<T: ?Sized + Serialize>(value: &T) -> String {
     // The formatter only writes ASCII and serde_json writes valid UTF-8.
     String::from_utf8(out).expect("JSON output is UTF-8")
 }
+
+/// Any JSON text restyled as `json.dumps` writes it (`", "`/`": "` separators, no other
+/// whitespace, strings with ASCII escapes), keeping number text and every UTF-16 code unit,
+/// lone surrogates included; `None` when `text` is not JSON.
+///
+/// For values no `serde_json::Value` can hold (a lone surrogate escape, nesting deeper than
+/// serde_json reads), which a raw event keeps as text.
+///
+/// ```
+/// let text = "{\"a\":[1 ,\n \"\\ud800é\"]}";
+/// assert_eq!(grafi_events::python_json::restyle(text).unwrap(), r#"{"a": [1, "\ud800\u00e9"]}"#);
+/// ```
+pub fn restyle(text: &str) -> Option<String> {
+    // Checks the syntax without building values (no depth limit, surrogates not judged), so
+    // the scan below can trust its structure.
+    serde_json::from_str::<&serde_json::value::RawValue>(text).ok()?;
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' | '\r' => {}
+            ',' => out.push_str(", "),
+            ':' => out.push_str(": "),
+            '"' => restyle_string(&mut chars, &mut out),
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+/// Copies one string (its opening quote already read) the way `json.dumps` escapes it.
+fn restyle_string(chars: &mut std::str::Chars<'_>, out: &mut String) {
+    out.push('"');
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => match chars.next() {
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    let unit = u32::from_str_radix(&hex, 16).unwrap_or(0xfffd);
+                    match char::from_u32(unit) {
+                        Some(c) => push_escaped(c, out),
+                        // A surrogate (paired or not): one code unit, written as Python does.
+                        None => out.push_str(&format!("\\u{unit:04x}")),
+                    }
+                }
+                Some('b') => out.push_str("\\b"),
+                Some('f') => out.push_str("\\f"),
+                Some('n') => out.push_str("\\n"),
+                Some('r') => out.push_str("\\r"),
+                Some('t') => out.push_str("\\t"),
+                Some(other) => push_escaped(other, out),
+                None => break,
+            },
+            other => push_escaped(other, out),
+        }
+    }
+    out.push('"');
+}
+
+/// One character as `json.dumps` (`ensure_ascii=True`) writes it inside a string.
+fn push_escaped(c: char, out: &mut String) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        ' '..='~' => out.push(c),
+        _ => {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CORPUS: &str = include_str!("../../../fixtures/grafi-0.0.24/events.jsonl");
+
+    #[test]
+    fn restyling_any_layout_of_a_document_gives_json_dumps_bytes() {
+        for line in CORPUS.lines() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(restyle(line).as_deref(), Some(line));
+            let pretty = serde_json::to_string_pretty(&value).unwrap();
+            assert_eq!(restyle(&pretty).as_deref(), Some(line));
+            // serde_json's own (compact, UTF-8) output restyles to json.dumps' bytes too.
+            let compact = serde_json::to_string(&value).unwrap();
+            assert_eq!(restyle(&compact), Some(to_string(&value)));
+        }
+    }
+
+    #[test]
+    fn restyling_keeps_every_utf16_unit_and_refuses_what_is_not_json() {
+        let text = "[\"\\uD800\", \"\\udc00x\", \"\\ud83d\\ude00\", \"\\u0041\\/\", \"\u{7f}é\", 1.50e+3]";
+        assert_eq!(
+            restyle(text).unwrap(),
+            r#"["\ud800", "\udc00x", "\ud83d\ude00", "A/", "\u007f\u00e9", 1.50e+3]"#
+        );
+        for bad in ["", "[1,", "{\"a\" 1}", "\"\\x\"", "nul"] {
+            assert_eq!(restyle(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -264,5 +264,6 @@ pub fn raw_event(
         timestamp,
         document,
         decode_error,
+        json_text_members: Vec::new(),
     }))
 }

@@ -38,12 +38,48 @@ pub enum InvalidReason {
         /// [`crate::validate::MAX_DEPTH`].
         limit: usize,
     },
-    /// The timestamp is outside what PostgreSQL's `timestamp` can hold (4713 BC – 294276 AD).
-    #[error("timestamp {0:?} is outside the storable range")]
+    /// The timestamp's instant, in UTC, is outside years 1–9999: Python's `datetime` (and so
+    /// grafi reading the row back) cannot hold it, e.g. `9999-12-31T23:59:59-01:00`.
+    #[error("timestamp {0:?} is outside years 1-9999 UTC, which grafi's Python cannot read back")]
     TimestampOutOfRange(String),
+    /// An indexed text is longer than PostgreSQL's B-tree index entries allow (about 2.7 kB).
+    #[error("`{field}` is {bytes} bytes, above the limit of {limit} bytes for an indexed value")]
+    KeyTooLong {
+        /// `event_id`, `conversation_id`, `assistant_request_id` or `topic_name`.
+        field: &'static str,
+        /// Its length in bytes.
+        bytes: usize,
+        /// [`crate::validate::MAX_KEY_BYTES`].
+        limit: usize,
+    },
+    /// A number in `event_context` that PostgreSQL's `jsonb` (a `numeric`) cannot hold: more
+    /// than 131,072 digits before the decimal point or 16,383 after it, e.g. `1e200000`.
+    #[error("`{field}` holds the number {number} that PostgreSQL's jsonb cannot store")]
+    NumberOutOfRange {
+        /// Where: `event_context`.
+        field: &'static str,
+        /// The number's text (shortened).
+        number: String,
+    },
+    /// A member is JSON that no reader can turn into a value (a lone surrogate escape, or
+    /// nesting deeper than serde_json reads), kept as text by a raw event; PostgreSQL's `jsonb`
+    /// column refuses it there.
+    #[error("`{field}` holds JSON that cannot be stored in a jsonb column (lone surrogate escape or nesting too deep)")]
+    UnstorableJson {
+        /// Where: `event_context`.
+        field: &'static str,
+    },
     /// The document could not be encoded.
     #[error("{0}")]
     Malformed(String),
+    /// The database refused this event's row although the shared validation accepted it
+    /// (e.g. a `CHECK` constraint someone added to the table, or a limit of a customised
+    /// schema). The message is the server's, without the row's values.
+    #[error("the database refused it: {message}")]
+    Refused {
+        /// The server's message and SQLSTATE.
+        message: String,
+    },
     /// Storing the event exactly needs a column this table does not have yet (grafi's own
     /// table, before `grafi-store migrate run`): refused rather than stored lossily.
     #[error(

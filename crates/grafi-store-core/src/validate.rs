@@ -5,7 +5,6 @@
 //! the other. What is *data* (NUL and control characters inside `data`, unknown event
 //! types, non-UTC offsets) is accepted.
 
-use chrono::Datelike;
 use grafi_events::{ConsumeFromTopic, Event, EventMeta, Kwargs, MessageList};
 use serde_json::{Map, Value};
 
@@ -14,6 +13,12 @@ use crate::error::{InvalidReason, StoreError};
 /// Deepest document accepted: serde_json (and so every grafi-rs reader) refuses 128 levels.
 /// The document object is level 1, `event_context` level 2, `invoke_context` level 3.
 pub const MAX_DEPTH: usize = 127;
+
+/// Longest `event_id`, `conversation_id`, `assistant_request_id` and topic name accepted, in
+/// bytes. PostgreSQL indexes them, and a B-tree entry holds at most 2,704 bytes with its
+/// header (less for the topic index's three columns); 2,048 stays below that for any text,
+/// compressible or not, and far above real ids.
+pub const MAX_KEY_BYTES: usize = 2048;
 
 /// Per-event limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,11 +89,34 @@ fn check_reason(
             return Err(InvalidReason::NulCharacter { field });
         }
     }
-    let year = event.utc().year();
-    if !(-4712..=294_276).contains(&year) {
+    for (field, text) in [
+        ("event_id", event.event_id()),
+        ("conversation_id", event.conversation_id()),
+        ("assistant_request_id", event.assistant_request_id()),
+        (
+            "topic_name",
+            indexed_topic_name(event).as_deref().unwrap_or_default(),
+        ),
+    ] {
+        if text.len() > MAX_KEY_BYTES {
+            return Err(InvalidReason::KeyTooLong {
+                field,
+                bytes: text.len(),
+                limit: MAX_KEY_BYTES,
+            });
+        }
+    }
+    if !event.timestamp().python_can_read_back() {
         return Err(InvalidReason::TimestampOutOfRange(
             event.timestamp().as_str().to_owned(),
         ));
+    }
+    if let Event::Raw(raw) = event {
+        if raw.is_json_text("event_context") {
+            return Err(InvalidReason::UnstorableJson {
+                field: "event_context",
+            });
+        }
     }
     let mut scan = Scan {
         memo: std::mem::take(memo),
@@ -99,6 +127,12 @@ fn check_reason(
     if scan.context_nul {
         return Err(InvalidReason::NulCharacter {
             field: "event_context",
+        });
+    }
+    if let Some(number) = scan.context_number_out_of_range {
+        return Err(InvalidReason::NumberOutOfRange {
+            field: "event_context",
+            number,
         });
     }
     if scan.depth > MAX_DEPTH {
@@ -122,6 +156,8 @@ fn check_reason(
 struct Scan {
     bytes: usize,
     context_nul: bool,
+    /// The first number in `event_context` that `jsonb` cannot hold (shortened).
+    context_number_out_of_range: Option<String>,
     /// Deepest nesting seen, in levels of the whole document.
     depth: usize,
     memo: KwargsMemo,
@@ -140,6 +176,7 @@ struct KwargsMemo {
 struct KwargsScan {
     bytes: usize,
     nul: bool,
+    number_out_of_range: bool,
     deepest: usize,
 }
 
@@ -155,6 +192,7 @@ impl KwargsMemo {
         let found = KwargsScan {
             bytes: fresh.bytes,
             nul: fresh.context_nul,
+            number_out_of_range: fresh.context_number_out_of_range.is_some(),
             deepest,
         };
         self.last = Some((kwargs.clone(), found));
@@ -172,6 +210,74 @@ fn has_nul(s: &str) -> bool {
         bytes.iter().fold(false, |found, &b| found | (b == 0))
     } else {
         memchr::memchr(0, bytes).is_some()
+    }
+}
+
+/// The topic name PostgreSQL's topic index holds for this event (`event_context ->>
+/// 'topic_name'` of `PublishToTopic` and `TopicEvent` rows), if any.
+fn indexed_topic_name(event: &Event) -> Option<std::borrow::Cow<'_, str>> {
+    match event {
+        Event::PublishToTopic(e) => Some(e.topic_name.as_str().into()),
+        Event::TopicEvent(e) => Some(e.topic_name.as_str().into()),
+        Event::Raw(r) if matches!(r.event_type.as_str(), "PublishToTopic" | "TopicEvent") => {
+            match r.document.get("event_context")?.get("topic_name")? {
+                Value::String(s) => Some(s.as_str().into()),
+                // `->>` renders any other JSON value as its text.
+                other => Some(other.to_string().into()),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Whether a JSON number's text fits PostgreSQL's `numeric` (what `jsonb` keeps numbers as):
+/// at most 16,383 digits after the decimal point and a leading digit below 10^131072.
+///
+/// ```
+/// use grafi_store_core::validate::fits_numeric;
+/// assert!(fits_numeric("1e131071") && fits_numeric("0e200000") && fits_numeric("1e-16383"));
+/// assert!(!fits_numeric("1e131072") && !fits_numeric("1e-16384") && !fits_numeric("10e131071"));
+/// ```
+pub fn fits_numeric(text: &str) -> bool {
+    const MAX_SCALE: i64 = 16_383;
+    const MAX_WEIGHT: i64 = 131_071;
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (
+            &unsigned[..at],
+            // Beyond i64 is certainly out of range; the sign says which way.
+            unsigned[at + 1..].parse::<i64>().unwrap_or_else(|_| {
+                if unsigned[at + 1..].starts_with('-') {
+                    i64::MIN / 2
+                } else {
+                    i64::MAX / 2
+                }
+            }),
+        ),
+        None => (unsigned, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let frac_len = i64::try_from(frac.len()).unwrap_or(i64::MAX / 2);
+    if frac_len.saturating_sub(exponent) > MAX_SCALE {
+        return false;
+    }
+    let int = int.trim_start_matches('0');
+    let weight = if !int.is_empty() {
+        i64::try_from(int.len()).unwrap_or(i64::MAX / 2) - 1
+    } else {
+        match frac.find(|c| c != '0') {
+            Some(zeros) => -(zeros as i64) - 1,
+            None => return true, // zero
+        }
+    };
+    weight.saturating_add(exponent) <= MAX_WEIGHT
+}
+
+fn shorten(text: &str) -> String {
+    if text.len() <= 40 {
+        text.to_owned()
+    } else {
+        format!("{}…({} characters)", &text[..20], text.len())
     }
 }
 
@@ -213,6 +319,9 @@ impl Scan {
             Value::Object(map) => 1 + self.context_map(map),
             Value::Number(n) => {
                 self.bytes += n.as_str().len();
+                if self.context_number_out_of_range.is_none() && !fits_numeric(n.as_str()) {
+                    self.context_number_out_of_range = Some(shorten(n.as_str()));
+                }
                 0
             }
             _ => {
@@ -254,6 +363,12 @@ fn scan_meta(meta: &EventMeta, level: usize, scan: &mut Scan) {
         let found = scan.memo.scan(kwargs);
         scan.bytes += found.bytes;
         scan.context_nul |= found.nul;
+        if found.number_out_of_range && scan.context_number_out_of_range.is_none() {
+            // Found again (cheaply: kwargs are small) to name the number.
+            let mut again = Scan::default();
+            again.context_map(kwargs);
+            scan.context_number_out_of_range = again.context_number_out_of_range;
+        }
         scan.depth = scan.depth.max(level + 3 + found.deepest);
     }
     let deepest = scan.context_map(&ctx.extra);

@@ -111,15 +111,20 @@ impl InsertChunk {
         if self.len() != 1 {
             return None;
         }
+        self.row(0)
+    }
+
+    /// Row `at` of the chunk as a plain `VALUES` insert.
+    pub fn row(&self, at: usize) -> Option<InsertOne<'_>> {
         Some(InsertOne {
-            event_id: self.event_id.first()?,
-            conversation_id: self.conversation_id.first()?,
-            assistant_request_id: self.assistant_request_id.first()?,
-            event_type: self.event_type.first()?,
-            event_context: self.event_context.first()?,
-            data: self.data.first()?,
-            timestamp: self.timestamp.first()?,
-            extra: self.extra.first()?.as_deref(),
+            event_id: self.event_id.get(at)?,
+            conversation_id: self.conversation_id.get(at)?,
+            assistant_request_id: self.assistant_request_id.get(at)?,
+            event_type: self.event_type.get(at)?,
+            event_context: self.event_context.get(at)?,
+            data: self.data.get(at)?,
+            timestamp: self.timestamp.get(at)?,
+            extra: self.extra.get(at)?.as_deref(),
             with_extra: self.with_extra,
         })
     }
@@ -142,6 +147,13 @@ pub(crate) struct InsertOne<'a> {
     timestamp: &'a chrono::NaiveDateTime,
     extra: Option<&'a str>,
     with_extra: bool,
+}
+
+impl InsertOne<'_> {
+    /// The row's event id.
+    pub fn event_id(&self) -> &str {
+        self.event_id
+    }
 }
 
 pub(crate) struct InsertOneId;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use diesel::QueryResult;
 use futures::{Stream, StreamExt};
-use grafi_events::{DecodeError, Event, EventRegistry};
+use grafi_events::{Event, EventRegistry};
 use grafi_store_core::StoreError;
 use tokio::task::{JoinError, JoinHandle};
 
@@ -25,7 +25,7 @@ const CHUNK_ROWS: usize = 25;
 /// the oldest one instead.
 const CHUNKS_IN_FLIGHT: usize = 2;
 
-pub(crate) type DecodedChunk = Result<Vec<(i64, Arc<Event>)>, DecodeError>;
+pub(crate) type DecodedChunk = Vec<(i64, Arc<Event>)>;
 
 /// A read's rows as received: chunks decoded, chunks being decoded (oldest first), and the
 /// rows after the last full chunk.
@@ -36,14 +36,12 @@ pub(crate) struct Arriving {
     rest: Vec<RowTuple>,
 }
 
-/// Rows → `(id, event)`, in row order; stops at the first row that does not decode.
+/// Rows → `(id, event)`, in row order (a row that does not decode comes back raw).
 pub(crate) fn decode(rows: Vec<RowTuple>, registry: &EventRegistry) -> DecodedChunk {
     rows.into_iter()
         .map(|row| {
             let id = row.0;
-            StoredRow::from(row)
-                .into_event(registry)
-                .map(|event| (id, Arc::new(event)))
+            (id, Arc::new(StoredRow::from(row).into_event(registry)))
         })
         .collect()
 }
@@ -81,7 +79,7 @@ impl Arriving {
         mut self,
         registry: &EventRegistry,
     ) -> Result<Vec<Arc<Event>>, StoreError> {
-        let mut events = decode(self.rest, registry).map_err(decode_error)?;
+        let mut events = decode(self.rest, registry);
         for handle in self.decoding {
             self.decoded.push(handle.await);
         }
@@ -91,13 +89,9 @@ impl Arriving {
                 retryable: false,
                 source: None,
             })?;
-            events.extend(chunk.map_err(decode_error)?);
+            events.extend(chunk);
         }
         events.sort_unstable_by_key(|(id, _)| *id);
         Ok(events.into_iter().map(|(_, event)| event).collect())
     }
-}
-
-fn decode_error(source: DecodeError) -> StoreError {
-    StoreError::Decode { source }
 }

@@ -18,8 +18,11 @@
 //! JSONB normalises `event_context` (key order, `1e+20` → `100000000000000000000`,
 //! `-0.0` → `0.0`); that is the one difference a read can show.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use grafi_events::{Event, EventRegistry, StoredParts, Timestamp};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use diesel::pg::data_types::PgTimestamp;
+use grafi_events::{
+    DecodeError, DecodeErrorKind, Event, EventRegistry, RawEvent, StoredParts, Timestamp,
+};
 use serde_json::{Map, Value};
 
 /// The standard top-level members, in the order a row rebuilds them.
@@ -172,13 +175,14 @@ fn extra_for(event: &Event, canonical_ts: &str) -> Option<String> {
 /// One row read back.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredRow {
-    pub id: i64,
     pub event_id: String,
     pub assistant_request_id: String,
     pub event_type: String,
     pub event_context: String,
     pub data: String,
-    pub timestamp: NaiveDateTime,
+    /// Microseconds since 2000-01-01, as PostgreSQL sends them: read this way, `infinity` or a
+    /// year chrono cannot hold makes one row raw instead of failing the whole read.
+    pub timestamp: PgTimestamp,
     pub extra: Option<String>,
 }
 
@@ -190,14 +194,13 @@ pub(crate) type RowTuple = (
     String,
     String,
     String,
-    NaiveDateTime,
+    PgTimestamp,
     Option<String>,
 );
 
 impl From<RowTuple> for StoredRow {
     fn from(t: RowTuple) -> Self {
         Self {
-            id: t.0,
             event_id: t.1,
             assistant_request_id: t.2,
             event_type: t.3,
@@ -209,30 +212,184 @@ impl From<RowTuple> for StoredRow {
     }
 }
 
-/// JSON text from a column; text that does not parse (e.g. nested deeper than serde_json's
-/// limit) is kept as a string so the row still comes back (as a raw event).
-fn parse_column(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+/// The members of `extra` (see the module docs), checked: a hand-written `extra` of another
+/// shape is refused as a whole rather than half applied.
+#[derive(Default)]
+struct Extra {
+    top: Map<String, Value>,
+    absent: Vec<String>,
+    order: Option<Vec<String>>,
+}
+
+/// Standard members a raw document may lack (its id, type and timestamp it always has).
+const MAY_BE_ABSENT: [&str; 4] = [
+    "event_version",
+    "assistant_request_id",
+    "event_context",
+    "data",
+];
+
+/// Members kept by their own columns, which `extra.top` never overrides.
+const KEPT_BY_COLUMNS: [&str; 4] = ["event_id", "event_type", "event_context", "data"];
+
+fn parse_extra(text: &str) -> Result<Extra, String> {
+    let map = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => map,
+        Ok(other) => return Err(format!("a JSON {}, not an object", json_type(&other))),
+        Err(e) => return Err(format!("not readable JSON ({e})")),
+    };
+    let strings = |member: &str, value: Value| -> Result<Vec<String>, String> {
+        match value {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(s) => Ok(s),
+                    other => Err(format!("`{member}` holds a {}", json_type(&other))),
+                })
+                .collect(),
+            other => Err(format!("`{member}` is a {}, not a list", json_type(&other))),
+        }
+    };
+    let mut extra = Extra::default();
+    for (member, value) in map {
+        match member.as_str() {
+            "top" => match value {
+                Value::Object(top) => extra.top = top,
+                other => return Err(format!("`top` is a {}, not an object", json_type(&other))),
+            },
+            "absent" => extra.absent = strings("absent", value)?,
+            "order" => extra.order = Some(strings("order", value)?),
+            _ => return Err(format!("unknown member `{}`", shorten(&member))),
+        }
+    }
+    if let Some(key) = extra
+        .top
+        .keys()
+        .find(|k| KEPT_BY_COLUMNS.contains(&k.as_str()))
+    {
+        return Err(format!("`top` overrides the column `{key}`"));
+    }
+    if let Some(key) = extra
+        .absent
+        .iter()
+        .find(|k| !MAY_BE_ABSENT.contains(&k.as_str()))
+    {
+        return Err(format!("`absent` names `{}`", shorten(key)));
+    }
+    match extra.top.get("timestamp") {
+        None => {}
+        Some(Value::String(text)) if Timestamp::parse(text).is_ok() => {}
+        Some(_) => return Err("`top.timestamp` is not a timestamp".into()),
+    }
+    Ok(extra)
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "object",
+    }
+}
+
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// A row's document, as far as it could be rebuilt, and why it is not a plain one.
+struct Rebuilt {
+    doc: Map<String, Value>,
+    /// Members held as JSON text (see `RawEvent::json_text_members`).
+    json_text: Vec<String>,
+    /// The first thing that keeps the row from decoding as a typed event.
+    problem: Option<DecodeError>,
+}
+
+impl Rebuilt {
+    fn note(&mut self, path: &str, kind: DecodeErrorKind) {
+        if self.problem.is_none() {
+            self.problem = Some(DecodeError {
+                event_id: None,
+                path: path.to_owned(),
+                kind,
+            });
+        }
+    }
+
+    /// JSON text from a column. Text serde_json cannot turn into a value (a lone surrogate
+    /// escape, nesting deeper than its limit) is kept as JSON text, not turned into a string.
+    fn column(&mut self, key: &str, text: &str) -> Value {
+        match serde_json::from_str(text) {
+            Ok(value) => value,
+            Err(e) => {
+                self.note(key, DecodeErrorKind::InvalidJson(e.to_string()));
+                match grafi_events::python_json::restyle(text) {
+                    Some(json) => {
+                        self.json_text.push(key.to_owned());
+                        Value::String(json)
+                    }
+                    None => Value::String(text.to_owned()),
+                }
+            }
+        }
+    }
 }
 
 impl StoredRow {
-    /// The document the row holds: grafi's columns, then what `extra` kept.
-    pub fn document(&self) -> Map<String, Value> {
-        let extra: Map<String, Value> = match self.extra.as_deref().map(serde_json::from_str) {
-            Some(Ok(Value::Object(map))) => map,
-            Some(_) => {
-                tracing::warn!(event_id = %self.event_id, row_id = self.id, "ignoring an unreadable `extra` column");
-                Map::new()
+    /// The `timestamp` column as an instant, when chrono can hold it.
+    fn instant(&self) -> Option<DateTime<Utc>> {
+        let epoch = NaiveDate::from_ymd_opt(2000, 1, 1)?.and_hms_opt(0, 0, 0)?;
+        let at = epoch.checked_add_signed(TimeDelta::microseconds(self.timestamp.0))?;
+        Some(at.and_utc())
+    }
+
+    /// The `timestamp` column as an event timestamp: grafi's text for the instant, or, for a
+    /// value no instant here can hold, PostgreSQL's text and the reason.
+    fn column_timestamp(&self) -> Result<Timestamp, (Timestamp, DecodeErrorKind)> {
+        match self.instant() {
+            Some(utc) => Ok(canonical_timestamp(utc)),
+            None => {
+                let text = pg_timestamp_text(self.timestamp.0);
+                let nearest = if self.timestamp.0 < 0 {
+                    DateTime::<Utc>::MIN_UTC
+                } else {
+                    DateTime::<Utc>::MAX_UTC
+                };
+                let reason = DecodeErrorKind::InvalidTimestamp(text.clone());
+                Err((Timestamp::unrepresentable(text, nearest), reason))
             }
-            None => Map::new(),
+        }
+    }
+
+    /// The document the row holds: grafi's columns, then what `extra` kept.
+    fn document(&self) -> Rebuilt {
+        let mut rebuilt = Rebuilt {
+            doc: Map::new(),
+            json_text: Vec::new(),
+            problem: None,
         };
-        let absent: Vec<&str> = match extra.get("absent") {
-            Some(Value::Array(keys)) => keys.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
+        let extra = match self.extra.as_deref().map(parse_extra) {
+            None => Extra::default(),
+            Some(Ok(extra)) => extra,
+            Some(Err(why)) => {
+                rebuilt.note(
+                    "extra",
+                    DecodeErrorKind::InvalidValue(format!(
+                        "the `extra` column is not one this store wrote ({why}); \
+                         the other columns are returned as stored"
+                    )),
+                );
+                Extra::default()
+            }
         };
-        let mut doc = Map::new();
         for key in STANDARD {
-            if absent.contains(&key) {
+            if extra.absent.iter().any(|k| k == key) {
                 continue;
             }
             let value = match key {
@@ -240,39 +397,39 @@ impl StoredRow {
                 "event_version" => Value::String(DEFAULT_VERSION.into()),
                 "assistant_request_id" => Value::String(self.assistant_request_id.clone()),
                 "event_type" => Value::String(self.event_type.clone()),
-                "timestamp" => Value::String(
-                    canonical_timestamp(self.timestamp.and_utc())
-                        .as_str()
-                        .to_owned(),
-                ),
-                "event_context" => parse_column(&self.event_context),
-                _ => parse_column(&self.data),
+                "timestamp" => match self.column_timestamp() {
+                    Ok(ts) => Value::String(ts.as_str().to_owned()),
+                    Err((ts, reason)) => {
+                        rebuilt.note("timestamp", reason);
+                        Value::String(ts.as_str().to_owned())
+                    }
+                },
+                "event_context" => rebuilt.column(key, &self.event_context),
+                _ => rebuilt.column(key, &self.data),
             };
-            doc.insert(key.to_owned(), value);
+            rebuilt.doc.insert(key.to_owned(), value);
         }
-        if let Some(Value::Object(top)) = extra.get("top") {
-            for (key, value) in top {
-                doc.insert(key.clone(), value.clone());
-            }
+        for (key, value) in extra.top {
+            rebuilt.doc.insert(key, value);
         }
-        if let Some(Value::Array(order)) = extra.get("order") {
+        if let Some(order) = extra.order {
             let mut ordered = Map::new();
-            for key in order.iter().filter_map(Value::as_str) {
-                if let Some(value) = doc.remove(key) {
-                    ordered.insert(key.to_owned(), value);
+            for key in order {
+                if let Some(value) = rebuilt.doc.remove(&key) {
+                    ordered.insert(key, value);
                 }
             }
-            ordered.extend(doc);
-            doc = ordered;
+            ordered.extend(std::mem::take(&mut rebuilt.doc));
+            rebuilt.doc = ordered;
         }
-        doc
+        rebuilt
     }
 
-    /// The event: decoded by the registry, or kept raw (with the decode error) when it no
-    /// longer decodes — never dropped.
-    pub fn into_event(self, registry: &EventRegistry) -> Result<Event, grafi_events::DecodeError> {
+    /// The event: decoded by the registry, or kept raw (with the reason) when it does not
+    /// decode. Never fails: one odd row must not make its neighbours unreadable.
+    pub fn into_event(self, registry: &EventRegistry) -> Event {
         if let Some(event) = self.decode_fast(registry) {
-            return Ok(event);
+            return event;
         }
         self.into_event_general(registry)
     }
@@ -283,7 +440,7 @@ impl StoredRow {
         if self.extra.is_some() {
             return None;
         }
-        let timestamp = canonical_timestamp(self.timestamp.and_utc());
+        let timestamp = canonical_timestamp(self.instant()?);
         registry.decode_parts_fast(StoredParts {
             event_id: &self.event_id,
             event_type: &self.event_type,
@@ -296,35 +453,91 @@ impl StoredRow {
     }
 
     /// Any row: the document rebuilt from the columns and `extra`, then decoded by the registry.
-    fn into_event_general(
-        self,
-        registry: &EventRegistry,
-    ) -> Result<Event, grafi_events::DecodeError> {
+    fn into_event_general(self, registry: &EventRegistry) -> Event {
+        let rebuilt = self.document();
+        if rebuilt.problem.is_some() {
+            return self.raw(rebuilt);
+        }
         // The strict decode consumes the document; only on the rare failure is it rebuilt from
         // the row (cheaper than cloning every document for a fallback that is almost never used).
-        let err = match registry.decode_map(self.document()) {
-            Ok(event) => return Ok(event),
-            Err(err) => err,
-        };
-        let doc = self.document();
-        match grafi_events::raw_event(doc, Some(err.clone())) {
-            Ok(event) => Ok(event),
-            Err(_) => {
-                // Only an unreadable timestamp override can get here (the columns always give
-                // an id, a type and a valid timestamp): fall back to the column's.
-                let mut doc = self.document();
-                doc.insert(
-                    "timestamp".into(),
-                    Value::String(
-                        canonical_timestamp(self.timestamp.and_utc())
-                            .as_str()
-                            .to_owned(),
-                    ),
-                );
-                grafi_events::raw_event(doc, Some(err))
+        match registry.decode_map(rebuilt.doc) {
+            Ok(event) => event,
+            Err(err) => {
+                let mut rebuilt = self.document();
+                rebuilt.problem = Some(err);
+                self.raw(rebuilt)
             }
         }
     }
+
+    /// The row kept whole as a raw event, with the reason it is not a typed one.
+    fn raw(&self, rebuilt: Rebuilt) -> Event {
+        let doc = rebuilt.doc;
+        let text =
+            |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or_default().to_owned();
+        let timestamp = match doc
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .map(Timestamp::parse)
+        {
+            Some(Ok(ts)) => ts,
+            _ => self.column_timestamp().unwrap_or_else(|(ts, _)| ts),
+        };
+        Event::Raw(RawEvent {
+            event_id: self.event_id.clone(),
+            event_type: self.event_type.clone(),
+            assistant_request_id: text(doc.get("assistant_request_id")),
+            conversation_id: text(
+                doc.get("event_context")
+                    .and_then(|c| c.get("invoke_context"))
+                    .and_then(|c| c.get("conversation_id")),
+            ),
+            timestamp,
+            decode_error: rebuilt.problem.map(|e| e.with_event_id(&self.event_id)),
+            json_text_members: rebuilt.json_text,
+            document: doc,
+        })
+    }
+}
+
+/// PostgreSQL's value as text: `infinity`, `-infinity`, or the instant in ISO form with a
+/// year of any width (chrono stops at ±262,143; PostgreSQL's range goes to 294,276).
+fn pg_timestamp_text(micros: i64) -> String {
+    match micros {
+        i64::MAX => return "infinity".into(),
+        i64::MIN => return "-infinity".into(),
+        _ => {}
+    }
+    const MICROS_PER_DAY: i64 = 86_400_000_000;
+    let days = micros.div_euclid(MICROS_PER_DAY) + 10_957; // 1970-01-01 → 2000-01-01
+    let of_day = micros.rem_euclid(MICROS_PER_DAY);
+    let (year, month, day) = civil_from_days(days);
+    let (secs, frac) = (of_day / 1_000_000, of_day % 1_000_000);
+    let mut text = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    if frac != 0 {
+        text.push_str(&format!(".{frac:06}"));
+    }
+    text.push_str("+00:00");
+    text
+}
+
+/// Days since 1970-01-01 → proleptic Gregorian (year, month, day) (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 #[cfg(test)]
@@ -333,22 +546,29 @@ mod tests {
 
     fn stored(row: NewRow) -> StoredRow {
         StoredRow {
-            id: 1,
             event_id: row.event_id,
             assistant_request_id: row.assistant_request_id,
             event_type: row.event_type,
             event_context: row.event_context,
             data: row.data,
-            timestamp: row.timestamp,
+            timestamp: micros(row.timestamp),
             extra: row.extra,
         }
+    }
+
+    fn micros(at: NaiveDateTime) -> PgTimestamp {
+        let epoch = NaiveDate::from_ymd_opt(2000, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        PgTimestamp((at - epoch).num_microseconds().unwrap())
     }
 
     fn round_trip(json: &str) -> (Option<String>, String) {
         let event = grafi_events::decode_str(json).unwrap();
         let row = encode(&event);
         let extra = row.extra.clone();
-        let back = stored(row).into_event(EventRegistry::builtin()).unwrap();
+        let back = stored(row).into_event(EventRegistry::builtin());
         assert_eq!(back, event);
         (extra, back.to_json())
     }
@@ -365,7 +585,7 @@ mod tests {
             let event = grafi_events::decode_str(line).unwrap();
             let row = stored(encode(&event));
             let fast = row.decode_fast(registry);
-            let general = row.clone().into_event_general(registry).unwrap();
+            let general = row.clone().into_event_general(registry);
             assert_eq!(general, event);
             // Events whose envelope the columns cannot hold (`extra`) go the general way.
             assert_eq!(fast.is_some(), row.extra.is_none(), "{}", event.event_id());

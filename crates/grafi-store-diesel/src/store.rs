@@ -17,6 +17,7 @@ use crate::config::{DieselStoreBuilder, DieselStoreConfig};
 use crate::connect::Connect;
 use crate::conninfo::ConnectionSettings;
 use crate::copy::{CopyAttempt, CopyStats, CopyWriter, COPY_CHUNK_ROWS};
+use crate::cursor;
 use crate::error::{from_pool, Access};
 use crate::layout::Layout;
 use crate::query::{
@@ -65,14 +66,11 @@ impl std::fmt::Debug for DieselEventStore {
     }
 }
 
-fn decode_all(
-    rows: Vec<RowTuple>,
-    registry: &EventRegistry,
-) -> Result<Vec<Arc<Event>>, StoreError> {
-    match crate::read::decode(rows, registry) {
-        Ok(decoded) => Ok(decoded.into_iter().map(|(_, event)| event).collect()),
-        Err(source) => Err(StoreError::Decode { source }),
-    }
+fn decode_all(rows: Vec<RowTuple>, registry: &EventRegistry) -> Vec<Arc<Event>> {
+    crate::read::decode(rows, registry)
+        .into_iter()
+        .map(|(_, event)| event)
+        .collect()
 }
 
 /// The events whose indexed column `$column` (a [`crate::query::ByColumn`]) equals `$value`,
@@ -164,14 +162,14 @@ impl DieselEventStore {
         const PARALLEL_FROM: usize = 32;
         let registry = Arc::clone(&self.inner.config.registry);
         if rows.len() < PARALLEL_FROM {
-            return decode_all(rows, &registry);
+            return Ok(decode_all(rows, &registry));
         }
         let second = rows.split_off(rows.len() / 2);
         let other_registry = Arc::clone(&registry);
         let second = tokio::task::spawn_blocking(move || decode_all(second, &other_registry));
-        let mut events = decode_all(rows, &registry)?;
+        let mut events = decode_all(rows, &registry);
         match second.await {
-            Ok(rest) => events.extend(rest?),
+            Ok(rest) => events.extend(rest),
             Err(join) => {
                 return Err(StoreError::Backend {
                     message: format!("decoding task failed: {join}"),
@@ -201,6 +199,40 @@ fn record_span(
     if let Ok(o) = outcome {
         span.record("recorded", o.recorded);
         span.record("duplicates", o.duplicates);
+    }
+}
+
+impl DieselEventStore {
+    /// A batch that failed on an error blaming one row's values becomes `InvalidEvent` for
+    /// that row (see [`crate::refused`]); any other error is returned as it is.
+    async fn pin_refused_row(
+        &self,
+        error: StoreError,
+        encoded: &std::sync::Mutex<Encoded>,
+    ) -> StoreError {
+        if !crate::refused::sqlstate(&error).is_some_and(|s| crate::refused::blames_a_row(&s)) {
+            return error;
+        }
+        let chunks = {
+            let mut guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut guard.chunks)
+        };
+        let Ok(pooled) = self.inner.pool.get().await else {
+            return error;
+        };
+        let mut checkout = crate::retry::Checkout {
+            pooled,
+            clean: false,
+        };
+        let deadline = tokio::time::Instant::now() + self.inner.config.call_timeout;
+        let probe = crate::refused::find(&mut checkout.pooled, &chunks);
+        match tokio::time::timeout_at(deadline, probe).await {
+            Ok(found) => {
+                checkout.clean = true;
+                found.unwrap_or(error)
+            }
+            Err(_) => error,
+        }
     }
 }
 
@@ -318,9 +350,10 @@ impl EventStore for DieselEventStore {
                 }
                 guard.encoder.take_invalid()
             };
-            match invalid {
-                Some(invalid) => Err(invalid),
-                None => result.map(|recorded| outcome(total, recorded)),
+            match (invalid, result) {
+                (Some(invalid), _) => Err(invalid),
+                (None, Ok(recorded)) => Ok(outcome(total, recorded)),
+                (None, Err(error)) => Err(self.pin_refused_row(error, encoded).await),
             }
         }
         .instrument(span.clone())
@@ -381,14 +414,7 @@ impl EventStore for DieselEventStore {
             rows = tracing::field::Empty
         );
         async {
-            // Cursors are ids; one beyond i64 can only be past the end.
-            let after_id = match after {
-                None => 0i64,
-                Some(a) => match i64::try_from(a) {
-                    Ok(a) => a,
-                    Err(_) => return Ok(EventPage::default()),
-                },
-            };
+            let after_id = after.map(cursor::id_after);
             if limit == 0 {
                 return Ok(EventPage {
                     events: Vec::new(),
@@ -401,7 +427,7 @@ impl EventStore for DieselEventStore {
             let rows = with_retries!(self, "get_events_page", Access::Read, |conn| {
                 IdRangeQuery {
                     layout,
-                    after: Some(after_id),
+                    after: after_id,
                     limit: Some(fetch),
                 }
                 .load::<RowTuple>(conn)
@@ -411,7 +437,7 @@ impl EventStore for DieselEventStore {
             let mut rows = rows;
             rows.truncate(limit);
             let next = if more {
-                rows.last().and_then(|r| u64::try_from(r.0).ok())
+                rows.last().map(|r| cursor::of_id(r.0))
             } else {
                 None
             };

@@ -140,10 +140,13 @@ pub async fn refusals(store: &dyn EventStore) -> Vec<String> {
     assert_eq!(r, InvalidReason::EmptyEventId);
     figures.push(format!("empty event_id: {r}"));
 
-    // PostgreSQL's timestamp starts at 4713 BC (year -4712); chrono ends at year 262143, below
-    // PostgreSQL's 294276, so only the lower bound can be crossed through the API ("infinity"
-    // and years beyond chrono are refused by the decoder, see the decoder tests).
-    for (label, year) in [("year--5000", -5000), ("year--4713", -4713)] {
+    // Python's datetime holds years 1-9999, and grafi reads the UTC instant back.
+    for (label, year) in [
+        ("year--5000", -5000),
+        ("year--4713", -4713),
+        ("year-0", 0),
+        ("year-10000", 10000),
+    ] {
         let mut e = tool(ctx(), "x");
         let utc = chrono::NaiveDate::from_ymd_opt(year, 1, 1)
             .unwrap()
@@ -155,6 +158,47 @@ pub async fn refusals(store: &dyn EventStore) -> Vec<String> {
         assert!(matches!(r, InvalidReason::TimestampOutOfRange(_)), "{r:?}");
         figures.push(format!("timestamp year {year}: {r}"));
     }
+    // Valid text, but its UTC instant is in year 10000.
+    let mut e = tool(ctx(), "x");
+    e.meta_mut().unwrap().timestamp = Timestamp::parse("9999-12-31T23:59:59-01:00").unwrap();
+    let r = refused(store, "year-10000-by-offset", e).await;
+    assert!(matches!(r, InvalidReason::TimestampOutOfRange(_)), "{r:?}");
+    figures.push(format!("9999-12-31T23:59:59-01:00: {r}"));
+
+    // Indexed texts above what a B-tree entry holds (PostgreSQL: ~2.7 kB).
+    let long = "k".repeat(grafi_store_core::validate::MAX_KEY_BYTES + 1);
+    for (field, event) in [
+        ("event_id", {
+            let mut e = tool(ctx(), "x");
+            e.meta_mut().unwrap().event_id = long.clone();
+            e
+        }),
+        (
+            "conversation_id",
+            tool(InvokeContext::new(&long, "req-bad"), "x"),
+        ),
+        (
+            "assistant_request_id",
+            tool(InvokeContext::new("conv-bad", &long), "x"),
+        ),
+    ] {
+        let r = refused(store, field, event).await;
+        assert!(
+            matches!(r, InvalidReason::KeyTooLong { field: f, .. } if f == field),
+            "{r:?}"
+        );
+        figures.push(format!("{field} of {} bytes: {r}", long.len()));
+    }
+    // A number jsonb's numeric cannot hold.
+    let huge: serde_json::Value = serde_json::from_str("1e200000").unwrap();
+    let r = refused(
+        store,
+        "numeric-overflow",
+        tool(ctx().with_kwarg("n", huge), "x"),
+    )
+    .await;
+    assert!(matches!(r, InvalidReason::NumberOutOfRange { .. }), "{r:?}");
+    figures.push(format!("kwargs number 1e200000: {r}"));
     figures
 }
 
