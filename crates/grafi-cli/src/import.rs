@@ -1,6 +1,11 @@
 //! `grafi-store import FILE|-`: JSONL → `record_events`, in batches.
 //!
-//! A reader thread decodes and checks lines while the previous batch is being written.
+//! A reader thread decodes and checks lines while the previous batch is being written, and
+//! hands them over in chunks: whenever it has decoded a batch, and whenever it is about to
+//! read more input, which may block (a pipe that pauses). The writer gathers chunks into
+//! batches of `--batch-size`; a batch that is not full after `--flush-after` is written as
+//! it is, so input that trickles in is stored soon after it arrives.
+//!
 //! Lines that cannot be stored are reported and skipped; a batch the store still refuses
 //! (`InvalidEvent`, e.g. a limit of that backend) loses only the refused event and is
 //! retried; transient store failures are retried with a bounded backoff; a permanent one
@@ -17,21 +22,45 @@ use grafi_store::{EventStore, RecordOutcome, StoreError};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 
-use crate::input::{check_line, Lines, Problem, Verdict};
+use crate::input::{self, Lines, Problem, Report, Verdict};
 use crate::Outcome;
 
 /// Attempts of one batch after a transient failure (the first try included).
 const MAX_ATTEMPTS: u32 = 6;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Report invalid lines at least this often even if no valid event fills a batch.
+/// Hand invalid lines over at least this often even if no valid event fills a chunk.
 const MAX_PENDING_PROBLEMS: usize = 1000;
+/// Chunks decoded ahead of the writer (a chunk is at most a batch, and usually what one
+/// read of the input held).
+const CHUNKS_AHEAD: usize = 8;
 
-struct Batch {
+/// `--flush-after`: `1s`, `500ms`, `2m`; `0` writes whatever has arrived without waiting.
+pub fn parse_flush_after(text: &str) -> Result<Duration, String> {
+    crate::migrate::parse_timeout(text).map(|t| t.0.unwrap_or(Duration::ZERO))
+}
+
+/// Decoded lines, in input order.
+#[derive(Default)]
+struct Chunk {
     events: Vec<Event>,
     lines: Vec<usize>,
     problems: Vec<Problem>,
     bytes_read: u64,
+}
+
+impl Chunk {
+    fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.problems.is_empty()
+    }
+}
+
+/// The events waiting for their batch to fill.
+struct Pending {
+    events: Vec<Event>,
+    lines: Vec<usize>,
+    /// When the first of them arrived.
+    since: tokio::time::Instant,
 }
 
 #[derive(Default)]
@@ -44,57 +73,97 @@ pub async fn run(
     store: Arc<dyn EventStore>,
     path: &str,
     batch_size: usize,
+    flush_after: Duration,
+    options: &input::Options,
 ) -> anyhow::Result<Outcome> {
-    let (lines, total_bytes) = Lines::open(path)?;
+    let (lines, total_bytes) = Lines::open(path, options.max_line_bytes)?;
+    let mut report = Report::new(options.errors.as_deref())?;
     let bar = progress_bar(total_bytes);
     let started = Instant::now();
-    let (tx, mut rx) = mpsc::channel::<anyhow::Result<Batch>>(2);
+    let (tx, mut rx) = mpsc::channel::<anyhow::Result<Chunk>>(CHUNKS_AHEAD);
     let source = path.to_owned();
-    let reader = std::thread::spawn(move || read_batches(lines, batch_size, &source, tx));
+    let reader = std::thread::spawn(move || read_chunks(lines, batch_size, &source, tx));
 
     let mut totals = Totals::default();
     let mut failure = None;
-    while let Some(batch) = rx.recv().await {
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(e) => {
+    let mut pending = Pending {
+        events: Vec::with_capacity(batch_size.min(10_000)),
+        lines: Vec::with_capacity(batch_size.min(10_000)),
+        since: tokio::time::Instant::now(),
+    };
+    let mut reader_done = false;
+    loop {
+        // Wait for more only as long as the oldest pending event may wait.
+        let next = if pending.events.is_empty() {
+            rx.recv().await
+        } else {
+            match tokio::time::timeout_at(pending.since + flush_after, rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    if let Err(e) =
+                        flush(&*store, &mut pending, &mut totals, &mut report, &bar).await
+                    {
+                        failure = Some(e);
+                        break;
+                    }
+                    continue;
+                }
+            }
+        };
+        let chunk = match next {
+            Some(Ok(chunk)) => chunk,
+            Some(Err(e)) => {
+                // The reader stops after its error.
+                reader_done = true;
                 failure = Some(e);
                 break;
             }
-        };
-        for problem in &batch.problems {
-            bar.suspend(|| eprintln!("{problem}"));
-        }
-        totals.invalid += batch.problems.len();
-        let first_line = batch.lines.first().copied();
-        match record_batch(&*store, batch.events, batch.lines, &bar).await {
-            Ok((outcome, refused)) => {
-                totals.outcome += outcome;
-                totals.invalid += refused.len();
-                for problem in &refused {
-                    bar.suspend(|| eprintln!("{problem}"));
-                }
-            }
-            Err(e) => {
-                let at = first_line.map_or(String::new(), |l| format!(" at line {l}"));
-                failure = Some(anyhow!(
-                    "import stopped{at}: {e}; {} events were stored before the failure \
-                     (re-running the import is safe: stored events count as duplicates)",
-                    totals.outcome.recorded
-                ));
+            None => {
+                reader_done = true;
                 break;
             }
+        };
+        for problem in &chunk.problems {
+            if report.add(problem) {
+                bar.suspend(|| eprintln!("{problem}"));
+            }
         }
-        bar.set_position(batch.bytes_read);
-        bar.set_message(format!(
-            "{} events",
-            totals.outcome.recorded + totals.outcome.duplicates
-        ));
+        totals.invalid += chunk.problems.len();
+        bar.set_position(chunk.bytes_read);
+        for (event, line) in chunk.events.into_iter().zip(chunk.lines) {
+            if pending.events.is_empty() {
+                pending.since = tokio::time::Instant::now();
+            }
+            pending.events.push(event);
+            pending.lines.push(line);
+            if pending.events.len() >= batch_size {
+                if let Err(e) = flush(&*store, &mut pending, &mut totals, &mut report, &bar).await {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if failure.is_some() {
+            break;
+        }
     }
-    // Stop the reader (it fails its next send once the receiver is gone) and wait for it.
+    // What was read before the input ended or failed is still stored (after a store
+    // failure nothing is pending).
+    if !pending.events.is_empty() {
+        if let Err(e) = flush(&*store, &mut pending, &mut totals, &mut report, &bar).await {
+            failure.get_or_insert(e);
+        }
+    }
+    // Stop the reader: it fails its next send once the receiver is gone. If it is waiting
+    // for input that may never come (a pipe held open), leave it: it ends with the process.
     drop(rx);
-    let _ = reader.join();
+    if reader_done {
+        let _ = reader.join();
+    }
     bar.finish_and_clear();
+    if let Some(note) = report.omitted() {
+        eprintln!("{note}");
+    }
 
     let secs = started.elapsed().as_secs_f64();
     let handled = totals.outcome.recorded + totals.outcome.duplicates;
@@ -107,14 +176,54 @@ pub async fn run(
         "imported {}, duplicates {}, invalid {} in {:.2} s ({:.0} events/s)",
         totals.outcome.recorded, totals.outcome.duplicates, totals.invalid, secs, rate
     );
+    let written = report.finish();
     if let Some(e) = failure {
         return Err(e);
     }
+    written?;
     Ok(if totals.invalid == 0 {
         Outcome::Success
     } else {
         Outcome::Incomplete
     })
+}
+
+/// Records the pending events as one batch.
+async fn flush(
+    store: &dyn EventStore,
+    pending: &mut Pending,
+    totals: &mut Totals,
+    report: &mut Report,
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
+    let capacity = pending.events.capacity();
+    let events = std::mem::replace(&mut pending.events, Vec::with_capacity(capacity));
+    let lines = std::mem::replace(&mut pending.lines, Vec::with_capacity(capacity));
+    let first_line = lines.first().copied();
+    match record_batch(store, events, lines, bar).await {
+        Ok((outcome, refused)) => {
+            totals.outcome += outcome;
+            totals.invalid += refused.len();
+            for problem in &refused {
+                if report.add(problem) {
+                    bar.suspend(|| eprintln!("{problem}"));
+                }
+            }
+            bar.set_message(format!(
+                "{} events",
+                totals.outcome.recorded + totals.outcome.duplicates
+            ));
+            Ok(())
+        }
+        Err(e) => {
+            let at = first_line.map_or(String::new(), |l| format!(" at line {l}"));
+            Err(anyhow!(
+                "import stopped{at}: {e}; {} events were stored before the failure \
+                 (re-running the import is safe: stored events count as duplicates)",
+                totals.outcome.recorded
+            ))
+        }
+    }
 }
 
 fn progress_bar(total_bytes: Option<u64>) -> ProgressBar {
@@ -142,50 +251,65 @@ fn progress_bar(total_bytes: Option<u64>) -> ProgressBar {
     }
 }
 
-/// The reader thread: decodes lines into batches of valid events plus the problems found.
-fn read_batches(
+/// The reader thread: decodes lines into chunks of valid events plus the problems found.
+fn read_chunks(
     mut lines: Lines,
     batch_size: usize,
     source: &str,
-    tx: mpsc::Sender<anyhow::Result<Batch>>,
+    tx: mpsc::Sender<anyhow::Result<Chunk>>,
 ) {
-    let new_batch = || Batch {
-        events: Vec::with_capacity(batch_size.min(10_000)),
-        lines: Vec::with_capacity(batch_size.min(10_000)),
-        problems: Vec::new(),
-        bytes_read: 0,
+    let max_line_bytes = lines.max_line_bytes();
+    let mut chunk = Chunk::default();
+    let mut open = true;
+    // Hands the chunk over (false once the writer is gone).
+    let send = |chunk: &mut Chunk, bytes_read: u64| {
+        chunk.bytes_read = bytes_read;
+        let capacity = chunk.events.len();
+        let next = Chunk {
+            events: Vec::with_capacity(capacity),
+            lines: Vec::with_capacity(capacity),
+            ..Chunk::default()
+        };
+        tx.blocking_send(Ok(std::mem::replace(chunk, next))).is_ok()
     };
-    let mut batch = new_batch();
     loop {
-        let next = match lines.next_line() {
-            Ok(next) => next,
+        let next = lines.next_line_with(|bytes_read| {
+            // The next read may wait for input: let the writer have what is decoded.
+            if open && !chunk.is_empty() {
+                open = send(&mut chunk, bytes_read);
+            }
+        });
+        if !open {
+            return;
+        }
+        let (line_no, line) = match next {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
             Err(e) => {
-                let _ = tx.blocking_send(Err(anyhow!("cannot read {source}: {e}")));
+                let bytes_read = lines.bytes_read();
+                if chunk.is_empty() || send(&mut chunk, bytes_read) {
+                    let _ = tx.blocking_send(Err(anyhow!("cannot read {source}: {e}")));
+                }
                 return;
             }
         };
-        let Some((line_no, bytes)) = next else { break };
-        match check_line(line_no, bytes, false) {
+        match input::judge(line_no, line, max_line_bytes, false) {
             Verdict::Blank => {}
             Verdict::Valid(event) => {
-                batch.events.push(*event);
-                batch.lines.push(line_no);
+                chunk.events.push(*event);
+                chunk.lines.push(line_no);
             }
-            Verdict::Invalid(problem) => batch.problems.push(problem),
+            Verdict::Invalid(problem) => chunk.problems.push(problem),
         }
-        if batch.events.len() >= batch_size || batch.problems.len() >= MAX_PENDING_PROBLEMS {
-            batch.bytes_read = lines.bytes_read();
-            if tx
-                .blocking_send(Ok(std::mem::replace(&mut batch, new_batch())))
-                .is_err()
-            {
-                return;
-            }
+        if (chunk.events.len() >= batch_size || chunk.problems.len() >= MAX_PENDING_PROBLEMS)
+            && !send(&mut chunk, lines.bytes_read())
+        {
+            return;
         }
     }
-    batch.bytes_read = lines.bytes_read();
-    if !batch.events.is_empty() || !batch.problems.is_empty() {
-        let _ = tx.blocking_send(Ok(batch));
+    if !chunk.is_empty() {
+        let bytes_read = lines.bytes_read();
+        send(&mut chunk, bytes_read);
     }
 }
 
@@ -212,11 +336,11 @@ async fn record_batch(
             }) if index < events.len() => {
                 events.remove(index);
                 let line = lines.remove(index);
-                refused.push(Problem {
+                refused.push(Problem::event(
                     line,
-                    event_id: Some(event_id).filter(|id| !id.is_empty()),
-                    message: format!("refused by the store: {reason}"),
-                });
+                    Some(event_id).filter(|id| !id.is_empty()),
+                    format!("refused by the store: {reason}"),
+                ));
             }
             Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
                 let backoff = FIRST_BACKOFF

@@ -1,25 +1,63 @@
 //! Reading JSONL input line by line, and judging each line.
+//!
+//! Input is never trusted to be small: a line longer than `--max-line-bytes` is skipped
+//! after reading at most that many bytes of it (plus the read buffer), and at most
+//! [`SHOWN_PROBLEMS`] problems are printed (`--errors FILE` keeps them all).
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use grafi_events::{DecodeError, DecodeErrorKind, Event};
 use grafi_store_core::{validate, Limits, StoreError};
 use serde_json::Value;
 
+/// Size of the read buffer.
+const READ_BUFFER: usize = 1 << 20;
+
+/// Problems printed on stderr; the rest are counted, and all go to `--errors FILE`.
+pub const SHOWN_PROBLEMS: usize = 100;
+
+/// How input is read and reported (the options `import` and `validate` share).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Longer lines are reported and skipped without being kept in memory.
+    pub max_line_bytes: usize,
+    /// Every problem, one per line, goes to this file.
+    pub errors: Option<PathBuf>,
+}
+
+/// The default `--max-line-bytes`: the store's event size limit.
+pub fn default_max_line_bytes() -> usize {
+    Limits::default().max_event_bytes
+}
+
 /// A JSONL source: a file or stdin, read line by line with line numbers.
 pub struct Lines {
-    reader: Box<dyn BufRead + Send>,
+    reader: BufReader<Box<dyn Read + Send>>,
+    max_line_bytes: usize,
     line_no: usize,
     bytes: u64,
+    /// The line being read when it spans several reads of the source.
     buf: Vec<u8>,
+    /// Bytes of the read buffer lent out as the last line, consumed by the next call.
+    lent: usize,
+}
+
+/// A line, as [`Lines`] reads it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// The content, without the line ending.
+    Text(&'a [u8]),
+    /// Longer than the limit: skipped, its content is gone.
+    TooLong,
 }
 
 impl Lines {
     /// Opens `path` (`-`: stdin); also returns the file's size, for a progress bar.
-    pub fn open(path: &str) -> anyhow::Result<(Self, Option<u64>)> {
+    pub fn open(path: &str, max_line_bytes: usize) -> anyhow::Result<(Self, Option<u64>)> {
         let (reader, len): (Box<dyn Read + Send>, _) = if path == "-" {
             (Box::new(io::stdin()), None)
         } else {
@@ -27,33 +65,102 @@ impl Lines {
             let len = file.metadata().ok().map(|m| m.len());
             (Box::new(file), len)
         };
-        Ok((
-            Self {
-                reader: Box::new(BufReader::with_capacity(1 << 20, reader)),
-                line_no: 0,
-                bytes: 0,
-                buf: Vec::new(),
-            },
-            len,
-        ))
+        Ok((Self::new(reader, READ_BUFFER, max_line_bytes), len))
     }
 
-    /// The next line (1-based number, content without the line ending), or `None` at the end.
-    pub fn next_line(&mut self) -> io::Result<Option<(usize, &[u8])>> {
+    fn new(reader: Box<dyn Read + Send>, capacity: usize, max_line_bytes: usize) -> Self {
+        Self {
+            reader: BufReader::with_capacity(capacity, reader),
+            max_line_bytes,
+            line_no: 0,
+            bytes: 0,
+            buf: Vec::new(),
+            lent: 0,
+        }
+    }
+
+    /// The next line (1-based number), or `None` at the end.
+    pub fn next_line(&mut self) -> io::Result<Option<(usize, Line<'_>)>> {
+        self.next_line_with(|_| {})
+    }
+
+    /// [`Lines::next_line`], calling `before_read` (with the bytes read so far) whenever it
+    /// has to read from the source, which may block (a pipe that delivers nothing for a
+    /// while): the caller can hand over what it has so far. Never called for a line that
+    /// is already in the read buffer, the common case.
+    pub fn next_line_with(
+        &mut self,
+        mut before_read: impl FnMut(u64),
+    ) -> io::Result<Option<(usize, Line<'_>)>> {
+        self.reader.consume(std::mem::take(&mut self.lent));
         self.buf.clear();
-        let n = self.reader.read_until(b'\n', &mut self.buf)?;
-        if n == 0 {
-            return Ok(None);
+        // A line may end in "\r\n": keep one byte more than the limit for the "\r".
+        let keep = self.max_line_bytes.saturating_add(1);
+        let mut started = false;
+        let mut too_long = false;
+        loop {
+            if self.reader.buffer().is_empty() {
+                before_read(self.bytes);
+            }
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                if !started {
+                    return Ok(None);
+                }
+                // The last line, without a line ending.
+                break;
+            }
+            started = true;
+            match memchr::memchr(b'\n', available) {
+                Some(end) if !too_long && self.buf.is_empty() => {
+                    // The whole line is in the read buffer: lend it, no copy.
+                    self.bytes += end as u64 + 1;
+                    self.line_no += 1;
+                    self.lent = end + 1;
+                    let line = trim_cr(&self.reader.buffer()[..end]);
+                    let line = if line.len() > self.max_line_bytes {
+                        Line::TooLong
+                    } else {
+                        Line::Text(line)
+                    };
+                    return Ok(Some((self.line_no, line)));
+                }
+                Some(end) => {
+                    if !too_long && self.buf.len() + end <= keep {
+                        self.buf.extend_from_slice(&available[..end]);
+                    } else {
+                        too_long = true;
+                    }
+                    self.bytes += end as u64 + 1;
+                    self.reader.consume(end + 1);
+                    break;
+                }
+                None => {
+                    let n = available.len();
+                    if !too_long && self.buf.len() + n <= keep {
+                        self.buf.extend_from_slice(available);
+                    } else if !too_long {
+                        // From here on the rest of the line is read and dropped, and what
+                        // was kept of it is given back.
+                        too_long = true;
+                        self.buf = Vec::new();
+                    }
+                    self.bytes += n as u64;
+                    self.reader.consume(n);
+                }
+            }
         }
-        self.bytes += n as u64;
         self.line_no += 1;
-        let mut line = &self.buf[..];
-        if let Some(rest) = line.strip_suffix(b"\n") {
-            line = rest;
-        }
-        if let Some(rest) = line.strip_suffix(b"\r") {
-            line = rest;
-        }
+        let line = trim_cr(&self.buf);
+        let line = if too_long || line.len() > self.max_line_bytes {
+            Line::TooLong
+        } else {
+            Line::Text(line)
+        };
         Ok(Some((self.line_no, line)))
     }
 
@@ -61,19 +168,65 @@ impl Lines {
     pub fn bytes_read(&self) -> u64 {
         self.bytes
     }
+
+    /// The longest line accepted.
+    pub fn max_line_bytes(&self) -> usize {
+        self.max_line_bytes
+    }
+}
+
+/// What a line is: [`check_line`], or a problem if it was longer than `max_line_bytes`.
+pub fn judge(line_no: usize, line: Line<'_>, max_line_bytes: usize, round_trip: bool) -> Verdict {
+    match line {
+        Line::Text(bytes) => check_line(line_no, bytes, round_trip),
+        Line::TooLong => Verdict::Invalid(Problem::line(
+            line_no,
+            format!("longer than {max_line_bytes} bytes; skipped"),
+        )),
+    }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// A line that cannot be stored, as reported to the user.
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub line: usize,
+    /// The event's id when known (the report says "id unknown" otherwise).
     pub event_id: Option<String>,
     pub message: String,
+    /// About the line itself (e.g. too long), not about an event in it.
+    whole_line: bool,
+}
+
+impl Problem {
+    /// A problem with the event on `line`.
+    pub fn event(line: usize, event_id: Option<String>, message: String) -> Self {
+        Self {
+            line,
+            event_id,
+            message,
+            whole_line: false,
+        }
+    }
+
+    /// A problem with the line itself.
+    pub fn line(line: usize, message: String) -> Self {
+        Self {
+            line,
+            event_id: None,
+            message,
+            whole_line: true,
+        }
+    }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.event_id {
+            _ if self.whole_line => write!(f, "line {}: {}", self.line, self.message),
             Some(id) => write!(
                 f,
                 "line {}: event {:?}: {}",
@@ -87,6 +240,80 @@ impl fmt::Display for Problem {
                 self.line, self.message
             ),
         }
+    }
+}
+
+/// Where problems go: the first [`SHOWN_PROBLEMS`] to stderr (the caller prints them),
+/// every one to `--errors FILE`.
+pub struct Report {
+    total: usize,
+    file: Option<(PathBuf, BufWriter<File>)>,
+    write_error: Option<io::Error>,
+}
+
+impl Report {
+    /// Creates (truncates) the `--errors` file, if any.
+    pub fn new(errors: Option<&Path>) -> anyhow::Result<Self> {
+        let file = match errors {
+            Some(path) => {
+                let file = File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                Some((path.to_owned(), BufWriter::new(file)))
+            }
+            None => None,
+        };
+        Ok(Self {
+            total: 0,
+            file,
+            write_error: None,
+        })
+    }
+
+    /// Counts `problem` and writes it to the file; true if it is to be shown on stderr.
+    pub fn add(&mut self, problem: &Problem) -> bool {
+        self.total += 1;
+        if let Some((_, file)) = &mut self.file {
+            if self.write_error.is_none() {
+                if let Err(e) = writeln!(file, "{problem}") {
+                    self.write_error = Some(e);
+                }
+            }
+        }
+        self.total <= SHOWN_PROBLEMS
+    }
+
+    /// Problems so far.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The line for stderr about the problems that were not shown, if any were not.
+    pub fn omitted(&self) -> Option<String> {
+        let more = self.total.checked_sub(SHOWN_PROBLEMS).filter(|&n| n > 0)?;
+        Some(match &self.file {
+            Some((path, _)) => format!(
+                "… and {more} more problems not shown (all {} are in {})",
+                self.total,
+                path.display()
+            ),
+            None => format!(
+                "… and {more} more problems not shown ({} in all); add --errors FILE to write \
+                 every problem to FILE",
+                self.total
+            ),
+        })
+    }
+
+    /// Flushes the file; fails if any problem could not be written to it.
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some((path, file)) = &mut self.file {
+            let flushed = file.flush();
+            if let Some(e) = self.write_error.take().map_or(flushed.err(), Some) {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("cannot write the problems to {}", path.display())));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -104,11 +331,7 @@ pub enum Verdict {
 /// every backend makes, so that a valid line is accepted by any store.
 pub fn check_line(line: usize, bytes: &[u8], round_trip: bool) -> Verdict {
     let problem = |event_id: Option<String>, message: String| {
-        Verdict::Invalid(Problem {
-            line,
-            event_id,
-            message,
-        })
+        Verdict::Invalid(Problem::event(line, event_id, message))
     };
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
@@ -317,6 +540,126 @@ mod tests {
         };
         assert!(p.message.contains("NUL"), "{p}");
         assert!(p.event_id.is_some());
+    }
+
+    /// Every line of `input` read with a read buffer of `capacity` bytes, and how many
+    /// times `Lines` was about to read from the source.
+    fn read_all(
+        input: &[u8],
+        capacity: usize,
+        max: usize,
+    ) -> (Vec<(usize, Option<String>)>, usize) {
+        let mut lines = Lines::new(Box::new(io::Cursor::new(input.to_vec())), capacity, max);
+        let mut out = Vec::new();
+        let mut reads = 0;
+        while let Some((n, line)) = lines.next_line_with(|_| reads += 1).unwrap() {
+            out.push((
+                n,
+                match line {
+                    Line::Text(t) => Some(String::from_utf8(t.to_vec()).unwrap()),
+                    Line::TooLong => None,
+                },
+            ));
+        }
+        assert_eq!(lines.bytes_read(), input.len() as u64);
+        (out, reads)
+    }
+
+    #[test]
+    fn lines_are_split_whatever_the_buffer_size() {
+        let input = b"first\r\n\nthird line\n0123456789\r\nlast";
+        let expected = vec![
+            (1, Some("first".to_owned())),
+            (2, Some(String::new())),
+            (3, Some("third line".to_owned())),
+            (4, Some("0123456789".to_owned())),
+            (5, Some("last".to_owned())),
+        ];
+        for capacity in [1, 2, 3, 7, 64] {
+            assert_eq!(
+                read_all(input, capacity, 10).0,
+                expected,
+                "buffer {capacity}"
+            );
+        }
+        assert_eq!(read_all(b"", 4, 10).0, vec![]);
+        assert_eq!(read_all(b"a\n", 4, 10).0, vec![(1, Some("a".to_owned()))]);
+    }
+
+    #[test]
+    fn long_lines_are_skipped_and_reading_goes_on() {
+        let input = b"ok\n12345678901\n1234567890\n123456789012345678901234567890\r\nlast\n\
+                      12345678901";
+        for capacity in [1, 3, 8, 64] {
+            assert_eq!(
+                read_all(input, capacity, 10).0,
+                vec![
+                    (1, Some("ok".to_owned())),
+                    (2, None),
+                    (3, Some("1234567890".to_owned())),
+                    (4, None),
+                    (5, Some("last".to_owned())),
+                    (6, None),
+                ],
+                "buffer {capacity}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_line_is_not_kept() {
+        // 10 MB on one line, limit 1 kB, 4 kB buffer: at most the limit is ever kept.
+        let mut input = vec![b'x'; 10_000_000];
+        input.extend_from_slice(b"\n{}\n");
+        let mut lines = Lines::new(Box::new(io::Cursor::new(input)), 4096, 1000);
+        assert_eq!(lines.next_line().unwrap(), Some((1, Line::TooLong)));
+        assert_eq!(lines.buf.capacity(), 0);
+        assert_eq!(
+            lines.next_line().unwrap(),
+            Some((2, Line::Text(&b"{}"[..])))
+        );
+        assert_eq!(lines.next_line().unwrap(), None);
+        let Verdict::Invalid(p) = judge(2, Line::TooLong, 1000, false) else {
+            panic!()
+        };
+        assert_eq!(p.to_string(), "line 2: longer than 1000 bytes; skipped");
+    }
+
+    #[test]
+    fn the_source_is_read_only_when_the_buffer_is_empty() {
+        // 3 lines in one 64-byte buffer: one read for them, one that finds the end.
+        assert_eq!(read_all(b"a\nb\nc\n", 64, 10).1, 2);
+        // A line across reads: a read before each part.
+        assert_eq!(read_all(b"abcdef\n", 4, 10).1, 3);
+    }
+
+    #[test]
+    fn the_report_shows_the_first_problems_and_files_them_all() {
+        let dir = std::env::temp_dir().join(format!("grafi-report-{}", std::process::id()));
+        let mut report = Report::new(Some(&dir)).unwrap();
+        let shown = (1..=150)
+            .filter(|&i| report.add(&Problem::line(i, "bad".into())))
+            .count();
+        assert_eq!(shown, SHOWN_PROBLEMS);
+        assert_eq!(report.total(), 150);
+        let note = report.omitted().unwrap();
+        assert!(
+            note.contains("50 more") && note.contains("all 150"),
+            "{note}"
+        );
+        report.finish().unwrap();
+        let written = std::fs::read_to_string(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(written.lines().count(), 150);
+        assert_eq!(written.lines().last(), Some("line 150: bad"));
+
+        let mut report = Report::new(None).unwrap();
+        for i in 1..=100 {
+            assert!(report.add(&Problem::line(i, "bad".into())));
+        }
+        assert_eq!(report.omitted(), None);
+        assert!(!report.add(&Problem::line(101, "bad".into())));
+        assert!(report.omitted().unwrap().contains("--errors FILE"));
     }
 
     #[test]

@@ -117,6 +117,39 @@ struct ImportArgs {
     /// Events per `record_events` call (each call is atomic).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     batch_size: u32,
+    /// Write a batch that is not full once its first event has waited this long (`1s`,
+    /// `500ms`, `2m`; `0`: do not wait): input that trickles in, e.g. from a pipe that
+    /// pauses, is stored within about this time instead of when the batch fills.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = import::parse_flush_after)]
+    flush_after: std::time::Duration,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+/// Input options of `import` and `validate`.
+#[derive(Debug, Args)]
+struct InputArgs {
+    /// Also write every problem found, one per line, to FILE (stderr shows the first 100).
+    #[arg(long, value_name = "FILE")]
+    errors: Option<std::path::PathBuf>,
+    /// Longest line accepted, in bytes (by default the store's event size limit): a longer
+    /// line is reported and skipped without being read into memory.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = input::default_max_line_bytes() as u64,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    max_line_bytes: u64,
+}
+
+impl InputArgs {
+    fn options(&self) -> input::Options {
+        input::Options {
+            max_line_bytes: usize::try_from(self.max_line_bytes).unwrap_or(usize::MAX),
+            errors: self.errors.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +187,8 @@ struct ValidateArgs {
     /// JSONL file, or `-` for stdin.
     #[arg(value_name = "FILE|-")]
     file: String,
+    #[command(flatten)]
+    input: InputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -223,7 +258,7 @@ impl std::error::Error for UsageError {}
 async fn run(cli: Cli, scrubber: &mut Option<StoreUrl>) -> anyhow::Result<Outcome> {
     if let Command::Validate(args) = &cli.command {
         // Validation needs no store.
-        return validate::run(&args.file);
+        return validate::run(&args.file, &args.input.options());
     }
     if let Command::Roles(args) = &cli.command {
         return migrate::print_roles(&args.prefix);
@@ -250,7 +285,17 @@ async fn run(cli: Cli, scrubber: &mut Option<StoreUrl>) -> anyhow::Result<Outcom
     let store = open(&selection, writes).await?;
     match cli.command {
         Command::Demo(args) => demo::run(store, &selection, args.conversations as usize).await,
-        Command::Import(args) => import::run(store, &args.file, args.batch_size as usize).await,
+        Command::Import(args) => {
+            let options = args.input.options();
+            import::run(
+                store,
+                &args.file,
+                args.batch_size as usize,
+                args.flush_after,
+                &options,
+            )
+            .await
+        }
         Command::Export(args) => {
             let filter = match (args.conversation, args.request, args.event, args.topic) {
                 (Some(id), ..) => export::Filter::Conversation(id),

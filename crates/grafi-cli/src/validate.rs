@@ -2,28 +2,44 @@
 
 use std::io::Write;
 
-use crate::input::{check_line, Lines, Verdict};
+use crate::input::{self, Lines, Report, Verdict};
 use crate::Outcome;
 
-pub fn run(path: &str) -> anyhow::Result<Outcome> {
-    let (mut lines, _) = Lines::open(path)?;
-    let (mut valid, mut invalid) = (0usize, 0usize);
+pub fn run(path: &str, options: &input::Options) -> anyhow::Result<Outcome> {
+    let (mut lines, _) = Lines::open(path, options.max_line_bytes)?;
+    let mut report = Report::new(options.errors.as_deref())?;
+    let max_line_bytes = lines.max_line_bytes();
+    let mut valid = 0usize;
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
-    while let Some((line_no, bytes)) = lines
-        .next_line()
-        .map_err(|e| anyhow::anyhow!("cannot read {path}: {e}"))?
-    {
-        match check_line(line_no, bytes, true) {
+    loop {
+        let next = match lines.next_line() {
+            Ok(next) => next,
+            Err(e) => {
+                if let Some(note) = report.omitted() {
+                    let _ = writeln!(err, "{note}");
+                }
+                report.finish()?;
+                return Err(anyhow::anyhow!("cannot read {path}: {e}"));
+            }
+        };
+        let Some((line_no, line)) = next else { break };
+        match input::judge(line_no, line, max_line_bytes, true) {
             Verdict::Blank => {}
             Verdict::Valid(_) => valid += 1,
             Verdict::Invalid(problem) => {
-                invalid += 1;
-                let _ = writeln!(err, "{problem}");
+                if report.add(&problem) {
+                    let _ = writeln!(err, "{problem}");
+                }
             }
         }
     }
+    if let Some(note) = report.omitted() {
+        let _ = writeln!(err, "{note}");
+    }
+    let invalid = report.total();
     println!("{valid} valid, {invalid} invalid");
+    report.finish()?;
     Ok(if invalid == 0 {
         Outcome::Success
     } else {

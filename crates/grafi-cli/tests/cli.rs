@@ -266,6 +266,183 @@ fn clear_needs_yes_and_export_filters_are_exclusive() {
         .stderr(contains("no event with id \"nope\""));
 }
 
+/// The binary as a child process with piped stdin, stdout and stderr (no store from the
+/// environment), for tests that feed stdin over time.
+fn spawn_grafi_store(args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_grafi-store"))
+        .env_remove("GRAFI_STORE_URL")
+        .env_remove("DATABASE_URL")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The peak resident set size of a running process, in kB (`VmHWM`).
+#[cfg(target_os = "linux")]
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status}"))
+}
+
+/// Imports (memory store) from stdin a valid line, one line of `huge` bytes and another
+/// valid line, with `--max-line-bytes limit`; once the huge line is reported, and with
+/// stdin still open so that the process is alive, reads its peak RSS. Returns that (kB),
+/// the exit code, stdout and stderr.
+#[cfg(target_os = "linux")]
+fn import_a_huge_line(huge: usize, limit: usize) -> (u64, Option<i32>, String, String) {
+    use std::io::BufRead;
+
+    let limit = limit.to_string();
+    let mut child = spawn_grafi_store(&[
+        "--store",
+        "memory:",
+        "import",
+        "--max-line-bytes",
+        &limit,
+        "-",
+    ]);
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let stderr_reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let _ = lines_tx.send(line.unwrap());
+        }
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    let corpus: Vec<&str> = CORPUS.lines().collect();
+    writeln!(stdin, "{}", corpus[0]).unwrap();
+    // Not JSON at all: whoever reads it whole fails fast at its first byte.
+    let mut big = vec![b'x'; huge];
+    big.push(b'\n');
+    stdin.write_all(&big).unwrap();
+    drop(big);
+    writeln!(stdin, "{}", corpus[1]).unwrap();
+    stdin.flush().unwrap();
+    // The huge line is line 2; it is reported once it has been read to its end.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.starts_with("line 2: ")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines_rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("line 2 was not reported; stderr so far: {seen:?}"),
+        }
+    }
+    let peak = peak_rss_kb(child.id());
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    stderr_reader.join().unwrap();
+    seen.extend(lines_rx.try_iter());
+    (
+        peak,
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        seen.join("\n"),
+    )
+}
+
+/// A 50 MB line under `--max-line-bytes 1000000` is reported by number and skipped
+/// without being read into memory; the lines around it are imported. (The same line under
+/// the default limit, read whole, shows what the measurement sees when it is not.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_line_over_the_limit_is_skipped_without_being_kept() {
+    let huge = 50_000_000;
+    let (peak, code, stdout, stderr) = import_a_huge_line(huge, 1_000_000);
+    eprintln!("peak RSS importing a 50 MB line with --max-line-bytes 1000000: {peak} kB");
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("imported 2, duplicates 0, invalid 1 in "),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        stderr.contains("line 2: longer than 1000000 bytes; skipped"),
+        "{stderr}"
+    );
+    assert!(peak < 30_000, "peak RSS {peak} kB for a 1 MB line limit");
+
+    let (whole, code, stdout, stderr) = import_a_huge_line(huge, 64 << 20);
+    eprintln!("peak RSS reading the same line whole: {whole} kB");
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("line 2: event (id unknown): invalid JSON"),
+        "{stderr}"
+    );
+    assert!(
+        whole > 50_000,
+        "peak RSS {whole} kB: the measurement misses the line"
+    );
+}
+
+/// 300 bad lines: stderr shows the first 100 and says how many more there were;
+/// `--errors FILE` has every one, in the same words.
+#[test]
+fn many_bad_lines_show_the_first_hundred_and_file_them_all() {
+    let bad: String = (1..=300)
+        .map(|i| format!("{{\"event_id\": \"bad-{i}\", \"event_type\": \n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    for (command, summary) in [
+        (&["validate"][..], "0 valid, 300 invalid\n"),
+        (
+            &["--store", "memory:", "import"][..],
+            "imported 0, duplicates 0, invalid 300 in ",
+        ),
+    ] {
+        let check_stderr = |stderr: &[u8], note: &str| {
+            let stderr = String::from_utf8_lossy(stderr);
+            let lines: Vec<&str> = stderr.lines().collect();
+            assert_eq!(lines.len(), 101, "{stderr}");
+            for (i, line) in lines[..100].iter().enumerate() {
+                let expected = format!("line {}: event \"bad-{}\": invalid JSON", i + 1, i + 1);
+                assert!(line.starts_with(&expected), "{line}");
+            }
+            assert!(lines[100].contains("200 more"), "{stderr}");
+            assert!(lines[100].contains(note), "{stderr}");
+            stderr.into_owned()
+        };
+        let out = grafi_store()
+            .args(command)
+            .arg("-")
+            .write_stdin(bad.clone())
+            .assert()
+            .code(1)
+            .stdout(predicate::str::starts_with(summary))
+            .get_output()
+            .clone();
+        let shown = check_stderr(&out.stderr, "--errors FILE");
+
+        let errors = dir
+            .path()
+            .join(format!("{}.txt", command[command.len() - 1]));
+        let out = grafi_store()
+            .args(command)
+            .arg("--errors")
+            .arg(&errors)
+            .arg("-")
+            .write_stdin(bad.clone())
+            .assert()
+            .code(1)
+            .stdout(predicate::str::starts_with(summary))
+            .get_output()
+            .clone();
+        check_stderr(&out.stderr, &errors.display().to_string());
+        let all = std::fs::read_to_string(&errors).unwrap();
+        let all: Vec<&str> = all.lines().collect();
+        assert_eq!(all.len(), 300);
+        assert_eq!(all[..100], shown.lines().take(100).collect::<Vec<_>>()[..]);
+        assert!(all[299].starts_with("line 300: event \"bad-300\": invalid JSON"));
+    }
+}
+
 // ----------------------------------------------------------------------------------------
 // PostgreSQL: a scratch database per test.
 // Without the `postgres` feature the binary has no PostgreSQL store: nothing to test.
@@ -661,6 +838,163 @@ mod postgres {
         });
     }
 
+    /// Rows another client wrote with plain SQL (ids of 0 and below, `infinity`, an `extra`
+    /// this store never writes, a lone surrogate in `data`): `export` writes exactly
+    /// `SELECT count(*)` documents, names the undecodable ones, and `stats` counts them all.
+    #[test]
+    fn export_and_stats_agree_with_count_star_whatever_the_rows() {
+        let db = ScratchDb::new();
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        let url = db.url.clone();
+        block_on(async move {
+            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+            for (id, event_id, column, value) in [
+                ("0", "hostile-zero", "data", "data"),
+                ("-7", "hostile-negative", "data", "data"),
+                ("-9223372036854775808", "hostile-min", "data", "data"),
+                ("9000001", "hostile-infinity", "\"timestamp\"", "'infinity'"),
+                ("9000002", "hostile-extra", "extra", "'[1]'"),
+                (
+                    "9000003",
+                    "hostile-surrogate",
+                    "data",
+                    "'{\"t\": \"\\ud800\"}'::json",
+                ),
+            ] {
+                conn.batch_execute(&format!(
+                    "INSERT INTO events (id, event_id, conversation_id, assistant_request_id, \
+                     event_type, event_context, data, \"timestamp\") SELECT {id}, '{event_id}', \
+                     conversation_id, assistant_request_id, event_type, event_context, data, \
+                     \"timestamp\" FROM events ORDER BY id LIMIT 1; \
+                     UPDATE events SET {column} = {value} WHERE event_id = '{event_id}'"
+                ))
+                .await
+                .unwrap();
+            }
+        });
+        let count: usize = scalar(&db.url, "SELECT count(*) FROM events")
+            .parse()
+            .unwrap();
+        assert_eq!(count, CORPUS.lines().count() + 6);
+        let out = db
+            .cmd()
+            .arg("export")
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stdout.lines().count(), count, "export lost rows");
+        for id in ["hostile-zero", "hostile-negative", "hostile-min"] {
+            assert!(
+                stdout.contains(&format!("\"event_id\": \"{id}\"")),
+                "{id} missing"
+            );
+        }
+        assert!(stdout.contains(r#""timestamp": "infinity""#));
+        assert!(
+            stdout.contains(r#""data": {"t": "\ud800"}"#),
+            "lone surrogate lost its type"
+        );
+        for id in ["hostile-infinity", "hostile-extra", "hostile-surrogate"] {
+            assert!(
+                stderr.contains(&format!("event \"{id}\"")),
+                "{id} not named: {stderr}"
+            );
+        }
+        assert!(stderr.contains("3 events do not decode"), "{stderr}");
+        let stats = db
+            .cmd()
+            .arg("stats")
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let stats = String::from_utf8(stats.stdout).unwrap();
+        assert!(stats.contains(&format!("events: {count}\n")), "{stats}");
+        assert!(
+            stats.contains("do not decode (kept as stored): 3"),
+            "{stats}"
+        );
+    }
+
+    /// Events PostgreSQL cannot store are refused by `validate` and by `import` on their own
+    /// line, and the rest of the file is stored, whatever the batch: an id above the index
+    /// entry limit, a number `numeric` cannot hold, and a row a `CHECK` constraint refuses
+    /// (which only the database knows).
+    #[test]
+    fn import_pins_what_the_database_cannot_store_to_its_line_and_stores_the_rest() {
+        let db = ScratchDb::new();
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        db.cmd().args(["clear", "--yes"]).assert().success();
+        let url = db.url.clone();
+        block_on(async move {
+            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+            conn.batch_execute(
+                "ALTER TABLE events ADD CONSTRAINT not_this_one \
+                 CHECK (event_id <> 'refused-by-check')",
+            )
+            .await
+            .unwrap();
+        });
+        let mut lines: Vec<String> = CORPUS.lines().map(str::to_owned).collect();
+        let with_id = |line: &str, id: &str| {
+            let mut doc: serde_json::Value = serde_json::from_str(line).unwrap();
+            doc["event_id"] = serde_json::Value::String(id.to_owned());
+            grafi_events::decode_str(&doc.to_string())
+                .unwrap()
+                .to_json()
+        };
+        lines[10] = with_id(&lines[10], &"k".repeat(3000));
+        lines[20] = lines[20].replacen("\"kwargs\": {", "\"kwargs\": {\"n\": 1e200000, ", 1);
+        assert!(lines[20].contains("1e200000"));
+        lines[150] = with_id(&lines[150], "refused-by-check");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("limits.jsonl");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+        let out = grafi_store()
+            .arg("validate")
+            .arg(&path)
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("line 11: ") && stderr.contains("3000 bytes"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("line 21: ") && stderr.contains("200000"),
+            "{stderr}"
+        );
+
+        for _ in 0..2 {
+            // The second run finds everything stored: re-running is safe, and says the same.
+            let out = db
+                .cmd()
+                .args(["import", "--batch-size", "100"])
+                .arg(&path)
+                .assert()
+                .code(1)
+                .get_output()
+                .clone();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("line 11: "), "{stderr}");
+            assert!(stderr.contains("line 21: "), "{stderr}");
+            assert!(
+                stderr.contains("line 151: event \"refused-by-check\"") && stderr.contains("23514"),
+                "{stderr}"
+            );
+        }
+        let stored: usize = scalar(&db.url, "SELECT count(*) FROM events")
+            .parse()
+            .unwrap();
+        assert_eq!(stored, lines.len() - 3);
+    }
+
     /// Events to import, as a JSONL file.
     fn events_file(dir: &tempfile::TempDir, count: usize) -> PathBuf {
         let mut lines = String::new();
@@ -683,6 +1017,59 @@ mod postgres {
         let path = dir.path().join("events.jsonl");
         std::fs::write(&path, lines).unwrap();
         path
+    }
+
+    /// `import -` from a pipe that delivers 2,500 lines and then pauses: what arrived is
+    /// stored while the pipe is still open (the batch of 2,000 at once, the 500 left after
+    /// `--flush-after`), not when the input ends.
+    #[test]
+    fn import_from_a_pipe_that_pauses_stores_what_has_arrived() {
+        let db = ScratchDb::new();
+        let dir = tempfile::tempdir().unwrap();
+        let lines = std::fs::read(events_file(&dir, 2500)).unwrap();
+        let mut child =
+            spawn_grafi_store(&["--store", &db.url, "import", "--batch-size", "2000", "-"]);
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&lines).unwrap();
+        stdin.flush().unwrap();
+
+        let started = std::time::Instant::now();
+        let mut stored = String::new();
+        while started.elapsed() < std::time::Duration::from_secs(15) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if scalar(&db.url, "to_regclass('events') IS NOT NULL") == "true" {
+                stored = scalar(&db.url, "SELECT count(*) FROM events");
+                if stored == "2500" {
+                    break;
+                }
+            }
+        }
+        eprintln!(
+            "{stored} of 2500 events stored {:?} after the lines were written",
+            started.elapsed()
+        );
+        assert_eq!(
+            stored, "2500",
+            "stdin still open: the last lines are not stored"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended early"
+        );
+
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.starts_with("imported 2500, duplicates 0, invalid 0 in "),
+            "{stdout}"
+        );
+        assert_eq!(scalar(&db.url, "SELECT count(*) FROM events"), "2500");
     }
 
     /// A Python grafi service keeps its table busy (here: a transaction that read it and
