@@ -297,7 +297,7 @@ impl Event {
     /// The document as `json.dumps(event.to_dict())` writes it: grafi's key order, `", "`
     /// separators, ASCII escapes. A decoded grafi document re-encodes to the same bytes.
     pub fn to_json(&self) -> String {
-        crate::python_json::to_string(self)
+        crate::python_json::encode(self)
     }
 
     /// The document as a JSON value.
@@ -308,7 +308,7 @@ impl Event {
     /// `event_context` as JSON text (grafi's formatting), for stores that keep it in a column.
     pub fn context_json(&self) -> String {
         match self.parts() {
-            Some(p) => crate::python_json::to_string(&p.context),
+            Some(p) => crate::python_json::encode(&p.context),
             None => raw_member(self, "event_context"),
         }
     }
@@ -316,7 +316,7 @@ impl Event {
     /// `data` as JSON text (grafi's formatting), for stores that keep it in a column.
     pub fn data_json(&self) -> String {
         match self.parts() {
-            Some(p) => crate::python_json::to_string(&p.data),
+            Some(p) => crate::python_json::encode(&p.data),
             None => raw_member(self, "data"),
         }
     }
@@ -331,7 +331,7 @@ fn raw_member(event: &Event, key: &str) -> String {
             {
                 text.clone()
             }
-            value => crate::python_json::to_string(value.unwrap_or(&Value::Null)),
+            value => crate::python_json::encode(value.unwrap_or(&Value::Null)),
         },
         _ => String::from("null"),
     }

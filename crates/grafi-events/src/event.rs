@@ -29,8 +29,13 @@ use crate::timestamp::Timestamp;
 /// let decoded = grafi_events::decode_str(&event.to_json()).unwrap();
 /// assert_eq!(decoded, event);
 /// ```
+///
+/// `#[non_exhaustive]`: grafi adds event types, and a new version of this crate may give one a
+/// variant of its own; a `match` keeps a `_` arm (where [`Event::Raw`] already stands for any
+/// type this version does not know).
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum Event {
     AssistantInvoke(ComponentInvoke),
     AssistantRespond(ComponentRespond),

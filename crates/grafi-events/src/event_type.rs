@@ -4,9 +4,10 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The sixteen built-in event types (grafi's `EventType`, minus the never-stored
-/// `StreamTopicEvent`).
+/// `StreamTopicEvent`). `#[non_exhaustive]`, as [`Event`](crate::Event): grafi adds types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum EventType {
     AssistantInvoke,
     AssistantRespond,

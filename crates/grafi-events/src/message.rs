@@ -55,7 +55,7 @@ impl MessageList {
 
     /// Encodes messages exactly as grafi's `json.dumps(messages)` does.
     pub fn from_messages(messages: &[Message]) -> Self {
-        Self::from_json(crate::python_json::to_string(messages))
+        Self::from_json(crate::python_json::encode(messages))
     }
 
     /// The list held by a JSON string literal, unescaped only when first read; `None` if

@@ -109,13 +109,21 @@ pub fn to_writer<W: io::Write, T: ?Sized + Serialize>(
 /// let v = serde_json::json!({"a": [1, "é😀"], "b": null});
 /// assert_eq!(grafi_events::python_json::to_string(&v), r#"{"a": [1, "\u00e9\ud83d\ude00"], "b": null}"#);
 /// ```
-pub fn to_string<T: ?Sized + Serialize>(value: &T) -> String {
+pub fn to_string(value: &serde_json::Value) -> String {
+    encode(value)
+}
+
+/// This crate's values (events, their parts, JSON values) as `json.dumps` writes them.
+/// [`to_writer`] is the fallible form for any other `Serialize` type.
+pub(crate) fn encode<T: ?Sized + Serialize>(value: &T) -> String {
     let mut out = Vec::with_capacity(256);
-    // Our Serialize impls and serde_json values only fail on non-string map keys, which none of
-    // them have, and a Vec never fails to grow.
-    to_writer(&mut out, value).expect("event values always serialize");
+    // Serialising fails only for a map with non-string keys or a failing writer: the values
+    // passed here have string keys only, and a Vec never fails to grow.
+    if let Err(e) = to_writer(&mut out, value) {
+        unreachable!("this crate's values always serialize: {e}");
+    }
     // The formatter only writes ASCII and serde_json writes valid UTF-8.
-    String::from_utf8(out).expect("JSON output is UTF-8")
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Any JSON text restyled as `json.dumps` writes it (`", "`/`": "` separators, no other

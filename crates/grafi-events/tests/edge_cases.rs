@@ -148,7 +148,7 @@ fn strings_with_control_characters_and_astral_planes_survive() {
 #[test]
 fn del_among_plain_ascii_is_escaped_as_python_does() {
     assert_eq!(
-        grafi_events::python_json::to_string("plain \u{7f} text"),
+        grafi_events::python_json::to_string(&"plain \u{7f} text".into()),
         r#""plain \u007f text""#
     );
     let doc = tool_doc_with_kwargs(r#"{"s": "plain \u007f text", "t": "\u007f"}"#);
@@ -303,7 +303,7 @@ fn messages_decode_into_typed_fields() {
     assert_eq!(back[1].content.as_text(), Some("ok"));
     let single = grafi_events::MessageList::from_json(
         list.decode()
-            .map(|v| grafi_events::python_json::to_string(&v[1]))
+            .map(|v| grafi_events::python_json::to_string(&serde_json::to_value(&v[1]).unwrap()))
             .unwrap(),
     );
     assert_eq!(

@@ -125,6 +125,12 @@ pub enum StoreError {
         #[source]
         source: Option<BoxError>,
     },
+    /// The store was [closed](crate::EventStore::close); nothing was done.
+    #[error("{operation}: the store is closed")]
+    Closed {
+        /// The store operation that was refused.
+        operation: &'static str,
+    },
     /// The call did not finish within its deadline. Retryable; a write may or may not have
     /// been committed, and since recording is idempotent, retrying it is safe.
     #[error("{operation} timed out after {after:?}")]
@@ -221,6 +227,7 @@ impl StoreError {
             StoreError::InvalidEvent { .. }
             | StoreError::Decode { .. }
             | StoreError::Denied { .. }
+            | StoreError::Closed { .. }
             | StoreError::Config(_) => false,
         }
     }

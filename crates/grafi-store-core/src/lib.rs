@@ -5,6 +5,13 @@
 //! behind the `conformance` feature, the suite that proves a backend keeps the contract.
 //!
 //! Backends: `grafi-store-memory` (no setup) and `grafi-store-diesel` (PostgreSQL).
+//!
+//! ## Testing a backend
+//!
+//! With the `conformance` feature (as a dev-dependency), a backend's test file runs the whole
+//! suite (the contract, bad input, concurrency and a model-based test) through four macros,
+//! `conformance_suite!`, `bad_input_suite!`, `concurrency_suite!` and `model_suite!`; the
+//! `grafi_store_core::conformance` module documents them, with a complete test file.
 #![warn(missing_docs)]
 
 mod error;
@@ -15,7 +22,7 @@ pub mod validate;
 pub mod conformance;
 
 pub use error::{DeniedKind, InvalidReason, StoreError};
-pub use store::{EventPage, EventStore, RecordOutcome};
+pub use store::{EventPage, EventStore, PoolStatus, RecordOutcome};
 pub use validate::Limits;
 
 pub use grafi_events;

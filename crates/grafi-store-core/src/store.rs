@@ -8,13 +8,32 @@ use grafi_events::Event;
 use crate::error::StoreError;
 
 /// What a call to [`EventStore::record_events`] did.
+///
+/// `#[non_exhaustive]`: later versions may count more (e.g. events refused because they were
+/// erased); build one with [`RecordOutcome::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct RecordOutcome {
     /// Events newly stored.
     pub recorded: usize,
     /// Events whose `event_id` was already stored (or appeared earlier in the same batch);
     /// nothing was written for them.
     pub duplicates: usize,
+}
+
+impl RecordOutcome {
+    /// An outcome of `recorded` new events and `duplicates` already stored.
+    ///
+    /// ```
+    /// let o = grafi_store_core::RecordOutcome::new(2, 1);
+    /// assert_eq!((o.recorded, o.duplicates), (2, 1));
+    /// ```
+    pub fn new(recorded: usize, duplicates: usize) -> Self {
+        Self {
+            recorded,
+            duplicates,
+        }
+    }
 }
 
 impl std::ops::AddAssign for RecordOutcome {
@@ -24,13 +43,46 @@ impl std::ops::AddAssign for RecordOutcome {
     }
 }
 
-/// One page of [`EventStore::get_events_page`].
+/// One page of [`EventStore::get_events_page`]; build one with [`EventPage::new`].
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct EventPage {
     /// Events in recording order.
     pub events: Vec<Arc<Event>>,
-    /// Cursor for the next page; `None` when this page reached the end.
+    /// Cursor for the next page; `None` when this page reached the end. Opaque: pass it back
+    /// to the same store, don't compute with it.
     pub next: Option<u64>,
+}
+
+impl EventPage {
+    /// A page of `events`, continued after the cursor `next` (`None`: the last page).
+    pub fn new(events: Vec<Arc<Event>>, next: Option<u64>) -> Self {
+        Self { events, next }
+    }
+}
+
+/// A snapshot of a backend's connection pool ([`EventStore::pool_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStatus {
+    /// Connections open, in use or idle.
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle_connections: u32,
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+}
+
+impl PoolStatus {
+    /// A snapshot of `connections` open, `idle_connections` of them idle, of at most
+    /// `max_connections`.
+    pub fn new(connections: u32, idle_connections: u32, max_connections: u32) -> Self {
+        Self {
+            connections,
+            idle_connections,
+            max_connections,
+        }
+    }
 }
 
 /// An event store: grafi's `EventStore` interface.
@@ -116,6 +168,26 @@ pub trait EventStore: Send + Sync {
         topic_name: &str,
         offsets: &[i64],
     ) -> Result<Vec<Arc<Event>>, StoreError>;
+
+    /// Whether the store can serve calls now, for health checks: a database backend makes
+    /// one round trip on a pooled connection, within its call deadline and without retries
+    /// (a health check must see a failure, not hide it).
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The backend's connection pool right now (`None`: it has none).
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+
+    /// Closes the store: every later call fails with [`StoreError::Closed`], calls already
+    /// running finish (up to the call deadline), then connections are closed. Calling it
+    /// again does nothing. Both grafi-rs backends do so; the default, for a backend that
+    /// holds nothing, does nothing.
+    async fn close(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -160,5 +232,14 @@ impl<S: EventStore + ?Sized> EventStore for Arc<S> {
         offsets: &[i64],
     ) -> Result<Vec<Arc<Event>>, StoreError> {
         (**self).get_topic_events(topic_name, offsets).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        (**self).ping().await
+    }
+    fn pool_status(&self) -> Option<PoolStatus> {
+        (**self).pool_status()
+    }
+    async fn close(&self) -> Result<(), StoreError> {
+        (**self).close().await
     }
 }

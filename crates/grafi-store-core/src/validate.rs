@@ -20,12 +20,26 @@ pub const MAX_DEPTH: usize = 127;
 /// compressible or not, and far above real ids.
 pub const MAX_KEY_BYTES: usize = 2048;
 
-/// Per-event limits.
+/// Per-event limits; `#[non_exhaustive]`, so start from [`Limits::default`].
+///
+/// ```
+/// let limits = grafi_store_core::Limits::default().with_max_event_bytes(1 << 20);
+/// assert_eq!(limits.max_event_bytes, 1 << 20);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Largest event accepted, counted as the bytes of its strings (≈ its encoded size).
     /// Default 64 MiB: far above real agent traffic, far below PostgreSQL's 1 GB value limit.
     pub max_event_bytes: usize,
+}
+
+impl Limits {
+    /// These limits with another [`max_event_bytes`](Self::max_event_bytes).
+    pub fn with_max_event_bytes(mut self, bytes: usize) -> Self {
+        self.max_event_bytes = bytes;
+        self
+    }
 }
 
 impl Default for Limits {
@@ -474,20 +488,29 @@ fn scan_event(event: &Event, scan: &mut Scan) {
             scan.data_value(c.data());
             scan.nested(1, c.data());
         }
-        Event::Raw(r) => {
-            scan.bytes += r.event_id.len() + 64;
-            for v in r.document.values() {
-                scan.nested(1, v);
+        Event::Raw(r) => scan_document(&r.document, r.event_id.len(), scan),
+        // A variant newer than this validation: its document, walked as a raw one's.
+        other => {
+            if let Value::Object(document) = other.to_value() {
+                scan_document(&document, other.event_id().len(), scan);
             }
-            if let Some(ctx) = r.document.get("event_context") {
-                // Its depth was counted with the other top-level values above.
-                let _ = scan.context_value(ctx);
-            }
-            for (k, v) in &r.document {
-                if k != "event_context" {
-                    scan.data_value(v);
-                }
-            }
+        }
+    }
+}
+
+/// A whole document: every top-level member's depth and size, `event_context` as a context.
+fn scan_document(document: &Map<String, Value>, event_id_len: usize, scan: &mut Scan) {
+    scan.bytes += event_id_len + 64;
+    for v in document.values() {
+        scan.nested(1, v);
+    }
+    if let Some(ctx) = document.get("event_context") {
+        // Its depth was counted with the other top-level values above.
+        let _ = scan.context_value(ctx);
+    }
+    for (k, v) in document {
+        if k != "event_context" {
+            scan.data_value(v);
         }
     }
 }

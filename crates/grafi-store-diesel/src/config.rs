@@ -9,7 +9,9 @@ use grafi_store_core::{Limits, StoreError};
 
 use crate::conninfo::ConnectionSettings;
 
-/// How [`DieselEventStore`] connects and behaves. Build it with [`DieselEventStore::builder`].
+/// How a [`DieselEventStore`] connects and behaves: set through [`DieselEventStore::builder`],
+/// read back with [`DieselEventStore::config`] (fields are private so that adding one is not
+/// a breaking change).
 ///
 /// Defaults: 10 connections, 5 s to get a connection, a 30 s deadline on every call, a 20 s
 /// server-side `statement_timeout`, 3 retries of transient failures with exponential backoff
@@ -20,52 +22,52 @@ pub struct DieselStoreConfig {
     /// A libpq connection string: `postgres://user[:password]@host[:port]/database[?options]`
     /// or `host=… user=… dbname=…`; libpq's environment fills what it leaves out (see
     /// [`ConnectionSettings`]).
-    pub database_url: String,
+    pub(crate) database_url: String,
     /// Maximum connections in the pool.
-    pub pool_size: u32,
+    pub(crate) pool_size: u32,
     /// Connections kept open while idle (`None`: opened on demand).
-    pub min_idle: Option<u32>,
+    pub(crate) min_idle: Option<u32>,
     /// How long to wait for a connection from the pool (including opening a new one).
-    pub connection_timeout: Duration,
+    pub(crate) connection_timeout: Duration,
     /// Client-side deadline on every store call, retries included. Neither bb8 nor
     /// diesel-async bounds a statement that is already running: without it, a network
     /// partition hangs a call forever.
-    pub call_timeout: Duration,
+    pub(crate) call_timeout: Duration,
     /// Server-side `statement_timeout` set on every connection (`None`: the server's default).
     /// Keep it below `call_timeout` so the server gives up first and says why.
-    pub statement_timeout: Option<Duration>,
+    pub(crate) statement_timeout: Option<Duration>,
     /// Create the `events` table (all embedded migrations) when connecting finds none. An
     /// existing table is never altered on connect.
-    pub run_migrations: bool,
+    pub(crate) run_migrations: bool,
     /// Retries of a transient failure (connection lost, pool timeout, serialization failure,
     /// deadlock). Every operation of the store is idempotent, so all are retried.
-    pub max_retries: u32,
+    pub(crate) max_retries: u32,
     /// First backoff between retries; doubles each time, capped at 2 s.
-    pub retry_backoff: Duration,
+    pub(crate) retry_backoff: Duration,
     /// Per-event limits (shared validation).
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// Decodes stored rows; unknown types come back raw.
-    pub registry: Arc<EventRegistry>,
+    pub(crate) registry: Arc<EventRegistry>,
     /// Rows per INSERT statement of `record_events` (all chunks of a call share one
     /// transaction).
-    pub chunk_rows: usize,
+    pub(crate) chunk_rows: usize,
     /// Bytes of payload per INSERT statement (far below PostgreSQL's 1 GB per value).
-    pub chunk_bytes: usize,
+    pub(crate) chunk_bytes: usize,
     /// `record_events` calls of at least this many events are first tried as one binary
     /// `COPY` (`None`: never). A `COPY` cannot skip stored ids, so a batch holding one falls
     /// back to `INSERT … ON CONFLICT DO NOTHING`; see docs/operations.md.
-    pub copy_min_events: Option<usize>,
+    pub(crate) copy_min_events: Option<usize>,
     /// Connections of the separate pool that runs `COPY`s (opened on first use, on top of
     /// `pool_size`; 0 turns `COPY` off). A batch that finds them all busy uses `INSERT`.
-    pub copy_pool_size: u32,
+    pub(crate) copy_pool_size: u32,
 }
 
-/// Default [`DieselStoreConfig::copy_min_events`] (measured, docs/performance.md).
+/// Default for [`DieselStoreBuilder::copy`]'s `min_events` (measured, docs/performance.md).
 const COPY_MIN_EVENTS: usize = 64;
 
 impl DieselStoreConfig {
     /// The defaults for `database_url`.
-    pub fn new(database_url: impl Into<String>) -> Self {
+    pub(crate) fn new(database_url: impl Into<String>) -> Self {
         Self {
             database_url: database_url.into(),
             pool_size: 10,
@@ -85,6 +87,56 @@ impl DieselStoreConfig {
             copy_min_events: Some(COPY_MIN_EVENTS),
             copy_pool_size: 2,
         }
+    }
+
+    /// Maximum connections in the pool.
+    pub fn pool_size(&self) -> u32 {
+        self.pool_size
+    }
+
+    /// Connections kept open while idle (`None`: opened on demand).
+    pub fn min_idle(&self) -> Option<u32> {
+        self.min_idle
+    }
+
+    /// How long a call waits for a pooled connection.
+    pub fn connection_timeout(&self) -> Duration {
+        self.connection_timeout
+    }
+
+    /// The client-side deadline on every call, retries included.
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
+    /// The server-side `statement_timeout` (`None`: the server's default).
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
+    }
+
+    /// Whether connecting may create a missing table.
+    pub fn run_migrations(&self) -> bool {
+        self.run_migrations
+    }
+
+    /// Retries of a transient failure, and the first backoff between them.
+    pub fn retries(&self) -> (u32, Duration) {
+        (self.max_retries, self.retry_backoff)
+    }
+
+    /// Per-event limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Rows and bytes per INSERT statement.
+    pub fn chunk_size(&self) -> (usize, usize) {
+        (self.chunk_rows, self.chunk_bytes)
+    }
+
+    /// The smallest batch tried as a `COPY` (`None`: never), and the `COPY` pool's size.
+    pub fn copy(&self) -> (Option<usize>, u32) {
+        (self.copy_min_events, self.copy_pool_size)
     }
 
     pub(crate) fn check(&self) -> Result<(), StoreError> {

@@ -140,6 +140,19 @@ pub struct CopyStats {
     pub fallbacks: u64,
 }
 
+impl CopyWriter {
+    /// Closes the idle `COPY` connections (after [`DieselEventStore::close`](crate::DieselEventStore)
+    /// stopped new batches): each is taken and marked broken, so the pool drops it.
+    pub(crate) async fn close_idle(&self) {
+        for _ in 0..self.pool.state().idle_connections {
+            match tokio::time::timeout(std::time::Duration::from_millis(50), self.pool.get()).await {
+                Ok(Ok(mut conn)) => conn.clean = false,
+                _ => break,
+            }
+        }
+    }
+}
+
 /// The `COPY` pool and its counters.
 pub(crate) struct CopyWriter {
     pool: bb8::Pool<CopyManager>,

@@ -21,19 +21,17 @@ use crate::layout::Found;
 use crate::store::{DieselEventStore, Inner};
 
 impl DieselStoreBuilder {
-    /// Opens the pool and checks the table, creating it if it is missing (see
-    /// [`DieselEventStore::connect`]).
+    /// Opens the pool and looks at the table. A missing table is created (all migrations, on
+    /// a table nobody uses yet) unless [`run_migrations`](Self::run_migrations) is off; a
+    /// table that exists is never altered: it is served as it is (grafi's own layout
+    /// included), and what the migrations would add waits for `grafi-store migrate run`.
     pub async fn connect(self) -> Result<DieselEventStore, StoreError> {
-        DieselEventStore::connect(self.into_config()).await
+        DieselEventStore::open(self.into_config()).await
     }
 }
 
 impl DieselEventStore {
-    /// Opens the pool and looks at the table. A missing table is created (all migrations, on
-    /// a table nobody uses yet) unless `run_migrations` is off; a table that exists is never
-    /// altered: it is served as it is (grafi's own layout included), and what the migrations
-    /// would add waits for `grafi-store migrate run`.
-    pub async fn connect(config: DieselStoreConfig) -> Result<Self, StoreError> {
+    async fn open(config: DieselStoreConfig) -> Result<Self, StoreError> {
         config.check()?;
         let settings = ConnectionSettings::parse(&config.database_url)?;
         let database: Arc<str> = settings.to_string().into();
@@ -115,6 +113,7 @@ impl DieselEventStore {
                     config,
                     connect,
                     layout: found.layout,
+                    closed: std::sync::atomic::AtomicBool::new(false),
                 }),
             };
             tracing::info!(copy = store.inner.copy.is_some(), "event store ready");

@@ -51,6 +51,9 @@ macro_rules! with_retries {
         // say so: "not written" would be a lie the caller acts on.
         let mut earlier_unknown: bool = $unknown;
         loop {
+            if inner.closed.load(std::sync::atomic::Ordering::Acquire) {
+                break Err(StoreError::Closed { operation: $op });
+            }
             let result = tokio::time::timeout_at(deadline, async {
                 let pooled = inner
                     .pool

@@ -9,7 +9,7 @@ use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::pooled_connection::PoolError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use grafi_events::{Event, EventRegistry};
-use grafi_store_core::{EventPage, EventStore, RecordOutcome, StoreError};
+use grafi_store_core::{EventPage, EventStore, PoolStatus, RecordOutcome, StoreError};
 use tracing::Instrument;
 
 use crate::batch::{insert_pipelined, ChunkEncoder, Encoded};
@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     pub(crate) config: DieselStoreConfig,
     pub(crate) connect: Connect,
     pub(crate) layout: Layout,
+    /// Set by `close`: every later call is refused.
+    pub(crate) closed: std::sync::atomic::AtomicBool,
 }
 
 impl Inner {
@@ -103,7 +105,7 @@ macro_rules! events_where {
 }
 
 impl DieselEventStore {
-    /// A builder with the defaults of [`DieselStoreConfig::new`].
+    /// A builder with the defaults (see [`DieselStoreConfig`]).
     pub fn builder(database_url: impl Into<String>) -> DieselStoreBuilder {
         DieselStoreBuilder::new(database_url)
     }
@@ -150,10 +152,7 @@ impl DieselEventStore {
         self.inner.copy.is_some()
     }
 
-    /// The pool (for health checks and metrics).
-    pub fn pool(&self) -> &Pool<AsyncPgConnection> {
-        &self.inner.pool
-    }
+
 
     /// Rows → events. Decoding is CPU work (JSON parsing) done after the query finished, so
     /// large results are split: half is decoded on tokio's blocking pool while this task
@@ -184,10 +183,7 @@ impl DieselEventStore {
 
 /// A batch of `total` events of which `recorded` were new.
 fn outcome(total: usize, recorded: usize) -> RecordOutcome {
-    RecordOutcome {
-        recorded,
-        duplicates: total - recorded.min(total),
-    }
+    RecordOutcome::new(recorded, total - recorded.min(total))
 }
 
 fn record_span(
@@ -248,6 +244,11 @@ impl EventStore for DieselEventStore {
         );
         let started = Instant::now();
         let result = async {
+            if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(StoreError::Closed {
+                    operation: "record_events",
+                });
+            }
             if events.is_empty() {
                 return Ok(RecordOutcome::default());
             }
@@ -416,10 +417,7 @@ impl EventStore for DieselEventStore {
         async {
             let after_id = after.map(cursor::id_after);
             if limit == 0 {
-                return Ok(EventPage {
-                    events: Vec::new(),
-                    next: after,
-                });
+                return Ok(EventPage::new(Vec::new(), after));
             }
             // One extra row says whether there is a next page.
             let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
@@ -442,10 +440,7 @@ impl EventStore for DieselEventStore {
                 None
             };
             tracing::Span::current().record("rows", rows.len());
-            Ok(EventPage {
-                events: self.decode_rows(rows).await?,
-                next,
-            })
+            Ok(EventPage::new(self.decode_rows(rows).await?, next))
         }
         .instrument(span)
         .await
@@ -514,6 +509,80 @@ impl EventStore for DieselEventStore {
         }
         .instrument(span)
         .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(StoreError::Closed { operation: "ping" });
+        }
+        let inner = &self.inner;
+        let attempt = async {
+            let pooled = inner.pool.get().await.map_err(|e| inner.pool_error(e))?;
+            let mut checkout = crate::retry::Checkout {
+                pooled,
+                clean: false,
+            };
+            let conn: &mut AsyncPgConnection = &mut checkout.pooled;
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .await
+                .map_err(|e| crate::error::from_diesel(e, Access::Read))?;
+            checkout.clean = true;
+            Ok(())
+        };
+        tokio::time::timeout(inner.config.call_timeout, attempt)
+            .await
+            .unwrap_or(Err(StoreError::Timeout {
+                operation: "ping",
+                after: inner.config.call_timeout,
+            }))
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let state = self.inner.pool.state();
+        Some(PoolStatus::new(
+            state.connections,
+            state.idle_connections,
+            self.inner.config.pool_size,
+        ))
+    }
+
+    /// Refuses every later call (on every clone), waits up to the call deadline for calls in
+    /// flight to give their connections back, then closes the idle connections.
+    async fn close(&self) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        let deadline = tokio::time::Instant::now() + inner.config.call_timeout;
+        loop {
+            let state = inner.pool.state();
+            if state.connections == state.idle_connections
+                || tokio::time::Instant::now() >= deadline
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // Each idle connection, taken and marked broken, is dropped by the pool.
+        for _ in 0..inner.pool.state().idle_connections {
+            let taken = tokio::time::timeout(
+                std::time::Duration::from_millis(50),
+                inner.pool.get(),
+            )
+            .await;
+            match taken {
+                Ok(Ok(pooled)) => drop(crate::retry::Checkout {
+                    pooled,
+                    clean: false,
+                }),
+                _ => break,
+            }
+        }
+        if let Some(copy) = &inner.copy {
+            copy.close_idle().await;
+        }
+        Ok(())
     }
 }
 

@@ -1,85 +1,33 @@
 //! Bad input on PostgreSQL: refused with a typed error naming the event (nothing of the call
-//! written), or accepted as data and returned unchanged; plus the decoder's refusals (what
+//! written), or accepted as data and returned unchanged (the scenarios of
+//! `grafi_store_core::conformance::bad_input`, the same on every backend); plus what only
+//! PostgreSQL can show (the table survives SQL-injection ids), the decoder's refusals (what
 //! never reaches a store) and the CLI's line numbers.
 
-#[path = "common/bad_input.rs"]
-mod bad_input;
 mod common;
 
 use grafi_events::{decode_str, DecodeErrorKind};
+use grafi_store_core::conformance::bad_input;
 use grafi_store_core::Limits;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_events_are_refused_by_name_and_write_nothing() {
-    let fixture = common::setup().await;
-    let figures = bad_input::refusals(&*fixture).await;
-    println!("refused (postgres): {figures:?}");
+async fn setup_with_limits(limits: Limits) -> common::TestStore {
+    common::setup_with(|b| b.limits(limits)).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_event_deep_in_a_multi_chunk_batch_writes_nothing() {
-    let fixture = common::setup().await;
-    println!(
-        "{}",
-        bad_input::refused_deep_in_a_large_batch(&*fixture).await
-    );
-}
+grafi_store_core::bad_input_suite!(
+    backend: "postgres",
+    setup: common::setup,
+    setup_with_limits: setup_with_limits,
+);
 
+/// PostgreSQL only: the SQL-injection ids among the data the suite accepts leave the `events`
+/// table where it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nesting_deeper_than_the_parser_is_refused() {
+async fn sql_injection_ids_leave_the_events_table_intact() {
     let fixture = common::setup().await;
-    println!(
-        "{:?}",
-        bad_input::refuses_nesting_deeper_than_the_parser(&*fixture).await
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_above_the_size_limit_are_refused() {
-    let db = common::ScratchDb::new().await;
-    let limit = 1 << 20;
-    let store = common::builder(&db)
-        .limits(Limits {
-            max_event_bytes: limit,
-        })
-        .connect()
-        .await
-        .unwrap();
-    println!(
-        "refused (postgres): {}",
-        bad_input::refuses_above_the_size_limit(&store, limit, 2 << 20).await
-    );
-    drop(store);
-}
-
-/// The real thing: a 300 MB string against the default 64 MiB limit.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "heavy: builds a 300 MB event (~7 s in debug); run with --ignored"]
-async fn a_300_mb_string_is_refused_by_the_default_limit() {
-    let fixture = common::setup().await;
-    let started = std::time::Instant::now();
-    let figure = bad_input::refuses_above_the_size_limit(
-        &*fixture,
-        Limits::default().max_event_bytes,
-        300 << 20,
-    )
-    .await;
-    println!("refused (postgres): {figure} in {:.1?}", started.elapsed());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn data_is_accepted_and_returned_unchanged() {
-    let fixture = common::setup().await;
-    println!(
-        "accepted (postgres): {:?}",
-        bad_input::data_is_accepted(&*fixture).await
-    );
+    bad_input::data_is_accepted(&*fixture).await;
     let table = tables_named_events(&fixture.db.url).await;
     assert_eq!(table, 1, "the events table survived the SQL-injection id");
-    println!(
-        "accepted (postgres): {}",
-        bad_input::hundred_thousand_in_one_call(&*fixture).await
-    );
 }
 
 async fn tables_named_events(url: &str) -> i64 {

@@ -210,7 +210,25 @@ async fn pool_exhausted_is_a_typed_error_within_the_timeout() {
             .connect()
             .await
             .unwrap();
-        let held = store.pool().get().await.unwrap();
+        // The pool's one connection is held by a call blocked behind a lock on the table, and
+        // another such call waits for the connection, so every measured call finds the pool
+        // exhausted whichever of them holds it.
+        let mut locker = AsyncPgConnection::establish(&pg.url()).await.unwrap();
+        {
+            use diesel_async::SimpleAsyncConnection;
+            locker
+                .batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                .await
+                .unwrap();
+        }
+        let blocked_calls: Vec<_> = (0..2)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.get_events().await.map(|_| ()) })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(store.pool_status().map(|s| s.idle_connections), Some(0));
         let bound = if retries == 0 {
             conn_timeout
         } else {
@@ -241,7 +259,10 @@ async fn pool_exhausted_is_a_typed_error_within_the_timeout() {
                 ms(took)
             ));
         }
-        drop(held);
+        drop(locker);
+        for call in blocked_calls {
+            let _ = call.await.unwrap();
+        }
         store
             .get_events()
             .await

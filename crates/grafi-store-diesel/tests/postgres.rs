@@ -478,3 +478,50 @@ async fn reads_are_in_id_order_whatever_the_physical_order() {
         assert_eq!(ids, expected);
     }
 }
+
+/// `ping` answers, `pool_status` reports the pool, and `close` lets a call in flight finish,
+/// refuses every later call (on every clone), closes the connections, and may be repeated.
+#[tokio::test(flavor = "multi_thread")]
+async fn ping_pool_status_and_a_graceful_close() {
+    let store = setup().await;
+    store.ping().await.unwrap();
+    store
+        .record_events(simple_events("conv-close", "req-close", 3))
+        .await
+        .unwrap();
+    let status = store.pool_status().unwrap();
+    assert_eq!(status.max_connections, 8);
+    assert!(status.connections >= 1, "{status:?}");
+
+    let locker = common::lock_events_table(&store.db).await;
+    let reader = store.store.clone();
+    let in_flight = tokio::spawn(async move { reader.get_events().await.map(|e| e.len()) });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let closer = store.store.clone();
+    let closing = tokio::spawn(async move { closer.close().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!closing.is_finished(), "close waits for the call in flight");
+    for refused in [
+        store.get_event("x").await.map(|_| ()),
+        store
+            .record_events(simple_events("c", "r", 1))
+            .await
+            .map(|_| ()),
+        store.ping().await,
+    ] {
+        assert!(matches!(refused, Err(StoreError::Closed { .. })), "{refused:?}");
+    }
+    drop(locker);
+    assert_eq!(in_flight.await.unwrap().unwrap(), 3, "the call in flight finished");
+    closing.await.unwrap().unwrap();
+    let mut open = u32::MAX;
+    for _ in 0..100 {
+        open = store.pool_status().unwrap().connections;
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(open, 0, "connections left open after close");
+    store.close().await.unwrap();
+}

@@ -2,7 +2,7 @@
 //! settings and the configuration, parse errors, and connect errors — for passwords made of
 //! every reserved character, given percent-encoded or not, in URLs and key=value strings.
 
-use grafi_store_diesel::{ConnectionSettings, DieselEventStore, DieselStoreConfig};
+use grafi_store_diesel::{ConnectionSettings, DieselEventStore};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 
@@ -75,7 +75,7 @@ fn check_settings(input: &str, expected_password: Option<&str>) {
             assert_no_leak(&settings.to_string(), "Display");
             assert_no_leak(&format!("{settings:?}"), "Debug");
             assert_no_leak(
-                &format!("{:?}", DieselStoreConfig::new(input)),
+                &format!("{:?}", DieselEventStore::builder(input).config()),
                 "DieselStoreConfig Debug",
             );
             if let Some(expected) = expected_password {

@@ -66,10 +66,10 @@ impl Index {
             .unwrap_or(usize::MAX)
             .min(self.log.len());
         let end = start.saturating_add(limit).min(self.log.len());
-        EventPage {
-            events: self.log[start..end].to_vec(),
-            next: (end < self.log.len()).then_some(end as u64),
-        }
+        EventPage::new(
+            self.log[start..end].to_vec(),
+            (end < self.log.len()).then_some(end as u64),
+        )
     }
 
     pub(crate) fn by_id(&self, event_id: &str) -> Option<Arc<Event>> {

@@ -29,6 +29,7 @@
 mod id_index;
 mod index;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -43,6 +44,8 @@ use index::Index;
 pub struct MemoryEventStore {
     index: Arc<RwLock<Index>>,
     limits: Limits,
+    /// Set by [`EventStore::close`], for every clone.
+    closed: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for MemoryEventStore {
@@ -77,11 +80,20 @@ impl MemoryEventStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Refuses `operation` once the store is closed.
+    fn ensure_open(&self, operation: &'static str) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed { operation });
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl EventStore for MemoryEventStore {
     async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError> {
+        self.ensure_open("record_events")?;
         // Validate everything before taking the lock: an invalid event leaves the store as it was.
         validate::check_all(&events, &self.limits)?;
         if events.is_empty() {
@@ -91,11 +103,13 @@ impl EventStore for MemoryEventStore {
     }
 
     async fn clear_events(&self) -> Result<(), StoreError> {
+        self.ensure_open("clear_events")?;
         *self.index.write() = Index::default();
         Ok(())
     }
 
     async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.ensure_open("get_events")?;
         Ok(self.index.read().all())
     }
 
@@ -104,10 +118,12 @@ impl EventStore for MemoryEventStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<EventPage, StoreError> {
+        self.ensure_open("get_events_page")?;
         Ok(self.index.read().page(after, limit))
     }
 
     async fn get_event(&self, event_id: &str) -> Result<Option<Arc<Event>>, StoreError> {
+        self.ensure_open("get_event")?;
         Ok(self.index.read().by_id(event_id))
     }
 
@@ -115,6 +131,7 @@ impl EventStore for MemoryEventStore {
         &self,
         assistant_request_id: &str,
     ) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.ensure_open("get_agent_events")?;
         Ok(self.index.read().by_request(assistant_request_id))
     }
 
@@ -122,6 +139,7 @@ impl EventStore for MemoryEventStore {
         &self,
         conversation_id: &str,
     ) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.ensure_open("get_conversation_events")?;
         Ok(self.index.read().by_conversation(conversation_id))
     }
 
@@ -130,7 +148,18 @@ impl EventStore for MemoryEventStore {
         topic_name: &str,
         offsets: &[i64],
     ) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.ensure_open("get_topic_events")?;
         Ok(self.index.read().by_topic(topic_name, offsets))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.ensure_open("ping")
+    }
+
+    /// Refuses every later call, on every clone; the events are dropped with the last clone.
+    async fn close(&self) -> Result<(), StoreError> {
+        self.closed.store(true, Ordering::Release);
+        Ok(())
     }
 }
 
@@ -138,3 +167,23 @@ impl EventStore for MemoryEventStore {
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn close_refuses_every_later_call_on_every_clone() {
+        let store = MemoryEventStore::new();
+        let clone = store.clone();
+        store.ping().await.unwrap();
+        assert_eq!(store.pool_status(), None);
+        store.close().await.unwrap();
+        assert!(matches!(
+            clone.get_events().await,
+            Err(StoreError::Closed { operation: "get_events" })
+        ));
+        assert!(matches!(clone.ping().await, Err(StoreError::Closed { .. })));
+        store.close().await.unwrap();
+    }
+}

@@ -16,8 +16,14 @@
 //! grafi-store = { version = "0.1", features = ["postgres"] } # + PostgreSQL
 //! ```
 //!
-//! [`from_env`] is the environment-based selection: `GRAFI_STORE_URL`, then `DATABASE_URL`,
-//! else `memory:`.
+//! [`from_env`] opens the store the environment names (`GRAFI_STORE_URL`, then
+//! `DATABASE_URL`) and fails when neither is set: a service that forgot its configuration
+//! must not keep its events in memory and lose them. [`from_env_or_memory`] is the explicit
+//! fallback for tools and tests.
+//!
+//! With the cargo feature `metrics`, every store opened here counts its calls and times them
+//! through the [`metrics`](https://docs.rs/metrics) facade (see [`Metered`]); the service
+//! exports them with the recorder it already uses (Prometheus, StatsD, …).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -47,7 +53,7 @@ pub use grafi_events;
 pub use grafi_events::Event;
 pub use grafi_store_core;
 pub use grafi_store_core::{
-    EventPage, EventStore, InvalidReason, Limits, RecordOutcome, StoreError,
+    EventPage, EventStore, InvalidReason, Limits, PoolStatus, RecordOutcome, StoreError,
 };
 #[cfg(feature = "postgres")]
 pub use grafi_store_diesel;
@@ -58,7 +64,7 @@ pub use url::{Backend, StoreUrl};
 pub const GRAFI_STORE_URL: &str = "GRAFI_STORE_URL";
 /// The environment variable read when [`GRAFI_STORE_URL`] is unset.
 pub const DATABASE_URL: &str = "DATABASE_URL";
-/// The URL used when neither variable is set.
+/// The URL [`from_env_or_memory`] uses when neither variable is set.
 pub const DEFAULT_URL: &str = "memory:";
 
 /// Opens the store a URL names: `memory:` or `postgres://…` / `postgresql://…`.
@@ -126,11 +132,19 @@ pub async fn open_url_with(
     url: &StoreUrl,
     options: OpenOptions,
 ) -> Result<Arc<dyn EventStore>, StoreError> {
-    match url.backend() {
-        Backend::Memory => Ok(Arc::new(MemoryEventStore::new())),
-        Backend::Postgres => open_postgres(url, options).await,
-    }
+    let store: Arc<dyn EventStore> = match url.backend() {
+        Backend::Memory => Arc::new(MemoryEventStore::new()),
+        Backend::Postgres => open_postgres(url, options).await?,
+    };
+    #[cfg(feature = "metrics")]
+    let store: Arc<dyn EventStore> = Arc::new(Metered::new(store, url.backend().name()));
+    Ok(store)
 }
+
+#[cfg(feature = "metrics")]
+mod metered;
+#[cfg(feature = "metrics")]
+pub use metered::Metered;
 
 #[cfg(not(feature = "postgres"))]
 async fn open_postgres(
@@ -250,21 +264,43 @@ pub fn select_from_env() -> Result<Selection, StoreError> {
     select(None, |k| std::env::var(k).ok())
 }
 
-/// Opens the store the environment selects (`GRAFI_STORE_URL`, then `DATABASE_URL`, else
-/// `memory:`), returning the [`Selection`] too, so the caller can warn when it
-/// [fell back to memory](Selection::fell_back_to_memory).
+/// Opens the store the environment names: `GRAFI_STORE_URL`, else `DATABASE_URL`. Fails with
+/// [`StoreError::Config`] when neither is set (use `memory:` or [`from_env_or_memory`] to ask
+/// for the in-memory store).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # std::env::remove_var("GRAFI_STORE_URL"); std::env::remove_var("DATABASE_URL");
+/// let err = grafi_store::from_env().await.err().unwrap();
+/// assert!(err.to_string().contains("GRAFI_STORE_URL"));
+/// # }
+/// ```
+pub async fn from_env() -> Result<Arc<dyn EventStore>, StoreError> {
+    let selection = select_from_env()?;
+    if selection.fell_back_to_memory() {
+        return Err(StoreError::Config(format!(
+            "no store configured: set {GRAFI_STORE_URL} (or {DATABASE_URL}) to a store URL \
+             such as postgres://user@host/db, or `memory:` for an in-memory store"
+        )));
+    }
+    open_url(&selection.url).await
+}
+
+/// Opens the store the environment names, or, when neither variable is set, the in-memory
+/// store (nothing persists), returning the [`Selection`] so the caller can say which.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), grafi_store::StoreError> {
-/// let (store, selection) = grafi_store::from_env().await?;
+/// let (store, selection) = grafi_store::from_env_or_memory().await?;
 /// if selection.fell_back_to_memory() {
 ///     eprintln!("no GRAFI_STORE_URL or DATABASE_URL: events are kept in memory only");
 /// }
 /// # let _ = store;
 /// # Ok(()) }
 /// ```
-pub async fn from_env() -> Result<(Arc<dyn EventStore>, Selection), StoreError> {
+pub async fn from_env_or_memory() -> Result<(Arc<dyn EventStore>, Selection), StoreError> {
     let selection = select_from_env()?;
     let store = open_url(&selection.url).await?;
     Ok((store, selection))

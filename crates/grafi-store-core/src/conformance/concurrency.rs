@@ -1,6 +1,6 @@
-//! Concurrency scenarios shared by the memory and PostgreSQL tests (`#[path]`-included):
-//! many writers with readers polling, and the same batch replayed concurrently.
-#![allow(dead_code)]
+//! Concurrency: many writers with readers polling, and the same batch replayed by concurrent
+//! callers. Run by [`concurrency_suite!`](crate::concurrency_suite) on a multi-threaded runtime;
+//! the store is shared with spawned tasks, hence `Arc<dyn EventStore>`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -8,17 +8,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use grafi_events::Event;
-use grafi_store_core::conformance::{agent_trace, simple_events};
-use grafi_store_core::EventStore;
+
+use super::{agent_trace, simple_events};
+use crate::EventStore;
 
 /// splitmix64: a deterministic, dependency-free generator for batch sizes.
-pub struct Rng(u64);
+struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    fn new(seed: u64) -> Self {
         Self(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -26,20 +27,29 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
         lo + (self.next() % (hi - lo + 1) as u64) as usize
     }
 }
 
+/// What [`writers_with_readers`] measured (the test prints it).
 #[derive(Debug, Default)]
 pub struct Figures {
+    /// Concurrent writers.
     pub writers: usize,
+    /// Events each writer recorded.
     pub events_per_writer: usize,
+    /// `record_events` calls, all writers together.
     pub batches: usize,
+    /// Reads the readers made, all methods together.
     pub reads: usize,
+    /// Events stored at the end.
     pub stored: usize,
+    /// Events written but not stored (asserted 0).
     pub lost: usize,
+    /// Events stored more than once (asserted 0).
     pub duplicated: usize,
+    /// Wall time of the whole scenario.
     pub elapsed: Duration,
 }
 

@@ -1,7 +1,11 @@
 //! Model-based testing of an [`EventStore`]: random operation sequences run against the store
 //! and against a trivially correct reference (a `Vec` of events, filtered on every read);
-//! every answer must agree. Shared by the memory and PostgreSQL tests (`#[path]`-included).
-#![allow(dead_code)]
+//! every answer must agree. Run by [`model_suite!`](crate::model_suite).
+//!
+//! The sequences mix record, batch (duplicates inside the batch and against stored events are
+//! likely: ids come from a small pool), batches with one invalid event (nothing may be
+//! written), every read (all, a page walk, by id, conversation, request, topic and offsets) and
+//! clear. `GRAFI_MODEL_CASES` overrides the number of cases ([`DEFAULT_CASES`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -9,11 +13,18 @@ use std::sync::Arc;
 use grafi_events::{
     ComponentInfo, ConsumeFromTopic, Event, EventRegistry, InvokeContext, Message, Timestamp,
 };
-use grafi_store_core::conformance::same_event;
-use grafi_store_core::{EventStore, InvalidReason, RecordOutcome, StoreError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::json;
+
+use super::same_event;
+use crate::{EventStore, InvalidReason, RecordOutcome, StoreError};
+
+/// Cases in the default run, unless `GRAFI_MODEL_CASES` says otherwise.
+pub const DEFAULT_CASES: u32 = 1_000;
+
+/// Longest operation sequence of a case.
+pub const MAX_OPS: usize = 50;
 
 /// A small universe so ids, conversations, requests and topic offsets collide often.
 const IDS: u8 = 40;
@@ -23,7 +34,7 @@ const TOPICS: [&str; 2] = ["agent_input_topic", "résumé ✓"];
 
 /// An event, described by small numbers (shrinks well, prints short).
 #[derive(Debug, Clone)]
-pub struct Spec {
+struct Spec {
     id: u8,
     conv: u8,
     req: u8,
@@ -37,7 +48,7 @@ pub struct Spec {
 }
 
 #[derive(Debug, Clone)]
-pub enum Op {
+enum Op {
     Record(Spec),
     /// A batch; duplicates inside it are likely (ids come from a small pool).
     RecordBatch(Vec<Spec>),
@@ -96,7 +107,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// Up to `max_ops` operations.
-pub fn ops(max_ops: usize) -> impl Strategy<Value = Vec<Op>> {
+fn ops(max_ops: usize) -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(op(), 1..=max_ops)
 }
 
@@ -105,7 +116,7 @@ fn topic_name(t: u8) -> &'static str {
 }
 
 /// The event a spec describes: eight kinds, topic records and raw (unregistered) ones included.
-pub fn build(s: &Spec) -> Event {
+fn build(s: &Spec) -> Event {
     let conv = format!("conv-{}", s.conv);
     let req = format!("req-{}", s.req);
     let ctx = InvokeContext::new(&conv, &req).with_kwarg("p", json!(s.payload));
@@ -166,7 +177,7 @@ fn build_invalid(s: &Spec) -> Event {
 
 /// The reference: a `Vec` in recording order.
 #[derive(Default)]
-pub struct Reference {
+struct Reference {
     log: Vec<Event>,
 }
 
@@ -222,7 +233,7 @@ fn fail(e: StoreError) -> TestCaseError {
 
 /// Runs one sequence on `store` (which must be empty) and the reference; the first divergence
 /// fails the case.
-pub async fn run_case(store: &dyn EventStore, ops: &[Op]) -> Result<(), TestCaseError> {
+async fn run_case(store: &dyn EventStore, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut model = Reference::default();
     for (step, op) in ops.iter().enumerate() {
         let at = format!("step {step} {op:?}");
@@ -325,12 +336,12 @@ pub fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-/// Runs `cases` random sequences of up to `max_ops` operations; `fresh` empties the store
-/// before each case. Returns (cases, operations) run; panics with the shrunk sequence on the
-/// first divergence.
-pub fn check_store<S: EventStore>(
+/// Runs `cases` random sequences of up to `max_ops` operations on `store`, emptied (with
+/// `clear_events`) before each case, on `runtime`. Returns (cases, operations) run; panics
+/// with the shrunk sequence on the first divergence.
+pub fn check_store(
     runtime: &tokio::runtime::Runtime,
-    store: &S,
+    store: &dyn EventStore,
     cases: u32,
     max_ops: usize,
 ) -> (u32, usize) {
@@ -353,4 +364,22 @@ pub fn check_store<S: EventStore>(
         panic!("model divergence: {e}");
     }
     ran.get()
+}
+
+/// The model test: [`cases`]`(`[`DEFAULT_CASES`]`)` sequences of up to [`MAX_OPS`]
+/// operations on `store` (one store, cleared between cases), then prints
+/// `model (<backend>): N cases, M operations, 0 divergences in T`.
+pub fn agrees_with_the_reference_model(
+    backend: &str,
+    runtime: &tokio::runtime::Runtime,
+    store: &dyn EventStore,
+) {
+    let started = std::time::Instant::now();
+    let wanted = cases(DEFAULT_CASES);
+    let (cases, ops) = check_store(runtime, store, wanted, MAX_OPS);
+    println!(
+        "model ({backend}): {cases} cases, {ops} operations, 0 divergences in {:.1?}",
+        started.elapsed()
+    );
+    assert!(cases >= wanted);
 }

@@ -1,15 +1,29 @@
-//! Bad input, through the store API, shared by the memory and PostgreSQL tests
-//! (`#[path]`-included): what is refused (a typed error naming the event, nothing of the call
-//! written) and what is data (accepted and returned unchanged).
-#![allow(dead_code)]
+//! Bad input, through the store API: what is refused (a typed error naming the event and its
+//! index, nothing of the call written) and what is data (accepted and returned unchanged).
+//! Run by [`bad_input_suite!`](crate::bad_input_suite); each function returns the figures the
+//! test prints.
 
 use grafi_events::{ComponentInfo, Event, EventRegistry, InvokeContext, Message, Timestamp};
-use grafi_store_core::conformance::{assert_same_event, simple_events};
-use grafi_store_core::{EventStore, InvalidReason, StoreError};
 use serde_json::{json, Value};
 
+use super::{assert_same_event, simple_events};
+use crate::{EventStore, InvalidReason, Limits, StoreError};
+
+/// The per-event size limit the suite configures a store with (through the backend's
+/// `setup_with_limits`) for [`refuses_above_the_size_limit`]: 1 MiB.
+pub const SIZE_LIMIT: usize = 1 << 20;
+
+/// The default [`Limits`] with `max_event_bytes` set: what the suite hands the backend's
+/// `setup_with_limits`.
+pub fn limits_with_max_event_bytes(max_event_bytes: usize) -> Limits {
+    Limits {
+        max_event_bytes,
+        ..Limits::default()
+    }
+}
+
 /// `depth` nested arrays around a string.
-pub fn nested(depth: usize) -> Value {
+fn nested(depth: usize) -> Value {
     let mut v = json!("bottom");
     for _ in 0..depth {
         v = Value::Array(vec![v]);
@@ -27,7 +41,7 @@ fn tool(ctx: InvokeContext, text: &str) -> Event {
 
 /// Puts `bad` at index 2 of a batch of 5 good events; the call must fail with
 /// `InvalidEvent` naming it, and write nothing. Returns the reason.
-pub async fn refused(store: &dyn EventStore, label: &str, bad: Event) -> InvalidReason {
+async fn refused(store: &dyn EventStore, label: &str, bad: Event) -> InvalidReason {
     let conv = format!("conv-refused-{label}");
     let mut batch = simple_events(&conv, "req-refused", 4);
     let bad_id = bad.event_id().to_owned();
@@ -94,7 +108,7 @@ pub async fn refused_deep_in_a_large_batch(store: &dyn EventStore) -> String {
 }
 
 /// Records `events` and reads each back by id and by conversation: unchanged.
-pub async fn accepted(store: &dyn EventStore, label: &str, events: Vec<Event>) {
+async fn accepted(store: &dyn EventStore, label: &str, events: Vec<Event>) {
     let outcome = store
         .record_events(events.clone())
         .await
@@ -166,7 +180,7 @@ pub async fn refusals(store: &dyn EventStore) -> Vec<String> {
     figures.push(format!("9999-12-31T23:59:59-01:00: {r}"));
 
     // Indexed texts above what a B-tree entry holds (PostgreSQL: ~2.7 kB).
-    let long = "k".repeat(grafi_store_core::validate::MAX_KEY_BYTES + 1);
+    let long = "k".repeat(crate::validate::MAX_KEY_BYTES + 1);
     for (field, event) in [
         ("event_id", {
             let mut e = tool(ctx(), "x");
@@ -242,6 +256,12 @@ pub async fn refuses_above_the_size_limit(
         other => panic!("expected TooLarge, got {other:?}"),
     }
     format!("{} MB string, limit {} MB: {r}", size >> 20, limit >> 20)
+}
+
+/// A 300 MB string against the default limit (64 MiB): refused as TooLarge. `store` must use
+/// the default [`Limits`].
+pub async fn refuses_300_mb_by_the_default_limit(store: &dyn EventStore) -> String {
+    refuses_above_the_size_limit(store, Limits::default().max_event_bytes, 300 << 20).await
 }
 
 /// What is data, not an error: accepted and returned unchanged.

@@ -1,254 +1,16 @@
-//! The conformance suite: the [`EventStore`] contract as executable checks.
-//!
-//! Every backend runs the same functions, unchanged, on a fresh empty store each, so
-//! "passes the suite" means the same thing for memory and PostgreSQL. The easy way is the
-//! [`conformance_suite!`](crate::conformance_suite) macro, which expands to one
-//! `#[tokio::test]` per check (the calling crate needs `tokio` as a dev-dependency):
-//!
-//! ```ignore
-//! async fn setup() -> Box<MyStore> { Box::new(MyStore::new()) }
-//! grafi_store_core::conformance_suite!(setup);
-//! ```
-//!
-//! `setup` returns anything that derefs to the store, so a fixture can own resources (a
-//! scratch database) and release them on drop.
+//! The contract clauses of [`EventStore`], one function each, run by
+//! [`conformance_suite!`](crate::conformance_suite) on a fresh, empty store per clause.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use grafi_events::{
-    new_id, ComponentInfo, ConsumeFromTopic, Event, EventMeta, InvokeContext, Message, NodeInfo,
-    Timestamp,
+    new_id, ComponentInfo, ConsumeFromTopic, Event, EventMeta, InvokeContext, Message, Timestamp,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::{EventStore, InvalidReason, StoreError};
-
-/// Expands to one `#[tokio::test]` per conformance check, each on a store from `$setup`
-/// (an `async fn() -> F` where `F: Deref` to an [`EventStore`]).
-#[macro_export]
-macro_rules! conformance_suite {
-    ($setup:path) => {
-        $crate::conformance_suite!(@tests $setup;
-            empty_store_reads_nothing,
-            every_read_method_finds_what_was_recorded,
-            reads_follow_recording_order_not_timestamps,
-            recording_is_idempotent_and_first_write_wins,
-            invalid_event_fails_the_whole_batch,
-            invalid_input_is_refused_by_name,
-            empty_inputs_are_fine,
-            ten_thousand_events_in_one_batch,
-            unicode_control_characters_and_megabyte_payloads,
-            whole_grafi_corpus_round_trips,
-            concurrent_writers_lose_and_duplicate_nothing,
-            topic_events_by_name_and_offset,
-            clear_removes_everything,
-            unknown_event_types_are_kept_whole,
-            paging_visits_every_event_once,
-            hostile_identifiers_are_plain_data,
-        );
-    };
-    (@tests $setup:path; $($check:ident),* $(,)?) => {
-        $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let fixture = $setup().await;
-                $crate::conformance::$check(&*fixture).await;
-            }
-        )*
-    };
-}
-
-/// The real grafi 0.0.24 corpus (211 events), decoded.
-pub fn grafi_corpus() -> Vec<Event> {
-    include_str!("../../../fixtures/grafi-0.0.24/events.jsonl")
-        .lines()
-        .map(|line| grafi_events::decode_str(line).expect("the grafi corpus decodes"))
-        .collect()
-}
-
-/// A realistic request trace: assistant → workflow → nodes ↔ topics → tools, `requests`
-/// requests long, in one conversation. Topic offsets start at `first_offset`.
-pub fn agent_trace(conversation_id: &str, requests: usize, first_offset: i64) -> Vec<Event> {
-    let mut events = Vec::new();
-    for r in 0..requests {
-        let request_id = new_id();
-        let ctx = InvokeContext::new(conversation_id, &request_id)
-            .with_user_id("user-42")
-            .with_kwarg("locale", json!("en-GB"));
-        let assistant = ComponentInfo::new("TravelConcierge", "ReActAssistant");
-        let workflow = ComponentInfo::new("travel_react_workflow", "EventDrivenWorkflow");
-        let node = NodeInfo::new("PlannerLLMNode", "LLMNode");
-        let tool = ComponentInfo::new("OpenAITool", "OpenAITool");
-        let question = [Message::user(format!("Question {r}: weather in Tokyo?"))];
-        let answer = [Message::assistant(format!("Answer {r}: sunny, 31 °C."))];
-        let offset = first_offset + r as i64;
-        let published = Event::publish_to_topic(
-            ctx.clone(),
-            ("travel_react_workflow", "EventDrivenWorkflow"),
-            ("agent_input_topic", offset),
-            vec![],
-            &question,
-        );
-        let consumed = ConsumeFromTopic::new(
-            ctx.clone(),
-            ("PlannerLLMNode", "LLMNode"),
-            ("agent_input_topic", offset),
-            &question,
-        );
-        events.push(Event::assistant_invoke(
-            ctx.clone(),
-            assistant.clone(),
-            &question,
-        ));
-        events.push(Event::workflow_invoke(
-            ctx.clone(),
-            workflow.clone(),
-            &question,
-        ));
-        events.push(published);
-        events.push(Event::ConsumeFromTopic(consumed.clone()));
-        events.push(Event::node_invoke(
-            ctx.clone(),
-            node.clone(),
-            vec![consumed.clone()],
-        ));
-        events.push(Event::tool_invoke(ctx.clone(), tool.clone(), &question));
-        if r % 4 == 3 {
-            events.push(Event::tool_failed(
-                ctx.clone(),
-                tool,
-                &question,
-                "HTTP 429: rate limited",
-            ));
-            events.push(Event::node_failed(
-                ctx.clone(),
-                node,
-                vec![consumed],
-                "tool failed",
-            ));
-            events.push(Event::workflow_failed(
-                ctx.clone(),
-                workflow,
-                &question,
-                "node failed",
-            ));
-            events.push(Event::assistant_failed(
-                ctx,
-                assistant,
-                &question,
-                "workflow failed",
-            ));
-        } else {
-            events.push(Event::tool_respond(ctx.clone(), tool, &question, &answer));
-            events.push(Event::node_respond(
-                ctx.clone(),
-                node,
-                vec![consumed.clone()],
-                &answer,
-            ));
-            events.push(Event::output_topic(
-                ctx.clone(),
-                ("PlannerLLMNode", "LLMNode"),
-                ("agent_output_topic", offset),
-                vec![consumed.meta.event_id.clone()],
-                &answer,
-            ));
-            events.push(Event::workflow_respond(
-                ctx.clone(),
-                workflow,
-                &question,
-                &answer,
-            ));
-            events.push(Event::assistant_respond(ctx, assistant, &question, &answer));
-        }
-    }
-    events
-}
-
-/// `n` small tool events in one conversation and request.
-pub fn simple_events(conversation_id: &str, request_id: &str, n: usize) -> Vec<Event> {
-    let ctx = InvokeContext::new(conversation_id, request_id);
-    let tool = ComponentInfo::new("calculator", "FunctionCallTool");
-    (0..n)
-        .map(|i| {
-            Event::tool_invoke(
-                ctx.clone(),
-                tool.clone(),
-                &[Message::user(format!("2 + {i}"))],
-            )
-        })
-        .collect()
-}
-
-/// Whether two events are the same, allowing only what a store may change: the number
-/// *spelling* (PostgreSQL `jsonb` writes `1e+20` as `100000000000000000000` and `-0.0` as
-/// `0.0`), key order, and the timestamp's offset (compared as instants).
-pub fn same_event(a: &Event, b: &Event) -> bool {
-    a.utc() == b.utc() && normalized(a) == normalized(b)
-}
-
-/// Panics with both ids and documents' differences when [`same_event`] fails.
-pub fn assert_same_event(actual: &Event, expected: &Event) {
-    assert!(
-        same_event(actual, expected),
-        "stored event {:?} differs from what was recorded\n  stored:   {}\n  recorded: {}",
-        expected.event_id(),
-        clip(&actual.to_json()),
-        clip(&expected.to_json()),
-    );
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(600).collect()
-}
-
-fn normalized(e: &Event) -> Value {
-    let mut v = e.to_value();
-    if let Value::Object(map) = &mut v {
-        map.remove("timestamp");
-    }
-    normalize_numbers(v)
-}
-
-fn normalize_numbers(v: Value) -> Value {
-    match v {
-        Value::Number(n) => Value::String(canonical_number(n.as_str())),
-        Value::Array(items) => Value::Array(items.into_iter().map(normalize_numbers).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, normalize_numbers(v)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-/// The exact decimal value of a JSON number as `sign digits e exponent`, so `1e+20`,
-/// `100000000000000000000` and `1.0E20` agree, and `-0.0` equals `0`.
-fn canonical_number(text: &str) -> String {
-    let (negative, rest) = match text.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, text),
-    };
-    let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(i) => (&rest[..i], rest[i + 1..].parse::<i64>().unwrap_or(0)),
-        None => (rest, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits: String = format!("{int}{frac}");
-    let exponent = exponent - frac.len() as i64;
-    let trimmed_start = digits.trim_start_matches('0');
-    if trimmed_start.is_empty() {
-        return "0".into();
-    }
-    let significant = trimmed_start.trim_end_matches('0');
-    let exponent = exponent + (trimmed_start.len() - significant.len()) as i64;
-    format!(
-        "{}{significant}e{exponent}",
-        if negative { "-" } else { "" }
-    )
-}
+use super::{agent_trace, assert_same_event, grafi_corpus, same_event, simple_events};
+use crate::{EventStore, InvalidReason, RecordOutcome, StoreError};
 
 fn ids(events: &[Arc<Event>]) -> Vec<String> {
     events.iter().map(|e| e.event_id().to_owned()).collect()
@@ -258,7 +20,7 @@ fn ids_of(events: &[Event]) -> Vec<String> {
     events.iter().map(|e| e.event_id().to_owned()).collect()
 }
 
-async fn record(store: &dyn EventStore, events: Vec<Event>) -> crate::RecordOutcome {
+async fn record(store: &dyn EventStore, events: Vec<Event>) -> RecordOutcome {
     store.record_events(events).await.expect("record_events")
 }
 
@@ -787,23 +549,55 @@ pub async fn hostile_identifiers_are_plain_data(store: &dyn EventStore) {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::canonical_number;
-
-    #[test]
-    fn numbers_compare_by_value() {
-        assert_eq!(
-            canonical_number("1e+20"),
-            canonical_number("100000000000000000000")
-        );
-        assert_eq!(canonical_number("-0.0"), canonical_number("0"));
-        assert_eq!(canonical_number("1.50"), canonical_number("15e-1"));
-        assert_ne!(canonical_number("1.5"), canonical_number("-1.5"));
-        assert_ne!(
-            canonical_number("18446744073709551616"),
-            canonical_number("18446744073709551615")
-        );
-        assert_eq!(canonical_number("5e-324"), "5e-324");
+/// `ping` answers an open store; `pool_status`, when a backend has a pool, stays within its
+/// size; after `close` every call fails with [`StoreError::Closed`] (nothing is written),
+/// and closing again is fine.
+pub async fn close_refuses_every_later_call(store: &dyn EventStore) {
+    store.ping().await.expect("an open store answers ping");
+    store
+        .record_events(simple_events("conv-close", "req-close", 2))
+        .await
+        .unwrap();
+    if let Some(status) = store.pool_status() {
+        assert!(status.idle_connections <= status.connections, "{status:?}");
+        assert!(status.connections <= status.max_connections, "{status:?}");
     }
+    store.close().await.unwrap();
+    let closed = |result: Result<(), StoreError>, what: &str| {
+        assert!(
+            matches!(result, Err(StoreError::Closed { .. })),
+            "{what} after close: {result:?}"
+        );
+    };
+    closed(store.ping().await, "ping");
+    closed(
+        store
+            .record_events(simple_events("conv-close", "req-close", 1))
+            .await
+            .map(|_| ()),
+        "record_events",
+    );
+    closed(store.get_events().await.map(|_| ()), "get_events");
+    closed(
+        store.get_events_page(None, 10).await.map(|_| ()),
+        "get_events_page",
+    );
+    closed(store.get_event("x").await.map(|_| ()), "get_event");
+    closed(
+        store.get_agent_events("req-close").await.map(|_| ()),
+        "get_agent_events",
+    );
+    closed(
+        store
+            .get_conversation_events("conv-close")
+            .await
+            .map(|_| ()),
+        "get_conversation_events",
+    );
+    closed(
+        store.get_topic_events("t", &[0]).await.map(|_| ()),
+        "get_topic_events",
+    );
+    closed(store.clear_events().await, "clear_events");
+    store.close().await.expect("closing twice is fine");
 }
