@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::input::shorten;
 use crate::timeline::{duration, request_stats, stats_line, timeline_line, RequestStats};
-use crate::Outcome;
+use crate::{outln, Outcome};
 
 /// Conversations whose full timeline is printed; the rest appear in the summary only.
 const TIMELINES: usize = 4;
@@ -37,8 +37,8 @@ pub async fn run(
     } else {
         "events stay in the store after the demo".to_owned()
     };
-    println!("grafi-store demo · store {} ({where_})", selection.url);
-    println!();
+    outln!("grafi-store demo · store {} ({where_})", selection.url)?;
+    outln!()?;
 
     // 1. Simulate.
     let mut sim = Sim::new(conversations);
@@ -49,11 +49,11 @@ pub async fn run(
         .map(|r| r.events.len())
         .sum();
     let total_requests: usize = runs.iter().map(|c| c.requests.len()).sum();
-    println!(
+    outln!(
         "Simulated {conversations} conversation{} ({total_requests} requests, {total_events} events) \
          with the typed event constructors.",
         plural(conversations)
-    );
+    )?;
 
     // 2. Record, one record_events call per request, as an agent would after each run.
     let started = Instant::now();
@@ -61,58 +61,58 @@ pub async fn run(
     for request in runs.iter().flat_map(|c| &c.requests) {
         recorded += store.record_events(request.events.clone()).await?;
     }
-    println!(
+    outln!(
         "Recorded them with record_events: {} new, {} duplicates, in {}.",
         recorded.recorded,
         recorded.duplicates,
         duration(started.elapsed().as_secs_f64() * 1000.0)
-    );
+    )?;
 
     // 3. Read back per conversation and per request.
-    println!(
+    outln!(
         "Timelines below are read back from the store, in recording order. grafi records a node's \
          ConsumeFromTopic\nafter the node responds, stamped when it consumed: hence their earlier times."
-    );
+    )?;
     let mut rows = Vec::new();
     for (i, conv) in runs.iter().enumerate() {
         let conv_events = store.get_conversation_events(&conv.id).await?;
         let expected: usize = conv.requests.iter().map(|r| r.events.len()).sum();
         let show = i < TIMELINES;
         if show {
-            println!();
-            println!(
+            outln!()?;
+            outln!(
                 "━━ Conversation {}/{conversations} · {} · user {} · {} ({})",
                 i + 1,
                 conv.id,
                 conv.user,
                 conv.assistant,
                 conv.assistant_type
-            );
-            println!(
+            )?;
+            outln!(
                 "   get_conversation_events → {} events{}",
                 conv_events.len(),
                 check_mark(conv_events.len() == expected)
-            );
+            )?;
         }
         for (r, request) in conv.requests.iter().enumerate() {
             let events = store.get_agent_events(&request.id).await?;
             let stats = request_stats(&events);
             if show {
-                println!();
-                println!(
+                outln!()?;
+                outln!(
                     "   Request {} · {} · {:?}",
                     r + 1,
                     request.id,
                     shorten(&request.question, 70)
-                );
-                println!(
+                )?;
+                outln!(
                     "   get_agent_events → {} events{}",
                     events.len(),
                     check_mark(events.len() == request.events.len())
-                );
+                )?;
                 let start = events.first().map(|e| e.utc()).unwrap_or_else(Utc::now);
                 for event in &events {
-                    println!("     {}", timeline_line(event, start));
+                    outln!("     {}", timeline_line(event, start))?;
                 }
                 let verdict = match stats.succeeded {
                     Some(true) => "✓ succeeded".to_owned(),
@@ -122,8 +122,8 @@ pub async fn run(
                     ),
                     None => "… no outcome".to_owned(),
                 };
-                println!("   {verdict}");
-                println!("   {}", stats_line(&stats));
+                outln!("   {verdict}")?;
+                outln!("   {}", stats_line(&stats))?;
             }
             rows.push(Row {
                 request: request.id.clone(),
@@ -134,44 +134,44 @@ pub async fn run(
         }
     }
     if conversations > TIMELINES {
-        println!();
-        println!(
+        outln!()?;
+        outln!(
             "(timelines of the other {} conversations are not shown; they are in the summary)",
             conversations - TIMELINES
-        );
+        )?;
     }
 
-    print_summary(&rows, conversations, total_events);
+    print_summary(&rows, conversations, total_events)?;
 
     // 4. Two more things the store guarantees.
     if let Some(first) = runs.first().and_then(|c| c.requests.first()) {
         let again = store.record_events(first.events.clone()).await?;
-        println!();
-        println!(
+        outln!()?;
+        outln!(
             "Idempotency: recording request 1's {} events again → {} new, {} duplicates.",
             first.events.len(),
             again.recorded,
             again.duplicates
-        );
+        )?;
     }
     let topic = store.get_topic_events("agent_input_topic", &[0]).await?;
-    println!(
+    outln!(
         "Topics: get_topic_events(\"agent_input_topic\", [0]) → {} record{} (each request's input; \
          offsets restart with every workflow run).",
         topic.len(),
         plural(topic.len())
-    );
-    println!();
+    )?;
+    outln!()?;
     if selection.url.is_memory() {
-        println!("Next: keep events in PostgreSQL with --store postgres://user@host:5432/db (or GRAFI_STORE_URL),");
-        println!("      then `grafi-store export --conversation <id>` and `grafi-store stats`;");
-        println!("      check or load grafi's own events with `grafi-store validate|import events.jsonl`.");
+        outln!("Next: keep events in PostgreSQL with --store postgres://user@host:5432/db (or GRAFI_STORE_URL),")?;
+        outln!("      then `grafi-store export --conversation <id>` and `grafi-store stats`;")?;
+        outln!("      check or load grafi's own events with `grafi-store validate|import events.jsonl`.")?;
     } else {
-        println!(
+        outln!(
             "Next: `grafi-store export --conversation {}` prints a conversation as grafi JSONL; \
              `grafi-store stats` sums up the store.",
             runs.first().map_or("<id>", |c| c.id.as_str())
-        );
+        )?;
     }
     Ok(Outcome::Success)
 }
@@ -199,10 +199,10 @@ struct Row {
     stats: RequestStats,
 }
 
-fn print_summary(rows: &[Row], conversations: usize, total_events: usize) {
-    println!();
-    println!("Per-request summary");
-    println!(
+fn print_summary(rows: &[Row], conversations: usize, total_events: usize) -> anyhow::Result<()> {
+    outln!()?;
+    outln!("Per-request summary")?;
+    outln!(
         "  {:<10} {:<10} {:<10} {:>6} {:>7} {:>8} {:>8} {:>8} {:>9}  outcome",
         "request",
         "conv",
@@ -213,10 +213,10 @@ fn print_summary(rows: &[Row], conversations: usize, total_events: usize) {
         "failures",
         "success",
         "latency"
-    );
+    )?;
     for row in rows.iter().take(SUMMARY_ROWS) {
         let s = &row.stats;
-        println!(
+        outln!(
             "  {:<10} {:<10} {:<10} {:>6} {:>7} {:>8} {:>8} {:>8} {:>9}  {}",
             &row.request[..row.request.len().min(8)],
             &row.conversation[..row.conversation.len().min(8)],
@@ -233,10 +233,10 @@ fn print_summary(rows: &[Row], conversations: usize, total_events: usize) {
                 Some(false) => "✗",
                 None => "…",
             }
-        );
+        )?;
     }
     if rows.len() > SUMMARY_ROWS {
-        println!("  … {} more requests", rows.len() - SUMMARY_ROWS);
+        outln!("  … {} more requests", rows.len() - SUMMARY_ROWS)?;
     }
     let succeeded = rows
         .iter()
@@ -255,24 +255,25 @@ fn print_summary(rows: &[Row], conversations: usize, total_events: usize) {
     let invokes: usize = rows.iter().map(|r| r.stats.invokes).sum();
     let responds: usize = rows.iter().map(|r| r.stats.responds).sum();
     let failures: usize = rows.iter().map(|r| r.stats.failures).sum();
-    println!(
+    outln!(
         "  {} requests in {conversations} conversation{}, {total_events} events: {succeeded} succeeded, \
          {failed} failed (request success rate {:.0}%)",
         rows.len(),
         plural(conversations),
         100.0 * succeeded as f64 / (succeeded + failed).max(1) as f64
-    );
-    println!(
+    )?;
+    outln!(
         "  components: {invokes} invokes, {responds} responds, {failures} failures (success rate {:.1}%)",
         100.0 * responds as f64 / (responds + failures).max(1) as f64
-    );
+    )?;
     if !latencies.is_empty() {
-        println!(
+        outln!(
             "  end-to-end latency of successful requests: median {}, max {}",
             duration(latencies[latencies.len() / 2]),
             duration(latencies[latencies.len() - 1])
-        );
+        )?;
     }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,12 +1,11 @@
 //! `grafi-store export`: JSONL on stdout, each line the grafi document of one event.
 
-use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
 
-use anyhow::Context;
 use grafi_events::Event;
 use grafi_store::EventStore;
 
+use crate::out;
 use crate::Outcome;
 
 /// Events per page when exporting everything.
@@ -20,19 +19,12 @@ pub enum Filter {
     Topic(String, Vec<i64>),
 }
 
+/// The reader going away (`| head`) ends the export quietly: [`out::StdoutClosed`].
 pub async fn run(store: Arc<dyn EventStore>, filter: Filter) -> anyhow::Result<Outcome> {
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let result = write_events(&*store, filter, &mut out).await;
-    let result = result.and_then(|outcome| {
-        out.flush().context("cannot write to stdout")?;
-        Ok(outcome)
-    });
-    match result {
-        // The reader went away (`| head`): not an error.
-        Err(e) if is_broken_pipe(&e) => Ok(Outcome::Success),
-        other => other,
-    }
+    let mut stdout = out::Buffered::new(1 << 16);
+    let outcome = write_events(&*store, filter, &mut stdout).await?;
+    stdout.flush()?;
+    Ok(outcome)
 }
 
 /// Events named on stderr when they do not decode; beyond this, only counted.
@@ -41,14 +33,13 @@ const UNDECODABLE_SHOWN: usize = 10;
 async fn write_events(
     store: &dyn EventStore,
     filter: Filter,
-    out: &mut impl Write,
+    out: &mut out::Buffered,
 ) -> anyhow::Result<Outcome> {
     let mut undecodable = 0usize;
-    let mut write = |out: &mut dyn Write, events: &[Arc<Event>]| -> anyhow::Result<()> {
+    let mut write = |out: &mut out::Buffered, events: &[Arc<Event>]| -> anyhow::Result<()> {
         for event in events {
-            out.write_all(event.to_json().as_bytes())
-                .and_then(|()| out.write_all(b"\n"))
-                .context("cannot write to stdout")?;
+            out.write_all(event.to_json().as_bytes())?;
+            out.write_all(b"\n")?;
             if let Event::Raw(raw) = &**event {
                 if let Some(reason) = &raw.decode_error {
                     undecodable += 1;
@@ -92,12 +83,4 @@ async fn write_events(
         );
     }
     Ok(Outcome::Success)
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| {
-        cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-    })
 }

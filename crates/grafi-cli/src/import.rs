@@ -11,6 +11,10 @@
 //! retried; transient store failures are retried with a bounded backoff; a permanent one
 //! stops the import with the count of what was stored. Recording is idempotent, so running
 //! the same import again is always safe.
+//!
+//! Ctrl-C or SIGTERM stops the import at a batch boundary: the batch being written completes
+//! (or fails) as usual, no other is started, and the summary names the last line fully
+//! handled, to resume after (exit status 130). A second one ends the process at once.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -20,10 +24,12 @@ use anyhow::anyhow;
 use grafi_events::Event;
 use grafi_store::{EventStore, RecordOutcome, StoreError};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::input::{self, Lines, Problem, Report, Verdict};
-use crate::Outcome;
+use crate::interrupt::Interrupt;
+use crate::{outln, Outcome};
 
 /// Attempts of one batch after a transient failure (the first try included).
 const MAX_ATTEMPTS: u32 = 6;
@@ -40,6 +46,66 @@ pub fn parse_flush_after(text: &str) -> Result<Duration, String> {
     crate::migrate::parse_timeout(text).map(|t| t.0.unwrap_or(Duration::ZERO))
 }
 
+/// `--json`: its help, which lists the fields of [`Summary`].
+pub const JSON_HELP: &str = "Print one JSON document on stdout when the import ends (completed, \
+interrupted or stopped by a failure) instead of the summary line (problems still go to \
+stderr; a file or store that cannot be opened prints no document, only the error). Fields:
+  status: \"completed\", \"interrupted\" (Ctrl-C or SIGTERM; exit status 130) or \"failed\" \
+(the error is also on stderr)
+  imported: events stored by this run
+  duplicates: events already stored (same event_id), not stored again
+  invalid: lines reported as not storable (invalid, too long, or refused by the store)
+  last_line: every line up to this one (from 1; 0: none) is handled: stored, a duplicate, \
+blank or reported; `tail -n +<last_line + 1>` is the input left
+  seconds: time taken
+  events_per_second: (imported + duplicates) / seconds
+  error: why the import stopped (\"failed\"), else null
+  problems: the problems shown on stderr (the first 100), each {line, event_id (null when \
+unknown), message}
+  problems_not_listed: reported lines not in problems (all are in --errors FILE)
+  errors_file: the --errors FILE, or null";
+
+/// How an import ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The whole input was handled.
+    Completed,
+    /// Ctrl-C or SIGTERM: stopped at a batch boundary.
+    Interrupted,
+    /// A store failure or an input error stopped it.
+    Failed,
+}
+
+/// `import --json`: one document on stdout when the import ends (field names are stable).
+/// An import that cannot start (the file or the store does not open) prints none.
+#[derive(Debug, Serialize)]
+pub struct Summary<'a> {
+    /// `"completed"`, `"interrupted"` (Ctrl-C or SIGTERM) or `"failed"`.
+    pub status: Status,
+    /// Events stored by this run.
+    pub imported: usize,
+    /// Events already stored (same `event_id`): not stored again.
+    pub duplicates: usize,
+    /// Lines reported as not storable: invalid, too long, or refused by the store.
+    pub invalid: usize,
+    /// Every line up to this one (numbered from 1; 0: none) is handled: stored, counted as a
+    /// duplicate, blank, or reported. `tail -n +<last_line + 1>` is what is left to import.
+    pub last_line: usize,
+    /// Time taken, in seconds.
+    pub seconds: f64,
+    /// `(imported + duplicates) / seconds`.
+    pub events_per_second: f64,
+    /// Why the import stopped when `status` is `"failed"` (password scrubbed), else `null`.
+    pub error: Option<String>,
+    /// The problems shown on stderr (the first 100): `{line, event_id, message}`.
+    pub problems: &'a [Problem],
+    /// Reported lines not listed in `problems` (`--errors FILE` has every one).
+    pub problems_not_listed: usize,
+    /// The `--errors` file, or `null`.
+    pub errors_file: Option<String>,
+}
+
 /// Decoded lines, in input order.
 #[derive(Default)]
 struct Chunk {
@@ -47,6 +113,8 @@ struct Chunk {
     lines: Vec<usize>,
     problems: Vec<Problem>,
     bytes_read: u64,
+    /// Every line up to this one is in this chunk or an earlier one (or blank).
+    last_line: usize,
 }
 
 impl Chunk {
@@ -67,6 +135,8 @@ struct Pending {
 struct Totals {
     outcome: RecordOutcome,
     invalid: usize,
+    /// The first line of the batch whose failure stopped the import.
+    failed_at: Option<usize>,
 }
 
 pub async fn run(
@@ -75,10 +145,13 @@ pub async fn run(
     batch_size: usize,
     flush_after: Duration,
     options: &input::Options,
+    json: bool,
 ) -> anyhow::Result<Outcome> {
+    let interrupt = Interrupt::listen()?;
     let (lines, total_bytes) = Lines::open(path, options.max_line_bytes)?;
     let mut report = Report::new(options.errors.as_deref())?;
     let bar = progress_bar(total_bytes);
+    crate::logging::set_progress(Some(bar.clone()));
     let started = Instant::now();
     let (tx, mut rx) = mpsc::channel::<anyhow::Result<Chunk>>(CHUNKS_AHEAD);
     let source = path.to_owned();
@@ -92,14 +165,34 @@ pub async fn run(
         since: tokio::time::Instant::now(),
     };
     let mut reader_done = false;
+    let mut interrupted = false;
+    // Every line up to this one has been received from the reader.
+    let mut received_through = 0usize;
     loop {
-        // Wait for more only as long as the oldest pending event may wait.
+        if interrupt.is_set() {
+            interrupted = true;
+            break;
+        }
+        // Wait for more only as long as the oldest pending event may wait, and not once the
+        // user asks to stop.
         let next = if pending.events.is_empty() {
-            rx.recv().await
+            tokio::select! {
+                biased;
+                () = interrupt.wait() => {
+                    interrupted = true;
+                    break;
+                }
+                next = rx.recv() => next,
+            }
         } else {
-            match tokio::time::timeout_at(pending.since + flush_after, rx.recv()).await {
-                Ok(next) => next,
-                Err(_) => {
+            tokio::select! {
+                biased;
+                () = interrupt.wait() => {
+                    interrupted = true;
+                    break;
+                }
+                next = rx.recv() => next,
+                () = tokio::time::sleep_until(pending.since + flush_after) => {
                     if let Err(e) =
                         flush(&*store, &mut pending, &mut totals, &mut report, &bar).await
                     {
@@ -130,13 +223,15 @@ pub async fn run(
         }
         totals.invalid += chunk.problems.len();
         bar.set_position(chunk.bytes_read);
+        received_through = received_through.max(chunk.last_line);
         for (event, line) in chunk.events.into_iter().zip(chunk.lines) {
             if pending.events.is_empty() {
                 pending.since = tokio::time::Instant::now();
             }
             pending.events.push(event);
             pending.lines.push(line);
-            if pending.events.len() >= batch_size {
+            // Once a stop is asked for, no batch is started.
+            if pending.events.len() >= batch_size && !interrupt.is_set() {
                 if let Err(e) = flush(&*store, &mut pending, &mut totals, &mut report, &bar).await {
                     failure = Some(e);
                     break;
@@ -148,9 +243,11 @@ pub async fn run(
         }
     }
     // What was read before the input ended or failed is still stored (after a store
-    // failure nothing is pending).
+    // failure nothing is pending), unless the user asked to stop.
     if !pending.events.is_empty() {
-        if let Err(e) = flush(&*store, &mut pending, &mut totals, &mut report, &bar).await {
+        if interrupt.is_set() {
+            interrupted = true;
+        } else if let Err(e) = flush(&*store, &mut pending, &mut totals, &mut report, &bar).await {
             failure.get_or_insert(e);
         }
     }
@@ -161,10 +258,16 @@ pub async fn run(
         let _ = reader.join();
     }
     bar.finish_and_clear();
+    crate::logging::set_progress(None);
     if let Some(note) = report.omitted() {
         eprintln!("{note}");
     }
 
+    let last_line = match (totals.failed_at, pending.lines.first()) {
+        (Some(failed), _) => failed - 1,
+        (None, Some(&first)) => first - 1,
+        (None, None) => received_through,
+    };
     let secs = started.elapsed().as_secs_f64();
     let handled = totals.outcome.recorded + totals.outcome.duplicates;
     let rate = if secs > 0.0 {
@@ -172,20 +275,99 @@ pub async fn run(
     } else {
         0.0
     };
-    println!(
-        "imported {}, duplicates {}, invalid {} in {:.2} s ({:.0} events/s)",
-        totals.outcome.recorded, totals.outcome.duplicates, totals.invalid, secs, rate
-    );
+    let status = match (&failure, interrupted) {
+        (Some(_), _) => Status::Failed,
+        (None, true) => Status::Interrupted,
+        (None, false) => Status::Completed,
+    };
+    let printed = if json {
+        crate::out::json(&Summary {
+            status,
+            imported: totals.outcome.recorded,
+            duplicates: totals.outcome.duplicates,
+            invalid: totals.invalid,
+            last_line,
+            seconds: secs,
+            events_per_second: rate,
+            error: failure
+                .as_ref()
+                .map(|e| crate::logging::scrub(&format!("{e:#}"))),
+            problems: report.shown(),
+            problems_not_listed: report.total() - report.shown().len(),
+            errors_file: report.file().map(|p| p.display().to_string()),
+        })
+    } else {
+        outln!(
+            "imported {}, duplicates {}, invalid {} in {:.2} s ({:.0} events/s)",
+            totals.outcome.recorded,
+            totals.outcome.duplicates,
+            totals.invalid,
+            secs,
+            rate
+        )
+    };
+    if status == Status::Interrupted {
+        eprintln!("{}", resume_hint(path, last_line));
+    }
     let written = report.finish();
     if let Some(e) = failure {
         return Err(e);
     }
+    match printed {
+        // Interrupted: that is what the exit status says, stdout or not.
+        Err(e) if interrupted && crate::out::is_closed(&e) => {}
+        printed => printed?,
+    }
     written?;
-    Ok(if totals.invalid == 0 {
+    Ok(if interrupted {
+        Outcome::Interrupted
+    } else if totals.invalid == 0 {
         Outcome::Success
     } else {
         Outcome::Incomplete
     })
+}
+
+/// What to tell the user after an interruption: what is done, and how to go on.
+fn resume_hint(path: &str, last_line: usize) -> String {
+    let mut hint = String::from("interrupted: stopped at a batch boundary; ");
+    if last_line == 0 {
+        hint.push_str(
+            "no line was fully handled yet. To resume, run the same import again (events \
+             already stored count as duplicates).",
+        );
+        return hint;
+    }
+    let next = last_line + 1;
+    hint.push_str(&format!(
+        "lines 1 to {last_line} are handled (stored, duplicates, blank or reported).\n\
+         To resume, run the same import again (events already stored count as duplicates), \
+         or import only what follows line {last_line}: "
+    ));
+    if path == "-" {
+        hint.push_str(&format!(
+            "the same input through `tail -n +{next}`, into `grafi-store import -`"
+        ));
+    } else {
+        hint.push_str(&format!(
+            "tail -n +{next} {} | grafi-store import -  (with the same --store and options)",
+            shell_quote(path)
+        ));
+    }
+    hint
+}
+
+/// `text` as one shell word.
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// Records the pending events as one batch.
@@ -200,8 +382,20 @@ async fn flush(
     let events = std::mem::replace(&mut pending.events, Vec::with_capacity(capacity));
     let lines = std::mem::replace(&mut pending.lines, Vec::with_capacity(capacity));
     let first_line = lines.first().copied();
+    let last_line = lines.last().copied();
+    let count = events.len();
     match record_batch(store, events, lines, bar).await {
         Ok((outcome, refused)) => {
+            tracing::debug!(
+                target: "grafi_cli",
+                events = count,
+                first_line,
+                last_line,
+                recorded = outcome.recorded,
+                duplicates = outcome.duplicates,
+                refused = refused.len(),
+                "batch written"
+            );
             totals.outcome += outcome;
             totals.invalid += refused.len();
             for problem in &refused {
@@ -216,6 +410,7 @@ async fn flush(
             Ok(())
         }
         Err(e) => {
+            totals.failed_at = first_line;
             let at = first_line.map_or(String::new(), |l| format!(" at line {l}"));
             Err(anyhow!(
                 "import stopped{at}: {e}; {} events were stored before the failure \
@@ -261,9 +456,12 @@ fn read_chunks(
     let max_line_bytes = lines.max_line_bytes();
     let mut chunk = Chunk::default();
     let mut open = true;
+    // The last line judged.
+    let mut judged = 0usize;
     // Hands the chunk over (false once the writer is gone).
-    let send = |chunk: &mut Chunk, bytes_read: u64| {
+    let send = |chunk: &mut Chunk, bytes_read: u64, last_line: usize| {
         chunk.bytes_read = bytes_read;
+        chunk.last_line = last_line;
         let capacity = chunk.events.len();
         let next = Chunk {
             events: Vec::with_capacity(capacity),
@@ -276,7 +474,7 @@ fn read_chunks(
         let next = lines.next_line_with(|bytes_read| {
             // The next read may wait for input: let the writer have what is decoded.
             if open && !chunk.is_empty() {
-                open = send(&mut chunk, bytes_read);
+                open = send(&mut chunk, bytes_read, judged);
             }
         });
         if !open {
@@ -287,7 +485,7 @@ fn read_chunks(
             Ok(None) => break,
             Err(e) => {
                 let bytes_read = lines.bytes_read();
-                if chunk.is_empty() || send(&mut chunk, bytes_read) {
+                if chunk.is_empty() || send(&mut chunk, bytes_read, judged) {
                     let _ = tx.blocking_send(Err(anyhow!("cannot read {source}: {e}")));
                 }
                 return;
@@ -301,16 +499,16 @@ fn read_chunks(
             }
             Verdict::Invalid(problem) => chunk.problems.push(problem),
         }
+        judged = line_no;
         if (chunk.events.len() >= batch_size || chunk.problems.len() >= MAX_PENDING_PROBLEMS)
-            && !send(&mut chunk, lines.bytes_read())
+            && !send(&mut chunk, lines.bytes_read(), judged)
         {
             return;
         }
     }
-    if !chunk.is_empty() {
-        let bytes_read = lines.bytes_read();
-        send(&mut chunk, bytes_read);
-    }
+    // Also when empty: the writer learns where the input ended (trailing blank lines).
+    let bytes_read = lines.bytes_read();
+    send(&mut chunk, bytes_read, judged);
 }
 
 /// Records one batch: drops (and reports) events the store refuses, retries transient

@@ -2,7 +2,8 @@
 //!
 //! Input is never trusted to be small: a line longer than `--max-line-bytes` is skipped
 //! after reading at most that many bytes of it (plus the read buffer), and at most
-//! [`SHOWN_PROBLEMS`] problems are printed (`--errors FILE` keeps them all).
+//! [`SHOWN_PROBLEMS`] problems are printed (`--errors FILE` keeps them all). A UTF-8 byte
+//! order mark at the start of the input (as Notepad and PowerShell write them) is skipped.
 
 use std::fmt;
 use std::fs::File;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use grafi_events::{DecodeError, DecodeErrorKind, Event};
 use grafi_store_core::{validate, Limits, StoreError};
+use serde::Serialize;
 use serde_json::Value;
 
 /// Size of the read buffer.
@@ -36,7 +38,7 @@ pub fn default_max_line_bytes() -> usize {
 
 /// A JSONL source: a file or stdin, read line by line with line numbers.
 pub struct Lines {
-    reader: BufReader<Box<dyn Read + Send>>,
+    reader: BufReader<SkipBom<Box<dyn Read + Send>>>,
     max_line_bytes: usize,
     line_no: usize,
     bytes: u64,
@@ -70,7 +72,7 @@ impl Lines {
 
     fn new(reader: Box<dyn Read + Send>, capacity: usize, max_line_bytes: usize) -> Self {
         Self {
-            reader: BufReader::with_capacity(capacity, reader),
+            reader: BufReader::with_capacity(capacity, SkipBom::new(reader)),
             max_line_bytes,
             line_no: 0,
             bytes: 0,
@@ -164,9 +166,9 @@ impl Lines {
         Ok(Some((self.line_no, line)))
     }
 
-    /// Bytes read so far.
+    /// Bytes read so far (a byte order mark skipped included).
     pub fn bytes_read(&self) -> u64 {
-        self.bytes
+        self.bytes + self.reader.get_ref().skipped()
     }
 
     /// The longest line accepted.
@@ -190,14 +192,105 @@ fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A reader that drops a UTF-8 byte order mark at the start of its input, whatever the
+/// sizes of the reads that deliver it, and passes everything else through.
+struct SkipBom<R> {
+    inner: R,
+    /// The first bytes, while they may still be (the start of) a byte order mark, then
+    /// those of them that are not one, until they are passed on.
+    head: [u8; 3],
+    head_len: usize,
+    head_sent: usize,
+    /// Whether the start of the input has been decided on.
+    decided: bool,
+    skipped: bool,
+}
+
+impl<R: Read> SkipBom<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            head: [0; 3],
+            head_len: 0,
+            head_sent: 0,
+            decided: false,
+            skipped: false,
+        }
+    }
+
+    /// Bytes dropped: 3 after a byte order mark, else 0.
+    fn skipped(&self) -> u64 {
+        if self.skipped {
+            BOM.len() as u64
+        } else {
+            0
+        }
+    }
+}
+
+impl<R: Read> Read for SkipBom<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while !self.decided {
+            if self.head_len == 0 && buf.len() >= BOM.len() {
+                // The usual case: the first read goes straight into the caller's buffer.
+                let n = self.inner.read(buf)?;
+                let start = n.min(BOM.len());
+                if n == 0 || buf[..start] != BOM[..start] {
+                    self.decided = true;
+                    return Ok(n);
+                }
+                if n < BOM.len() {
+                    // The start of a mark, so far: keep it until the rest arrives.
+                    self.head[..n].copy_from_slice(&buf[..n]);
+                    self.head_len = n;
+                    continue;
+                }
+                self.decided = true;
+                self.skipped = true;
+                if n > BOM.len() {
+                    buf.copy_within(BOM.len()..n, 0);
+                    return Ok(n - BOM.len());
+                }
+                break;
+            }
+            // The start of a mark arrived in pieces (or the caller reads a byte at a time):
+            // gather it here until it is whole, or is not one after all.
+            let n = self.inner.read(&mut self.head[self.head_len..])?;
+            self.head_len += n;
+            if n == 0 || self.head[..self.head_len] != BOM[..self.head_len] {
+                self.decided = true;
+            } else if self.head_len == BOM.len() {
+                self.decided = true;
+                self.skipped = true;
+                self.head_len = 0;
+            }
+        }
+        if self.head_sent < self.head_len {
+            let n = buf.len().min(self.head_len - self.head_sent);
+            buf[..n].copy_from_slice(&self.head[self.head_sent..self.head_sent + n]);
+            self.head_sent += n;
+            return Ok(n);
+        }
+        self.inner.read(buf)
+    }
+}
+
 /// A line that cannot be stored, as reported to the user.
-#[derive(Debug, Clone)]
+///
+/// In a `--json` summary: `{"line": N, "event_id": "…" or null, "message": "…"}`.
+#[derive(Debug, Clone, Serialize)]
 pub struct Problem {
+    /// The line's number, from 1.
     pub line: usize,
     /// The event's id when known (the report says "id unknown" otherwise).
     pub event_id: Option<String>,
+    /// What is wrong, as on stderr after `line N: event "…": `.
     pub message: String,
     /// About the line itself (e.g. too long), not about an event in it.
+    #[serde(skip)]
     whole_line: bool,
 }
 
@@ -247,6 +340,8 @@ impl fmt::Display for Problem {
 /// every one to `--errors FILE`.
 pub struct Report {
     total: usize,
+    /// The problems shown on stderr, for a `--json` summary.
+    shown: Vec<Problem>,
     file: Option<(PathBuf, BufWriter<File>)>,
     write_error: Option<io::Error>,
 }
@@ -264,6 +359,7 @@ impl Report {
         };
         Ok(Self {
             total: 0,
+            shown: Vec::new(),
             file,
             write_error: None,
         })
@@ -279,7 +375,21 @@ impl Report {
                 }
             }
         }
-        self.total <= SHOWN_PROBLEMS
+        let show = self.total <= SHOWN_PROBLEMS;
+        if show {
+            self.shown.push(problem.clone());
+        }
+        show
+    }
+
+    /// The problems shown (the first [`SHOWN_PROBLEMS`]).
+    pub fn shown(&self) -> &[Problem] {
+        &self.shown
+    }
+
+    /// The path of the `--errors` file, if any.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_ref().map(|(path, _)| path.as_path())
     }
 
     /// Problems so far.
@@ -584,6 +694,78 @@ mod tests {
         }
         assert_eq!(read_all(b"", 4, 10).0, vec![]);
         assert_eq!(read_all(b"a\n", 4, 10).0, vec![(1, Some("a".to_owned()))]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_skipped() {
+        let line = |n: usize, t: &str| (n, Some(t.to_owned()));
+        for capacity in [1, 2, 3, 4, 64] {
+            // Only at the very start; the line after it is read as usual.
+            assert_eq!(
+                read_all(b"\xEF\xBB\xBF{}\r\n\xEF\xBB\xBFx\n", capacity, 10).0,
+                vec![line(1, "{}"), line(2, "\u{FEFF}x")],
+                "buffer {capacity}"
+            );
+            assert_eq!(
+                read_all(b"\xEF\xBB\xBF", capacity, 10).0,
+                vec![],
+                "buffer {capacity}"
+            );
+            // The start of a mark, or none: passed on as it is.
+            for input in [&b"\xEF\xBB"[..], b"\xEF\xBBx\n", b"\xEFx", b"ab\ncd"] {
+                let mut lines = Lines::new(Box::new(io::Cursor::new(input.to_vec())), capacity, 10);
+                let mut read = Vec::new();
+                while let Some((_, Line::Text(text))) = lines.next_line().unwrap() {
+                    read.push(text.to_vec());
+                }
+                let expected: Vec<&[u8]> = input
+                    .strip_suffix(b"\n")
+                    .unwrap_or(input)
+                    .split(|&b| b == b'\n')
+                    .collect();
+                assert_eq!(read, expected, "{input:?}, buffer {capacity}");
+                assert_eq!(lines.bytes_read(), input.len() as u64);
+            }
+        }
+        // A line that is only a mark is no line at all; the mark counts as read.
+        let mut lines = Lines::new(
+            Box::new(io::Cursor::new(b"\xEF\xBB\xBF\nok".to_vec())),
+            2,
+            10,
+        );
+        assert_eq!(lines.next_line().unwrap(), Some((1, Line::Text(&b""[..]))));
+        assert_eq!(
+            lines.next_line().unwrap(),
+            Some((2, Line::Text(&b"ok"[..])))
+        );
+        assert_eq!(lines.bytes_read(), 6);
+    }
+
+    /// A reader that delivers its input one byte per read.
+    struct Trickle(Vec<u8>, usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match (self.0.get(self.1), buf.first_mut()) {
+                (Some(&b), Some(slot)) => {
+                    *slot = b;
+                    self.1 += 1;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_when_it_arrives_a_byte_at_a_time() {
+        let input = b"\xEF\xBB\xBF{\"a\": 1}\n".to_vec();
+        let mut lines = Lines::new(Box::new(Trickle(input, 0)), 64, 100);
+        assert_eq!(
+            lines.next_line().unwrap(),
+            Some((1, Line::Text(&b"{\"a\": 1}"[..])))
+        );
+        assert_eq!(lines.next_line().unwrap(), None);
     }
 
     #[test]

@@ -1,13 +1,18 @@
 //! `grafi-store`: run a grafi event store without writing Rust.
 //!
-//! Exit status: 0 success; 1 some input line was invalid (import, validate) or the event
-//! asked for does not exist (export --event); 2 usage error; 3 the store or a file failed.
+//! Exit status: 0 success (also when stdout's reader went away, `| head`); 1 some input
+//! line was invalid (import, validate) or the event asked for does not exist (export
+//! --event); 2 usage error; 3 the store or a file failed; 130 import interrupted (Ctrl-C,
+//! SIGTERM).
 
 mod demo;
 mod export;
 mod import;
 mod input;
+mod interrupt;
+mod logging;
 mod migrate;
+mod out;
 mod stats;
 mod timeline;
 mod validate;
@@ -15,25 +20,43 @@ mod validate;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
-use grafi_store::{EventStore, Selection, StoreError, StoreUrl};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
+use grafi_store::{EventStore, Selection, StoreError};
+use serde::Serialize;
 
 /// grafi event store command line: try the store, move events in and out, check a dump.
 ///
 /// The store is chosen by --store, else GRAFI_STORE_URL, else DATABASE_URL, else the
 /// in-memory store (`memory:`, nothing persists). PostgreSQL: postgres://user@host:5432/db.
+/// `demo` never uses DATABASE_URL: only --store or GRAFI_STORE_URL, else memory:.
 #[derive(Debug, Parser)]
 #[command(
     name = "grafi-store",
     version,
-    after_help = "Exit status: 0 success; 1 invalid input lines (import, validate) or no such event \
-                  (export --event); 2 usage error or bad store URL; 3 the store or a file failed."
+    after_help = "Logging goes to stderr: warnings and errors by default (the store's retries, \
+                  connection and pool errors); -v info, -vv debug (grafi's crates), -vvv debug \
+                  (everything, SQL parameters included), -q errors only; without \
+                  -v/-q, RUST_LOG sets the filter (e.g. RUST_LOG=grafi_store_diesel=debug for the \
+                  PostgreSQL store, grafi_cli=debug for this command).\n\n\
+                  Exit status: 0 success (also when the reader of stdout goes away, as with \
+                  `| head`); 1 invalid input lines (import, validate) or no such event \
+                  (export --event); 2 usage error or bad store URL; 3 the store or a file \
+                  failed; 130 import interrupted by Ctrl-C or SIGTERM."
 )]
 struct Cli {
     /// Store URL: `memory:` or `postgres://user[:password]@host[:port]/db`
-    /// [default: $GRAFI_STORE_URL, then $DATABASE_URL, then memory:]
+    /// [default: $GRAFI_STORE_URL, then $DATABASE_URL (not for demo), then memory:]
     #[arg(long, global = true, value_name = "URL")]
     store: Option<String>,
+
+    /// More log output on stderr: -v info, -vv debug (grafi's crates), -vvv debug
+    /// (everything), -vvvv trace (overrides RUST_LOG).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+
+    /// Log errors only (overrides RUST_LOG).
+    #[arg(short, long, global = true)]
+    quiet: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -42,10 +65,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Simulate realistic agent runs, record them, read them back and print a timeline with
-    /// per-request stats.
+    /// per-request stats. Uses the in-memory store unless --store or GRAFI_STORE_URL names
+    /// one (never DATABASE_URL: the demo's events do not belong in an application's database).
     Demo(DemoArgs),
     /// Import a JSONL file of grafi event documents (`-` for stdin). Idempotent: re-running
-    /// after a failure is safe.
+    /// after a failure is safe. Ctrl-C stops at a batch boundary and says where to resume.
     Import(ImportArgs),
     /// Export events as JSONL on stdout, in recording order (topic queries: offset order).
     Export(ExportArgs),
@@ -53,7 +77,7 @@ enum Command {
     /// document, and be storable. Stores nothing.
     Validate(ValidateArgs),
     /// Events by type, conversations, requests, success rate.
-    Stats,
+    Stats(StatsArgs),
     /// Delete every event in the store.
     Clear(ClearArgs),
     /// The table's migrations: `status` (changes nothing), `run` and `revert` (print their
@@ -62,6 +86,24 @@ enum Command {
     /// Least-privilege roles: `--print-sql` prints the SQL for an owner (migrations), a
     /// writer (SELECT, INSERT) and a reader (SELECT) role.
     Roles(RolesArgs),
+    /// Print a shell completion script: `grafi-store completions bash >
+    /// /etc/bash_completion.d/grafi-store`, `… zsh > ~/.zfunc/_grafi-store`, `… fish >
+    /// ~/.config/fish/completions/grafi-store.fish`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+struct StatsArgs {
+    /// One JSON document on stdout (fields: see --help).
+    #[arg(long, long_help = stats::JSON_HELP)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -122,6 +164,9 @@ struct ImportArgs {
     /// pauses, is stored within about this time instead of when the batch fills.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = import::parse_flush_after)]
     flush_after: std::time::Duration,
+    /// One JSON document on stdout when the import ends (fields: see --help).
+    #[arg(long, long_help = import::JSON_HELP)]
+    json: bool,
     #[command(flatten)]
     input: InputArgs,
 }
@@ -187,6 +232,9 @@ struct ValidateArgs {
     /// JSONL file, or `-` for stdin.
     #[arg(value_name = "FILE|-")]
     file: String,
+    /// One JSON document on stdout (fields: see --help).
+    #[arg(long, long_help = validate::JSON_HELP)]
+    json: bool,
     #[command(flatten)]
     input: InputArgs,
 }
@@ -196,6 +244,23 @@ struct ClearArgs {
     /// Confirm: delete every event.
     #[arg(long)]
     yes: bool,
+    /// One JSON document on stdout (fields: see --help).
+    #[arg(long, long_help = CLEAR_JSON_HELP)]
+    json: bool,
+}
+
+/// `clear --json`: its help, which lists the fields of [`ClearSummary`].
+const CLEAR_JSON_HELP: &str = "Print one JSON document on stdout instead of the message. Fields:
+  store: the store URL, password replaced by ***
+  cleared: true (on failure nothing is printed on stdout and the exit status is 3)";
+
+/// `clear --json`: one document on stdout (field names are stable).
+#[derive(Debug, Serialize)]
+struct ClearSummary {
+    /// The store URL, password replaced by `***`.
+    store: String,
+    /// Always `true`: every event was deleted (a failure prints nothing on stdout).
+    cleared: bool,
 }
 
 /// How a command ended when it did not fail outright.
@@ -205,6 +270,8 @@ pub enum Outcome {
     Success,
     /// Invalid input, or nothing found for an exact lookup (exit 1).
     Incomplete,
+    /// Stopped early by Ctrl-C or SIGTERM (exit 130).
+    Interrupted,
 }
 
 const EXIT_INCOMPLETE: u8 = 1;
@@ -213,6 +280,7 @@ const EXIT_FAILURE: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -223,17 +291,15 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let mut scrubber: Option<StoreUrl> = None;
-    let result = runtime.block_on(run(cli, &mut scrubber));
+    let result = runtime.block_on(run(cli));
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Incomplete) => ExitCode::from(EXIT_INCOMPLETE),
+        Ok(Outcome::Interrupted) => ExitCode::from(interrupt::EXIT_INTERRUPTED),
+        // The reader of stdout went away (`| head`): the command stopped there, quietly.
+        Err(e) if out::is_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let text = format!("{e:#}");
-            let text = match &scrubber {
-                Some(url) => url.scrub(&text),
-                None => text,
-            };
+            let text = logging::scrub(&format!("{e:#}"));
             eprintln!("error: {text}");
             match e.downcast_ref::<UsageError>() {
                 Some(_) => ExitCode::from(EXIT_USAGE),
@@ -255,22 +321,33 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-async fn run(cli: Cli, scrubber: &mut Option<StoreUrl>) -> anyhow::Result<Outcome> {
-    if let Command::Validate(args) = &cli.command {
-        // Validation needs no store.
-        return validate::run(&args.file, &args.input.options());
+async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    // Commands that need no store.
+    match &cli.command {
+        Command::Validate(args) => {
+            return validate::run(&args.file, &args.input.options(), args.json)
+        }
+        Command::Roles(args) => return migrate::print_roles(&args.prefix),
+        Command::Completions(args) => return completions(args.shell),
+        Command::Clear(ClearArgs { yes: false, .. }) => {
+            return Err(UsageError(
+                "`clear` deletes every event in the store; add --yes to confirm".into(),
+            )
+            .into())
+        }
+        _ => {}
     }
-    if let Command::Roles(args) = &cli.command {
-        return migrate::print_roles(&args.prefix);
-    }
-    if let Command::Clear(ClearArgs { yes: false }) = &cli.command {
-        return Err(UsageError(
-            "`clear` deletes every event in the store; add --yes to confirm".into(),
-        )
-        .into());
-    }
-    let selection = select(cli.store.as_deref())?;
-    *scrubber = Some(selection.url.clone());
+    let selection = match cli.command {
+        Command::Demo(_) => select_for_demo(cli.store.as_deref())?,
+        _ => select(cli.store.as_deref())?,
+    };
+    logging::set_store(&selection.url);
+    tracing::info!(
+        target: "grafi_cli",
+        store = %selection.url,
+        source = selection.source.describe(),
+        "store selected"
+    );
     if let Command::Migrate(args) = &cli.command {
         let (action, yes, lock_timeout) = match &args.action {
             MigrateAction::Status => (migrate::Action::Status, false, None),
@@ -281,7 +358,7 @@ async fn run(cli: Cli, scrubber: &mut Option<StoreUrl>) -> anyhow::Result<Outcom
     }
     // Reading commands never create or migrate a table: on a big grafi table, migrating
     // rewrites it under an exclusive lock.
-    let writes = !matches!(cli.command, Command::Export(_) | Command::Stats);
+    let writes = !matches!(cli.command, Command::Export(_) | Command::Stats(_));
     let store = open(&selection, writes).await?;
     match cli.command {
         Command::Demo(args) => demo::run(store, &selection, args.conversations as usize).await,
@@ -293,6 +370,7 @@ async fn run(cli: Cli, scrubber: &mut Option<StoreUrl>) -> anyhow::Result<Outcom
                 args.batch_size as usize,
                 args.flush_after,
                 &options,
+                args.json,
             )
             .await
         }
@@ -308,16 +386,68 @@ async fn run(cli: Cli, scrubber: &mut Option<StoreUrl>) -> anyhow::Result<Outcom
             };
             export::run(store, filter).await
         }
-        Command::Stats => stats::run(store, &selection).await,
-        Command::Clear(_) => {
+        Command::Stats(args) => stats::run(store, &selection, args.json).await,
+        Command::Clear(args) => {
             store.clear_events().await.map_err(anyhow::Error::new)?;
-            println!("cleared every event in {}", selection.url);
+            if args.json {
+                out::json(&ClearSummary {
+                    store: selection.url.to_string(),
+                    cleared: true,
+                })?;
+            } else {
+                outln!("cleared every event in {}", selection.url)?;
+            }
             Ok(Outcome::Success)
         }
-        Command::Validate(_) | Command::Migrate(_) | Command::Roles(_) => {
+        Command::Validate(_)
+        | Command::Migrate(_)
+        | Command::Roles(_)
+        | Command::Completions(_) => {
             unreachable!("handled above")
         }
     }
+}
+
+/// `grafi-store completions SHELL`.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<Outcome> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "grafi-store", &mut script);
+    out::bytes(&script)?;
+    Ok(Outcome::Success)
+}
+
+/// The store of `demo`: --store, else GRAFI_STORE_URL, else memory:. Never DATABASE_URL
+/// alone: that is usually an application's own database, no place for simulated events.
+fn select_for_demo(explicit: Option<&str>) -> anyhow::Result<Selection> {
+    let var = grafi_store::GRAFI_STORE_URL;
+    if explicit.is_none() && std::env::var_os(var).is_some_and(|v| v.to_str().is_none()) {
+        return Err(UsageError(format!("{var} is not valid UTF-8")).into());
+    }
+    let selection = grafi_store::select(explicit, |k| {
+        if k == var {
+            std::env::var(k).ok()
+        } else {
+            None
+        }
+    })
+    .map_err(|e| UsageError(e.to_string()))?;
+    if selection.fell_back_to_memory() {
+        let database_url = std::env::var_os(grafi_store::DATABASE_URL)
+            .is_some_and(|v| !v.to_string_lossy().trim().is_empty());
+        if database_url {
+            eprintln!(
+                "note: demo ignores DATABASE_URL (its simulated events do not belong in that \
+                 database): using the in-memory store (memory:), nothing persists; give \
+                 --store or GRAFI_STORE_URL to keep them"
+            );
+        } else {
+            eprintln!(
+                "note: no --store or GRAFI_STORE_URL: using the in-memory store (memory:); \
+                 nothing persists after this command"
+            );
+        }
+    }
+    Ok(selection)
 }
 
 fn select(explicit: Option<&str>) -> anyhow::Result<Selection> {

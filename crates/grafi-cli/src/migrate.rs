@@ -1,11 +1,14 @@
 //! `grafi-store migrate status|run|revert` and `grafi-store roles --print-sql`: the schema
 //! operations a store never does on its own to an existing table.
 
+// Without PostgreSQL support the commands only say so.
+#![cfg_attr(not(feature = "postgres"), allow(dead_code, unused_imports))]
+
 use std::time::{Duration, Instant};
 
 use grafi_store::{Selection, StoreUrl};
 
-use crate::{Outcome, UsageError};
+use crate::{outln, Outcome, UsageError};
 
 /// What to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,9 +82,9 @@ pub async fn run(
 
     let url = postgres_url(selection)?;
     let status = migrate::status(url.expose()).await?;
-    println!("database: {url}");
+    outln!("database: {url}")?;
     match &status.table {
-        Some(table) => println!(
+        Some(table) => outln!(
             "table events: {} rows, {:.1} MB with indexes, id {}, {}",
             match table.estimated_rows {
                 n if n >= 0 => format!("about {n}"),
@@ -94,8 +97,8 @@ pub async fn run(
             } else {
                 "no `extra` column (grafi's own layout)"
             }
-        ),
-        None => println!("table events: none yet"),
+        )?,
+        None => outln!("table events: none yet")?,
     }
     let rows = match status.table.as_ref().map(|t| t.estimated_rows) {
         Some(n) if n >= 0 => format!("about {n} (planner estimate)"),
@@ -103,27 +106,27 @@ pub async fn run(
     };
     match action {
         Action::Status => {
-            println!("applied: {}", list(&status.applied));
-            println!("pending: {}", list(&status.pending));
+            outln!("applied: {}", list(&status.applied))?;
+            outln!("pending: {}", list(&status.pending))?;
             for name in &status.pending {
-                println!("\n{name}\n  run: {}", migrate::plan(name).run);
+                outln!("\n{name}\n  run: {}", migrate::plan(name).run)?;
             }
             Ok(Outcome::Success)
         }
         Action::Run => {
             if status.pending.is_empty() {
-                println!("nothing to do: every migration is applied");
+                outln!("nothing to do: every migration is applied")?;
                 return Ok(Outcome::Success);
             }
-            println!("plan (in this order, each in its own transaction):");
+            outln!("plan (in this order, each in its own transaction):")?;
             for name in &status.pending {
                 let plan = migrate::plan(name);
-                println!("  {name}\n    {}", plan.run);
+                outln!("  {name}\n    {}", plan.run)?;
                 if plan.rewrites_table && status.table.is_some() {
-                    println!("    rows rewritten: {rows}");
+                    outln!("    rows rewritten: {rows}")?;
                 }
             }
-            print_lock_timeout(lock_timeout);
+            print_lock_timeout(lock_timeout)?;
             if !yes {
                 return Err(
                     UsageError("nothing changed: add --yes to apply this plan".into()).into(),
@@ -133,22 +136,22 @@ pub async fn run(
             let applied = migrate::run_pending_migrations(url.expose(), lock_timeout)
                 .await
                 .map_err(|e| lock_hint(e, lock_timeout))?;
-            println!(
+            outln!(
                 "applied {} in {:.1} s: {}",
                 applied.len(),
                 started.elapsed().as_secs_f64(),
                 list(&applied)
-            );
+            )?;
             Ok(Outcome::Success)
         }
         Action::Revert => {
             let Some(last) = status.applied.last() else {
-                println!("nothing to revert: no migration is applied");
+                outln!("nothing to revert: no migration is applied")?;
                 return Ok(Outcome::Success);
             };
             let plan = migrate::plan(last);
-            println!("plan: revert {last}\n    {}", plan.revert);
-            print_lock_timeout(lock_timeout);
+            outln!("plan: revert {last}\n    {}", plan.revert)?;
+            print_lock_timeout(lock_timeout)?;
             if !yes {
                 return Err(UsageError(
                     "nothing changed: add --yes to revert this migration".into(),
@@ -159,11 +162,11 @@ pub async fn run(
             let reverted = migrate::revert_last_migration(url.expose(), lock_timeout)
                 .await
                 .map_err(|e| lock_hint(e, lock_timeout))?;
-            println!(
+            outln!(
                 "reverted in {:.1} s: {}",
                 started.elapsed().as_secs_f64(),
                 reverted.as_deref().unwrap_or("nothing")
-            );
+            )?;
             Ok(Outcome::Success)
         }
     }
@@ -177,14 +180,15 @@ fn list(names: &[String]) -> String {
     }
 }
 
-fn print_lock_timeout(lock_timeout: Option<Duration>) {
+fn print_lock_timeout(lock_timeout: Option<Duration>) -> anyhow::Result<()> {
     match lock_timeout {
-        Some(t) => println!(
+        Some(t) => outln!(
             "each waits at most {t:?} for its lock, then gives up and changes nothing \
              (--lock-timeout)"
-        ),
-        None => println!("each waits for its lock as long as it takes (--lock-timeout 0)"),
+        )?,
+        None => outln!("each waits for its lock as long as it takes (--lock-timeout 0)")?,
     }
+    Ok(())
 }
 
 #[cfg(feature = "postgres")]
@@ -203,7 +207,7 @@ fn lock_hint(error: grafi_store::StoreError, lock_timeout: Option<Duration>) -> 
 pub fn print_roles(prefix: &str) -> anyhow::Result<Outcome> {
     let sql = grafi_store::grafi_store_diesel::roles_sql(prefix)
         .map_err(|e| UsageError(e.to_string()))?;
-    print!("{sql}");
+    crate::out::bytes(sql.as_bytes())?;
     Ok(Outcome::Success)
 }
 

@@ -2,14 +2,46 @@
 
 use std::io::Write;
 
-use crate::input::{self, Lines, Report, Verdict};
-use crate::Outcome;
+use serde::Serialize;
 
-pub fn run(path: &str, options: &input::Options) -> anyhow::Result<Outcome> {
+use crate::input::{self, Lines, Problem, Report, Verdict};
+use crate::{outln, Outcome};
+
+/// `--json`: its help, which lists the fields of [`Summary`].
+pub const JSON_HELP: &str = "Print one JSON document on stdout instead of \"N valid, M invalid\" \
+(problems still go to stderr). Fields:
+  valid: lines that hold a storable event
+  invalid: lines that do not (blank lines are neither)
+  lines: lines read
+  problems: the problems shown on stderr (the first 100), each {line, event_id (null when \
+unknown), message}
+  problems_not_listed: invalid lines not in problems (all are in --errors FILE)
+  errors_file: the --errors FILE, or null";
+
+/// `validate --json`: one document on stdout (field names are stable).
+#[derive(Debug, Default, Serialize)]
+pub struct Summary<'a> {
+    /// Lines that hold a storable event.
+    pub valid: usize,
+    /// Lines that do not (blank lines count as neither).
+    pub invalid: usize,
+    /// Lines read.
+    pub lines: usize,
+    /// The problems shown on stderr (the first 100): `{line, event_id, message}`,
+    /// `event_id` `null` when unknown.
+    pub problems: &'a [Problem],
+    /// Invalid lines not listed in `problems` (`--errors FILE` has every one).
+    pub problems_not_listed: usize,
+    /// The `--errors` file, or `null`.
+    pub errors_file: Option<String>,
+}
+
+pub fn run(path: &str, options: &input::Options, json: bool) -> anyhow::Result<Outcome> {
     let (mut lines, _) = Lines::open(path, options.max_line_bytes)?;
     let mut report = Report::new(options.errors.as_deref())?;
     let max_line_bytes = lines.max_line_bytes();
     let mut valid = 0usize;
+    let mut read = 0usize;
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
     loop {
@@ -24,6 +56,7 @@ pub fn run(path: &str, options: &input::Options) -> anyhow::Result<Outcome> {
             }
         };
         let Some((line_no, line)) = next else { break };
+        read = line_no;
         match input::judge(line_no, line, max_line_bytes, true) {
             Verdict::Blank => {}
             Verdict::Valid(_) => valid += 1,
@@ -37,8 +70,20 @@ pub fn run(path: &str, options: &input::Options) -> anyhow::Result<Outcome> {
     if let Some(note) = report.omitted() {
         let _ = writeln!(err, "{note}");
     }
+    drop(err);
     let invalid = report.total();
-    println!("{valid} valid, {invalid} invalid");
+    if json {
+        crate::out::json(&Summary {
+            valid,
+            invalid,
+            lines: read,
+            problems: report.shown(),
+            problems_not_listed: invalid - report.shown().len(),
+            errors_file: report.file().map(|p| p.display().to_string()),
+        })?;
+    } else {
+        outln!("{valid} valid, {invalid} invalid")?;
+    }
     report.finish()?;
     Ok(if invalid == 0 {
         Outcome::Success

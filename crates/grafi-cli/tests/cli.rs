@@ -15,10 +15,12 @@ fn corpus_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/grafi-0.0.24/events.jsonl")
 }
 
-/// The binary with no store configured in the environment.
+/// The binary with no store configured in the environment, and no `RUST_LOG`.
 fn grafi_store() -> Command {
     let mut cmd = Command::cargo_bin("grafi-store").unwrap();
-    cmd.env_remove("GRAFI_STORE_URL").env_remove("DATABASE_URL");
+    cmd.env_remove("GRAFI_STORE_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG");
     cmd
 }
 
@@ -266,12 +268,20 @@ fn clear_needs_yes_and_export_filters_are_exclusive() {
         .stderr(contains("no event with id \"nope\""));
 }
 
+/// The binary as a `std::process::Command`, with no store or `RUST_LOG` from the
+/// environment.
+fn std_grafi_store() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_grafi-store"));
+    cmd.env_remove("GRAFI_STORE_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
 /// The binary as a child process with piped stdin, stdout and stderr (no store from the
 /// environment), for tests that feed stdin over time.
 fn spawn_grafi_store(args: &[&str]) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_grafi-store"))
-        .env_remove("GRAFI_STORE_URL")
-        .env_remove("DATABASE_URL")
+    std_grafi_store()
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -441,6 +451,524 @@ fn many_bad_lines_show_the_first_hundred_and_file_them_all() {
         assert_eq!(all[..100], shown.lines().take(100).collect::<Vec<_>>()[..]);
         assert!(all[299].starts_with("line 300: event \"bad-300\": invalid JSON"));
     }
+}
+
+// ----------------------------------------------------------------------------------------
+// Operators: closed pipes, logging, JSON, byte order marks, completions, signals.
+
+/// Runs `cmd` with stdout a pipe whose read end is closed before the child starts, so that
+/// its first write to stdout fails (EPIPE), whatever it prints and however fast.
+fn output_with_closed_stdout(cmd: &mut std::process::Command) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// `cmd`'s stdout was closed: it exits 0 and says nothing on stderr.
+fn assert_quiet_success(what: &str, out: &std::process::Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
+    assert_eq!(stderr, "", "{what}");
+}
+
+/// `grafi-store … | head -1` for every command that prints, against the memory store (and
+/// none): a reader that is gone ends the command with success, without a word on stderr.
+#[test]
+fn a_closed_stdout_ends_every_command_quietly_with_success() {
+    let corpus = corpus_path();
+    let corpus = corpus.to_str().unwrap();
+    let commands: &[&[&str]] = &[
+        &["--store", "memory:", "demo", "--conversations", "50"],
+        &["--store", "memory:", "stats"],
+        &["--store", "memory:", "stats", "--json"],
+        &["--store", "memory:", "export"],
+        &["validate", corpus],
+        &["validate", "--json", corpus],
+        &["--store", "memory:", "import", corpus],
+        &["--store", "memory:", "import", "--json", corpus],
+        &["--store", "memory:", "clear", "--yes"],
+        &["--store", "memory:", "clear", "--yes", "--json"],
+        &["roles", "--print-sql"],
+        &["completions", "bash"],
+    ];
+    for args in commands {
+        let out = output_with_closed_stdout(std_grafi_store().args(*args));
+        assert_quiet_success(&args.join(" "), &out);
+    }
+    // Invalid lines are still exit 1 when stdout is open; a closed stdout stops the
+    // command before it has anything left to say.
+    let (file, _) = bad_input();
+    let out = output_with_closed_stdout(std_grafi_store().arg("validate").arg(file.path()));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 4: "));
+}
+
+/// The way a user meets it: the first line of the demo, then the reader goes away.
+#[test]
+fn demo_into_head_exits_0_without_a_panic() {
+    use std::io::BufRead;
+
+    for _ in 0..3 {
+        let mut child = std_grafi_store()
+            .args(["--store", "memory:", "demo", "--conversations", "200"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.starts_with("grafi-store demo"), "{first}");
+        // The reader is dropped: the pipe is closed.
+        let out = child.wait_with_output().unwrap();
+        assert_quiet_success("demo | head -1", &out);
+    }
+}
+
+/// `-v`, `-vv` and `RUST_LOG` log on stderr; stdout holds only the command's output; by
+/// default nothing is logged, and `-q` keeps only errors.
+#[test]
+fn logging_goes_to_stderr_at_the_level_asked_for() {
+    let import = |extra: &[&str], rust_log: Option<&str>| {
+        let mut cmd = grafi_store();
+        if let Some(filter) = rust_log {
+            cmd.env("RUST_LOG", filter);
+        }
+        let out = cmd
+            .args(extra)
+            .args([
+                "--store",
+                "memory:",
+                "import",
+                "--json",
+                "--batch-size",
+                "100",
+            ])
+            .arg(corpus_path())
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {:?}", out));
+        assert_eq!(doc["imported"], 211);
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let stderr = import(&["-v"], None);
+    assert!(
+        stderr.contains(" INFO ") && stderr.contains("store selected"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("DEBUG"), "{stderr}");
+    for (flags, rust_log) in [(&["-vv"][..], None), (&[][..], Some("debug"))] {
+        let stderr = import(flags, rust_log);
+        assert!(
+            stderr.contains(" DEBUG ") && stderr.contains("batch written"),
+            "{flags:?} {rust_log:?}: {stderr}"
+        );
+        assert!(stderr.contains("last_line=211"), "{stderr}");
+    }
+    // A target filter: only this command's own events.
+    let stderr = import(&[], Some("warn,grafi_cli=info"));
+    assert!(stderr.contains("store selected"), "{stderr}");
+    assert!(!stderr.contains("DEBUG"), "{stderr}");
+    assert_eq!(import(&[], None), "");
+    assert_eq!(import(&["-q"], Some("debug")), "", "-q wins over RUST_LOG");
+    grafi_store()
+        .args(["-q", "-v", "stats"])
+        .assert()
+        .code(2)
+        .stderr(contains("cannot be used with"));
+}
+
+/// The fields of a JSON document, in order.
+fn keys(doc: &serde_json::Value) -> Vec<&str> {
+    doc.as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {doc}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// stdout as exactly one JSON document (one line).
+fn one_json_document(stdout: &[u8]) -> serde_json::Value {
+    let text = std::str::from_utf8(stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+const VALIDATE_FIELDS: &[&str] = &[
+    "valid",
+    "invalid",
+    "lines",
+    "problems",
+    "problems_not_listed",
+    "errors_file",
+];
+const IMPORT_FIELDS: &[&str] = &[
+    "status",
+    "imported",
+    "duplicates",
+    "invalid",
+    "last_line",
+    "seconds",
+    "events_per_second",
+    "error",
+    "problems",
+    "problems_not_listed",
+    "errors_file",
+];
+const STATS_FIELDS: &[&str] = &[
+    "store",
+    "events",
+    "undecodable",
+    "by_type",
+    "unknown_types",
+    "first_timestamp",
+    "last_timestamp",
+    "conversations",
+    "requests",
+    "requests_succeeded",
+    "requests_failed",
+    "requests_without_outcome",
+    "success_rate",
+];
+
+/// Every field is named in the command's `--help`.
+fn assert_documented(command: &[&str], fields: &[&str]) {
+    let out = grafi_store()
+        .args(command)
+        .arg("--help")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for field in fields {
+        assert!(
+            help.contains(field),
+            "{command:?} --help lacks {field}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn validate_json_counts_and_lists_the_problems() {
+    assert_documented(&["validate"], VALIDATE_FIELDS);
+    let out = grafi_store()
+        .args(["validate", "--json"])
+        .arg(corpus_path())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let doc = one_json_document(&out.stdout);
+    assert_eq!(keys(&doc), VALIDATE_FIELDS);
+    assert_eq!(
+        doc,
+        serde_json::json!({"valid": 211, "invalid": 0, "lines": 211, "problems": [],
+                           "problems_not_listed": 0, "errors_file": null})
+    );
+
+    let (file, _) = bad_input();
+    let out = grafi_store()
+        .args(["validate", "--json"])
+        .arg(file.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    // Problems are on stderr, as without --json.
+    assert_bad_lines_reported(&String::from_utf8_lossy(&out.stderr));
+    let doc = one_json_document(&out.stdout);
+    assert_eq!((&doc["valid"], &doc["invalid"]), (&5.into(), &4.into()));
+    assert_eq!(doc["lines"], 10);
+    let problems = doc["problems"].as_array().unwrap();
+    let lines: Vec<u64> = problems
+        .iter()
+        .map(|p| p["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [4, 5, 6, 8]);
+    assert_eq!(keys(&problems[0]), ["line", "event_id", "message"]);
+    assert_eq!(problems[0]["event_id"], "broken-1");
+    assert!(problems[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("invalid JSON"));
+    assert_eq!(problems[1]["event_id"], serde_json::Value::Null);
+
+    // Beyond the first 100: counted, and all in --errors FILE.
+    let bad: String = (1..=150)
+        .map(|i| format!("{{\"event_id\": \"bad-{i}\", \"event_type\": \n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let errors = dir.path().join("errors.txt");
+    let out = grafi_store()
+        .args(["validate", "--json", "--errors"])
+        .arg(&errors)
+        .arg("-")
+        .write_stdin(bad)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let doc = one_json_document(&out.stdout);
+    assert_eq!(doc["invalid"], 150);
+    assert_eq!(doc["problems"].as_array().unwrap().len(), 100);
+    assert_eq!(doc["problems_not_listed"], 50);
+    assert_eq!(doc["errors_file"], errors.display().to_string());
+}
+
+#[test]
+fn import_json_is_one_document_with_the_documented_fields() {
+    assert_documented(&["import"], IMPORT_FIELDS);
+    let (file, _) = bad_input();
+    let out = grafi_store()
+        .args([
+            "--store",
+            "memory:",
+            "import",
+            "--json",
+            "--batch-size",
+            "2",
+        ])
+        .arg(file.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_bad_lines_reported(&String::from_utf8_lossy(&out.stderr));
+    let doc = one_json_document(&out.stdout);
+    assert_eq!(keys(&doc), IMPORT_FIELDS);
+    assert_eq!(doc["status"], "completed");
+    assert_eq!(
+        (&doc["imported"], &doc["duplicates"], &doc["invalid"]),
+        (&4.into(), &1.into(), &4.into())
+    );
+    assert_eq!(doc["last_line"], 10);
+    assert!(doc["seconds"].as_f64().unwrap() >= 0.0);
+    assert!(doc["events_per_second"].as_f64().is_some());
+    assert_eq!(doc["error"], serde_json::Value::Null);
+    assert_eq!(doc["problems"].as_array().unwrap().len(), 4);
+    assert_eq!(doc["problems"][2]["line"], 6);
+    assert_eq!(doc["problems_not_listed"], 0);
+    assert_eq!(doc["errors_file"], serde_json::Value::Null);
+
+    // Input that fails while it is read (a directory): "failed", with the error, which
+    // stderr has too (exit 3).
+    let dir = tempfile::tempdir().unwrap();
+    let out = grafi_store()
+        .args(["--store", "memory:", "import", "--json"])
+        .arg(dir.path())
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let doc = one_json_document(&out.stdout);
+    assert_eq!(doc["status"], "failed");
+    let error = doc["error"].as_str().unwrap();
+    assert!(error.starts_with("cannot read "), "{error}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(error),
+        "{doc} {out:?}"
+    );
+}
+
+#[test]
+fn stats_and_clear_json_on_an_empty_store() {
+    assert_documented(&["stats"], STATS_FIELDS);
+    let out = grafi_store()
+        .args(["--store", "memory:", "stats", "--json"])
+        .assert()
+        .success()
+        .stderr("")
+        .get_output()
+        .clone();
+    let doc = one_json_document(&out.stdout);
+    assert_eq!(keys(&doc), STATS_FIELDS);
+    assert_eq!(doc["store"], "memory:");
+    assert_eq!(doc["events"], 0);
+    assert_eq!(doc["by_type"], serde_json::json!({}));
+    assert_eq!(doc["first_timestamp"], serde_json::Value::Null);
+    assert_eq!(doc["success_rate"], serde_json::Value::Null);
+
+    assert_documented(&["clear"], &["store", "cleared"]);
+    let out = grafi_store()
+        .args(["--store", "memory:", "clear", "--yes", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(
+        one_json_document(&out.stdout),
+        serde_json::json!({"store": "memory:", "cleared": true})
+    );
+}
+
+/// A file as Notepad or PowerShell writes it: a UTF-8 byte order mark, CRLF line endings.
+fn corpus_with_bom() -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(b"\xEF\xBB\xBF").unwrap();
+    for line in CORPUS.lines() {
+        write!(file, "{line}\r\n").unwrap();
+    }
+    file.flush().unwrap();
+    file
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_is_skipped() {
+    let file = corpus_with_bom();
+    let bytes = std::fs::read(file.path()).unwrap();
+    grafi_store()
+        .arg("validate")
+        .arg(file.path())
+        .assert()
+        .success()
+        .stdout("211 valid, 0 invalid\n")
+        .stderr("");
+    grafi_store()
+        .args(["validate", "-"])
+        .write_stdin(bytes.clone())
+        .assert()
+        .success()
+        .stdout("211 valid, 0 invalid\n");
+    for input in [Some(file.path()), None] {
+        let mut cmd = grafi_store();
+        cmd.args(["--store", "memory:", "import"]);
+        match input {
+            Some(path) => cmd.arg(path),
+            None => cmd.arg("-").write_stdin(bytes.clone()),
+        };
+        cmd.assert()
+            .success()
+            .stdout(predicate::str::starts_with(
+                "imported 211, duplicates 0, invalid 0 in ",
+            ))
+            .stderr("");
+    }
+}
+
+#[test]
+fn completions_are_generated_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = grafi_store()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stderr("")
+            .get_output()
+            .clone();
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains("import"), "{shell}: {script}");
+        assert!(script.contains("batch-size"), "{shell}");
+    }
+    grafi_store().args(["completions", "tcsh"]).assert().code(2);
+}
+
+/// Sends `signal` (`INT`, `TERM`) to `pid`.
+#[cfg(unix)]
+fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args(["-s", signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -s {signal} {pid}");
+}
+
+/// Waits for `child` to exit, at most `limit`; kills it and fails after that.
+#[cfg(unix)]
+fn wait_at_most(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::Output {
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Lines of `child`'s stderr as they come, on a thread.
+#[cfg(unix)]
+fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a stderr line containing `text`; returns every line seen until then.
+#[cfg(unix)]
+fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, text: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.contains(text);
+                seen.push(line);
+                if found {
+                    return seen;
+                }
+            }
+            Err(_) => panic!("no line with {text:?}; stderr so far: {seen:?}"),
+        }
+    }
+}
+
+/// SIGTERM while `import -` waits for more input: it stops at once with the summary,
+/// exit 130, and names the last line handled and how to resume.
+#[cfg(unix)]
+#[test]
+fn sigterm_while_import_waits_for_input_prints_the_summary_and_exits_130() {
+    let mut child = spawn_grafi_store(&[
+        "--store",
+        "memory:",
+        "-vv",
+        "import",
+        "--batch-size",
+        "211",
+        "-",
+    ]);
+    let lines = stderr_lines(&mut child);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(CORPUS.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    wait_for_line(&lines, "last_line=211");
+    send_signal(child.id(), "TERM");
+    let out = wait_at_most(child, std::time::Duration::from_secs(30));
+    drop(stdin);
+    let stderr: Vec<String> = lines.iter().collect();
+    let stderr = stderr.join("\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("imported 211, duplicates 0, invalid 0 in "),
+        "{stdout}"
+    );
+    assert!(stderr.contains("lines 1 to 211 are handled"), "{stderr}");
+    assert!(stderr.contains("tail -n +212"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 // ----------------------------------------------------------------------------------------
@@ -1336,5 +1864,399 @@ mod postgres {
             })
             .join();
         }
+    }
+
+    /// `| head` on a real store: stats, export and migrate status stop quietly with exit 0
+    /// when the reader is gone; export, whose output is larger than a pipe holds, really
+    /// meets the closed pipe after the first line.
+    #[test]
+    fn postgres_closed_stdout_ends_commands_quietly() {
+        use std::io::BufRead;
+
+        let db = ScratchDb::new();
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        let conversation = corpus_events()[0].conversation_id().to_owned();
+        let commands: &[&[&str]] = &[
+            &["stats"],
+            &["stats", "--json"],
+            &["export"],
+            &["export", "--conversation", &conversation],
+            &["migrate", "status"],
+            &["clear", "--yes"],
+        ];
+        for args in commands {
+            let out =
+                output_with_closed_stdout(std_grafi_store().args(["--store", &db.url]).args(*args));
+            assert_quiet_success(&args.join(" "), &out);
+        }
+        assert_eq!(scalar(&db.url, "SELECT count(*) FROM events"), "0");
+
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        assert!(
+            CORPUS.len() > 4 * 65_536,
+            "the export must outgrow the pipe"
+        );
+        let mut child = std_grafi_store()
+            .args(["--store", &db.url, "export"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        grafi_events::decode_str(first.trim_end()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_quiet_success("export | head -1", &out);
+    }
+
+    /// `-v` and `RUST_LOG=debug` show what the PostgreSQL store does (connecting, the
+    /// table), on stderr, with the password scrubbed; stdout stays one JSON document.
+    #[test]
+    fn postgres_logging_shows_the_store_at_work_without_the_password() {
+        let db = ScratchDb::new();
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        // Trust authentication ignores the password; the store is given one all the same.
+        let url = db.url.replacen("://postgres@", "://postgres:hunter22@", 1);
+        let with_password = url != db.url;
+        for (flags, rust_log) in [
+            (&["-v"][..], None),
+            (&["-vv"][..], None),
+            (&[][..], Some("debug")),
+        ] {
+            let mut cmd = grafi_store();
+            if let Some(filter) = rust_log {
+                cmd.env("RUST_LOG", filter);
+            }
+            let out = cmd
+                .args(flags)
+                .args(["--store", &url, "stats", "--json"])
+                .assert()
+                .success()
+                .get_output()
+                .clone();
+            let doc = one_json_document(&out.stdout);
+            assert_eq!(doc["events"], 211);
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert!(stderr.contains("event store ready"), "{stderr}");
+            assert!(stderr.contains("grafi_store_connect"), "{stderr}");
+            // The driver's debug lines (every statement and its parameters) only when
+            // asked for: RUST_LOG=debug or -vvv, not -vv.
+            let driver = stderr.contains("tokio_postgres::query");
+            assert_eq!(driver, rust_log.is_some(), "{flags:?}: {stderr}");
+            if rust_log.is_some() {
+                assert!(stderr.contains(" DEBUG "), "{stderr}");
+            }
+            if with_password {
+                assert!(!stderr.contains("hunter22"), "{stderr}");
+                assert!(!doc.to_string().contains("hunter22"), "{doc}");
+                assert!(stderr.contains(":***@"), "{stderr}");
+            }
+        }
+    }
+
+    #[test]
+    fn postgres_stats_json_agrees_with_the_corpus() {
+        let db = ScratchDb::new();
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        let out = db
+            .cmd()
+            .args(["stats", "--json"])
+            .assert()
+            .success()
+            .stderr("")
+            .get_output()
+            .clone();
+        let doc = one_json_document(&out.stdout);
+        assert_eq!(keys(&doc), STATS_FIELDS);
+        assert_eq!(doc["events"], 211);
+        assert_eq!(doc["undecodable"], 0);
+        assert_eq!(doc["conversations"], 4);
+        assert_eq!(doc["requests"], 13);
+        assert_eq!(doc["by_type"]["ConsumeFromTopic"], 29);
+        let by_type: u64 = doc["by_type"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(by_type, 211);
+        assert_eq!(doc["unknown_types"], serde_json::json!([]));
+        let outcomes: u64 = [
+            "requests_succeeded",
+            "requests_failed",
+            "requests_without_outcome",
+        ]
+        .iter()
+        .map(|k| doc[*k].as_u64().unwrap())
+        .sum();
+        assert_eq!(outcomes, 13);
+        let rate = doc["success_rate"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&rate), "{rate}");
+        let first = doc["first_timestamp"].as_str().unwrap();
+        let last = doc["last_timestamp"].as_str().unwrap();
+        let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+        assert!(parse(first) <= parse(last), "{first} {last}");
+        assert!(first.ends_with('Z'), "{first}");
+        assert!(doc["store"].as_str().unwrap().starts_with("postgres"));
+    }
+
+    /// Ctrl-C in the middle of a large import: the batch being written completes, no other
+    /// starts; the summary counts exactly what is in the table, names the last line handled
+    /// (exit 130), and importing what follows that line completes the table.
+    #[cfg(unix)]
+    #[test]
+    fn sigint_during_a_large_import_stops_at_a_batch_boundary() {
+        let db = ScratchDb::new();
+        let dir = tempfile::tempdir().unwrap();
+        let total = 20_000;
+        let file = events_file(&dir, total);
+        let child = std_grafi_store()
+            .args(["--store", &db.url, "import", "--json", "--batch-size", "20"])
+            .arg(&file)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "nothing was stored"
+            );
+            if scalar(&db.url, "to_regclass('events') IS NOT NULL") == "true"
+                && scalar(&db.url, "SELECT count(*) > 0 FROM events") == "true"
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        send_signal(child.id(), "INT");
+        let out = wait_at_most(child, std::time::Duration::from_secs(60));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        let doc = one_json_document(&out.stdout);
+        assert_eq!(keys(&doc), IMPORT_FIELDS);
+        assert_eq!(doc["status"], "interrupted");
+        let imported = doc["imported"].as_u64().unwrap() as usize;
+        let stored: usize = scalar(&db.url, "SELECT count(*) FROM events")
+            .parse()
+            .unwrap();
+        assert_eq!(stored, imported, "the summary counts what is committed");
+        assert!(imported > 0 && imported < total, "{imported}");
+        // Every line is a new valid event: the lines handled are the events stored.
+        assert_eq!(doc["last_line"], imported);
+        assert_eq!(
+            (&doc["duplicates"], &doc["invalid"]),
+            (&0.into(), &0.into())
+        );
+        assert!(
+            stderr.contains(&format!("tail -n +{} ", imported + 1)),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+
+        // Resuming after the last line handled stores the rest, nothing twice.
+        let rest: String = std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .skip(imported)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        db.cmd()
+            .args(["import", "-"])
+            .write_stdin(rest)
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with(format!(
+                "imported {}, duplicates 0, invalid 0 in ",
+                total - imported
+            )));
+        assert_eq!(
+            scalar(&db.url, "SELECT count(*) FROM events"),
+            total.to_string()
+        );
+    }
+
+    /// Holds an ACCESS EXCLUSIVE lock on `events` from another connection until dropped:
+    /// writes wait for it.
+    #[cfg(unix)]
+    struct TableLock {
+        release: Option<std::sync::mpsc::Sender<()>>,
+        holder: Option<std::thread::JoinHandle<()>>,
+    }
+
+    #[cfg(unix)]
+    impl TableLock {
+        fn take(db: &ScratchDb) -> Self {
+            let (release, released) = std::sync::mpsc::channel::<()>();
+            let (held, is_held) = std::sync::mpsc::channel::<()>();
+            let url = db.url.clone();
+            let holder = std::thread::spawn(move || {
+                block_on(async move {
+                    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+                    conn.batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                        .await
+                        .unwrap();
+                    held.send(()).unwrap();
+                    let _ = released.recv();
+                    conn.batch_execute("COMMIT").await.unwrap();
+                })
+            });
+            is_held.recv().unwrap();
+            Self {
+                release: Some(release),
+                holder: Some(holder),
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    impl Drop for TableLock {
+        fn drop(&mut self) {
+            drop(self.release.take());
+            if let Some(holder) = self.holder.take() {
+                let _ = holder.join();
+            }
+        }
+    }
+
+    /// Waits until a session of `db` other than the lock holder waits for a lock.
+    #[cfg(unix)]
+    fn wait_for_a_blocked_writer(db: &ScratchDb) {
+        let started = std::time::Instant::now();
+        while scalar(
+            &db.url,
+            "SELECT count(*) > 0 FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ) != "true"
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "no write is waiting for the lock"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// `import -` of `lines` (5 a batch), started and waiting for its batch to be written
+    /// behind a table lock.
+    #[cfg(unix)]
+    fn import_behind_a_lock(
+        db: &ScratchDb,
+        lines: &[&str],
+    ) -> (
+        std::process::Child,
+        std::process::ChildStdin,
+        std::sync::mpsc::Receiver<String>,
+        TableLock,
+    ) {
+        let mut child = spawn_grafi_store(&[
+            "--store",
+            &db.url,
+            "-v",
+            "import",
+            "--json",
+            "--batch-size",
+            "5",
+            "-",
+        ]);
+        let stderr = stderr_lines(&mut child);
+        // The store is open (and the signals taken over) before the table is locked.
+        wait_for_line(&stderr, "event store ready");
+        let lock = TableLock::take(db);
+        let mut stdin = child.stdin.take().unwrap();
+        for line in lines {
+            writeln!(stdin, "{line}").unwrap();
+        }
+        stdin.flush().unwrap();
+        wait_for_a_blocked_writer(db);
+        (child, stdin, stderr, lock)
+    }
+
+    /// After Ctrl-C the batch being written is not abandoned: it completes once the
+    /// database lets it, and the summary counts it. A second Ctrl-C does not wait.
+    #[cfg(unix)]
+    #[test]
+    fn ctrl_c_lets_the_batch_in_flight_complete_and_a_second_one_exits_at_once() {
+        let db = ScratchDb::new();
+        db.cmd()
+            .args(["migrate", "run", "--yes"])
+            .assert()
+            .success();
+        let corpus: Vec<&str> = CORPUS.lines().collect();
+
+        let (child, stdin, stderr, lock) = import_behind_a_lock(&db, &corpus[..5]);
+        send_signal(child.id(), "INT");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let mut child = child;
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import left its batch behind"
+        );
+        drop(lock);
+        let out = wait_at_most(child, std::time::Duration::from_secs(30));
+        drop(stdin);
+        let stderr: String = stderr.iter().collect::<Vec<_>>().join("\n");
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        let doc = one_json_document(&out.stdout);
+        assert_eq!(doc["status"], "interrupted");
+        assert_eq!(doc["imported"], 5);
+        assert_eq!(doc["last_line"], 5);
+        assert!(stderr.contains("lines 1 to 5 are handled"), "{stderr}");
+        assert_eq!(scalar(&db.url, "SELECT count(*) FROM events"), "5");
+
+        let (child, stdin, stderr, lock) = import_behind_a_lock(&db, &corpus[5..10]);
+        send_signal(child.id(), "INT");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        send_signal(child.id(), "INT");
+        // It exits while the lock is still held.
+        let out = wait_at_most(child, std::time::Duration::from_secs(10));
+        drop(stdin);
+        let stderr: String = stderr.iter().collect::<Vec<_>>().join("\n");
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        assert!(stderr.contains("interrupted again"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        drop(lock);
+        // The batch in flight may or may not have been stored, as the message says.
+        let stored = scalar(&db.url, "SELECT count(*) FROM events");
+        assert!(stored == "5" || stored == "10", "{stored}");
+    }
+
+    /// `demo` never writes into the database DATABASE_URL names (it says so, once); with
+    /// GRAFI_STORE_URL or --store it does.
+    #[test]
+    fn demo_ignores_database_url() {
+        let db = ScratchDb::new();
+        let out = grafi_store()
+            .env("DATABASE_URL", &db.url)
+            .args(["demo", "--conversations", "2"])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("store memory:"), "{stdout}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("demo ignores DATABASE_URL"), "{stderr}");
+        assert!(!stderr.contains(&db.name), "{stderr}");
+        assert_eq!(
+            scalar(&db.url, "to_regclass('events') IS NULL"),
+            "true",
+            "the demo touched DATABASE_URL's database"
+        );
+
+        grafi_store()
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+            .env("GRAFI_STORE_URL", &db.url)
+            .args(["demo", "--conversations", "2"])
+            .assert()
+            .success()
+            .stdout(contains("events stay in the store"))
+            .stderr("");
+        assert_eq!(scalar(&db.url, "SELECT count(*) FROM events"), "81");
     }
 }
