@@ -22,7 +22,8 @@
 //! assert_eq!(event.conversation_id(), "c1");
 //! assert_eq!(event.to_json(), line);
 //! ```
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod context;
 mod decode;

@@ -12,7 +12,8 @@
 //! suite (the contract, bad input, concurrency and a model-based test) through four macros,
 //! `conformance_suite!`, `bad_input_suite!`, `concurrency_suite!` and `model_suite!`; the
 //! `grafi_store_core::conformance` module documents them, with a complete test file.
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod error;
 mod store;

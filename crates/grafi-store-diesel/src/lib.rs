@@ -27,7 +27,8 @@
 //! let everything = store.get_events().await?;
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 #[macro_use]
 mod retry;

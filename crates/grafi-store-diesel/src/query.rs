@@ -45,7 +45,7 @@ const INSERT_SQL_COLUMNS_NO_EXTRA: &str = "INSERT INTO events \
 const INSERT_SQL_TAIL: &str = " ON CONFLICT (event_id) DO NOTHING";
 
 impl InsertChunk {
-    pub fn new(rows: Vec<NewRow>, with_extra: bool) -> Self {
+    pub(crate) fn new(rows: Vec<NewRow>, with_extra: bool) -> Self {
         let n = rows.len();
         let mut chunk = InsertChunk {
             event_id: Vec::with_capacity(n),
@@ -74,12 +74,12 @@ impl InsertChunk {
 
 impl InsertChunk {
     /// Rows in the chunk.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.event_id.len()
     }
 
     /// Bytes of text in the chunk, as [`NewRow::size`] counts them.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         let total = |column: &[String]| column.iter().map(String::len).sum::<usize>();
         total(&self.event_id)
             + total(&self.conversation_id)
@@ -92,7 +92,7 @@ impl InsertChunk {
     }
 
     /// Moves `other`'s rows after this chunk's.
-    pub fn append(&mut self, mut other: InsertChunk) {
+    pub(crate) fn append(&mut self, mut other: InsertChunk) {
         self.event_id.append(&mut other.event_id);
         self.conversation_id.append(&mut other.conversation_id);
         self.assistant_request_id
@@ -107,7 +107,7 @@ impl InsertChunk {
 
 impl InsertChunk {
     /// The chunk's row as a plain `VALUES` insert, if it holds exactly one.
-    pub fn single_row(&self) -> Option<InsertOne<'_>> {
+    pub(crate) fn single_row(&self) -> Option<InsertOne<'_>> {
         if self.len() != 1 {
             return None;
         }
@@ -115,7 +115,7 @@ impl InsertChunk {
     }
 
     /// Row `at` of the chunk as a plain `VALUES` insert.
-    pub fn row(&self, at: usize) -> Option<InsertOne<'_>> {
+    pub(crate) fn row(&self, at: usize) -> Option<InsertOne<'_>> {
         Some(InsertOne {
             event_id: self.event_id.get(at)?,
             conversation_id: self.conversation_id.get(at)?,
@@ -151,7 +151,7 @@ pub(crate) struct InsertOne<'a> {
 
 impl InsertOne<'_> {
     /// The row's event id.
-    pub fn event_id(&self) -> &str {
+    pub(crate) fn event_id(&self) -> &str {
         self.event_id
     }
 }

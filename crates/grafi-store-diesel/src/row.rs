@@ -54,7 +54,7 @@ pub(crate) struct NewRow {
 
 impl NewRow {
     /// Approximate bytes sent for this row, for chunking.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.event_id.len()
             + self.conversation_id.len()
             + self.assistant_request_id.len()
@@ -427,7 +427,7 @@ impl StoredRow {
 
     /// The event: decoded by the registry, or kept raw (with the reason) when it does not
     /// decode. Never fails: one odd row must not make its neighbours unreadable.
-    pub fn into_event(self, registry: &EventRegistry) -> Event {
+    pub(crate) fn into_event(self, registry: &EventRegistry) -> Event {
         if let Some(event) = self.decode_fast(registry) {
             return event;
         }

@@ -24,7 +24,8 @@
 //! assert_eq!(store.get_conversation_events("conv-1").await.unwrap().len(), 1);
 //! # }) }
 //! ```
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod id_index;
 mod index;

@@ -43,7 +43,8 @@
 //! assert_eq!(store.get_agent_events("req-1").await?.len(), 2);
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod url;
 
