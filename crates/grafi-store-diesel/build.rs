@@ -1,4 +1,4 @@
 // The migrations are embedded with `diesel_migrations::embed_migrations!`; rebuild when they change.
 fn main() {
-    println!("cargo:rerun-if-changed=../../migrations");
+    println!("cargo:rerun-if-changed=migrations");
 }

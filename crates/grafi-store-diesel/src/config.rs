@@ -9,8 +9,9 @@ use grafi_store_core::{Limits, StoreError};
 
 use crate::conninfo::ConnectionSettings;
 
-/// How a [`DieselEventStore`] connects and behaves: set through [`DieselEventStore::builder`],
-/// read back with [`DieselEventStore::config`] (fields are private so that adding one is not
+/// How a [`DieselEventStore`](crate::DieselEventStore) connects and behaves: set through
+/// [`DieselEventStore::builder`](crate::DieselEventStore::builder), read back with
+/// [`DieselEventStore::config`](crate::DieselEventStore::config) (fields are private so that adding one is not
 /// a breaking change).
 ///
 /// Defaults: 10 connections, 5 s to get a connection, a 30 s deadline on every call, a 20 s
@@ -185,7 +186,7 @@ impl fmt::Debug for DieselStoreConfig {
     }
 }
 
-/// Builds a [`DieselEventStore`].
+/// Builds a [`DieselEventStore`](crate::DieselEventStore).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), grafi_store_core::StoreError> {

@@ -1,6 +1,6 @@
 //! The embedded migrations (`/migrations`): what each does to a live table, and running them.
 //!
-//! Connecting runs them only to create a missing table ([`create_missing_table`]); on a table
+//! Connecting runs them only to create a missing table; on a table
 //! that exists they are an explicit operation ([`status`], [`run_pending_migrations`],
 //! [`revert_last_migration`]; `grafi-store migrate`), because the second one rewrites the
 //! table under an `ACCESS EXCLUSIVE` lock.
@@ -27,8 +27,9 @@ use crate::connect::Connect;
 use crate::conninfo::ConnectionSettings;
 use crate::error::{from_diesel, Access};
 
-/// The migrations in the repository's `migrations/` folder, compiled in.
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+/// The migrations in the repository's `migrations/` folder, compiled in. The crate's
+/// `migrations` is a symlink to that folder, so the published package carries them.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Key of the advisory lock held while migrating ("grafi-rs").
 const LOCK_KEY: i64 = 0x6772_6166_692d_7273;
