@@ -226,7 +226,8 @@ mod tests {
 
     #[test]
     fn restyling_keeps_every_utf16_unit_and_refuses_what_is_not_json() {
-        let text = "[\"\\uD800\", \"\\udc00x\", \"\\ud83d\\ude00\", \"\\u0041\\/\", \"\u{7f}é\", 1.50e+3]";
+        let text =
+            "[\"\\uD800\", \"\\udc00x\", \"\\ud83d\\ude00\", \"\\u0041\\/\", \"\u{7f}é\", 1.50e+3]";
         assert_eq!(
             restyle(text).unwrap(),
             r#"["\ud800", "\udc00x", "\ud83d\ude00", "A/", "\u007f\u00e9", 1.50e+3]"#

@@ -145,7 +145,8 @@ impl CopyWriter {
     /// stopped new batches): each is taken and marked broken, so the pool drops it.
     pub(crate) async fn close_idle(&self) {
         for _ in 0..self.pool.state().idle_connections {
-            match tokio::time::timeout(std::time::Duration::from_millis(50), self.pool.get()).await {
+            match tokio::time::timeout(std::time::Duration::from_millis(50), self.pool.get()).await
+            {
                 Ok(Ok(mut conn)) => conn.clean = false,
                 _ => break,
             }

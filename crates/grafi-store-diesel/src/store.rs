@@ -152,8 +152,6 @@ impl DieselEventStore {
         self.inner.copy.is_some()
     }
 
-
-
     /// Rows → events. Decoding is CPU work (JSON parsing) done after the query finished, so
     /// large results are split: half is decoded on tokio's blocking pool while this task
     /// decodes the other half, using a second core instead of leaving it idle.
@@ -566,11 +564,8 @@ impl EventStore for DieselEventStore {
         }
         // Each idle connection, taken and marked broken, is dropped by the pool.
         for _ in 0..inner.pool.state().idle_connections {
-            let taken = tokio::time::timeout(
-                std::time::Duration::from_millis(50),
-                inner.pool.get(),
-            )
-            .await;
+            let taken =
+                tokio::time::timeout(std::time::Duration::from_millis(50), inner.pool.get()).await;
             match taken {
                 Ok(Ok(pooled)) => drop(crate::retry::Checkout {
                     pooled,

@@ -509,10 +509,17 @@ async fn ping_pool_status_and_a_graceful_close() {
             .map(|_| ()),
         store.ping().await,
     ] {
-        assert!(matches!(refused, Err(StoreError::Closed { .. })), "{refused:?}");
+        assert!(
+            matches!(refused, Err(StoreError::Closed { .. })),
+            "{refused:?}"
+        );
     }
     drop(locker);
-    assert_eq!(in_flight.await.unwrap().unwrap(), 3, "the call in flight finished");
+    assert_eq!(
+        in_flight.await.unwrap().unwrap(),
+        3,
+        "the call in flight finished"
+    );
     closing.await.unwrap().unwrap();
     let mut open = u32::MAX;
     for _ in 0..100 {

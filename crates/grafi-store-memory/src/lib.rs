@@ -182,7 +182,9 @@ mod tests {
         store.close().await.unwrap();
         assert!(matches!(
             clone.get_events().await,
-            Err(StoreError::Closed { operation: "get_events" })
+            Err(StoreError::Closed {
+                operation: "get_events"
+            })
         ));
         assert!(matches!(clone.ping().await, Err(StoreError::Closed { .. })));
         store.close().await.unwrap();
