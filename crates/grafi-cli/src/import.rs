@@ -175,32 +175,20 @@ pub async fn run(
         }
         // Wait for more only as long as the oldest pending event may wait, and not once the
         // user asks to stop.
-        let next = if pending.events.is_empty() {
-            tokio::select! {
-                biased;
-                () = interrupt.wait() => {
-                    interrupted = true;
-                    break;
-                }
-                next = rx.recv() => next,
+        let waiting = !pending.events.is_empty();
+        let next = tokio::select! {
+            biased;
+            () = interrupt.wait() => {
+                interrupted = true;
+                break;
             }
-        } else {
-            tokio::select! {
-                biased;
-                () = interrupt.wait() => {
-                    interrupted = true;
+            next = rx.recv() => next,
+            () = tokio::time::sleep_until(pending.since + flush_after), if waiting => {
+                if let Err(e) = flush(&*store, &mut pending, &mut totals, &mut report, &bar).await {
+                    failure = Some(e);
                     break;
                 }
-                next = rx.recv() => next,
-                () = tokio::time::sleep_until(pending.since + flush_after) => {
-                    if let Err(e) =
-                        flush(&*store, &mut pending, &mut totals, &mut report, &bar).await
-                    {
-                        failure = Some(e);
-                        break;
-                    }
-                    continue;
-                }
+                continue;
             }
         };
         let chunk = match next {

@@ -1620,22 +1620,8 @@ mod postgres {
         let file_before = scalar(&db.url, file_of);
         assert_eq!(scalar(&db.url, id_type), "integer");
 
-        // The long reader, on a thread of its own, until told to stop.
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let (ready, is_ready) = std::sync::mpsc::channel::<()>();
-        let url = db.url.clone();
-        let reader = std::thread::spawn(move || {
-            block_on(async move {
-                let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
-                conn.batch_execute("BEGIN; SELECT count(*) FROM events")
-                    .await
-                    .unwrap();
-                ready.send(()).unwrap();
-                let _ = stopped.recv();
-                conn.batch_execute("COMMIT").await.unwrap();
-            })
-        });
-        is_ready.recv().unwrap();
+        // The long reader, until dropped.
+        let reader = HeldTransaction::open(&db, "BEGIN; SELECT count(*) FROM events");
 
         let dir = tempfile::tempdir().unwrap();
         let file = events_file(&dir, 1000);
@@ -1674,8 +1660,7 @@ mod postgres {
         assert_eq!(scalar(&db.url, file_of), file_before);
         assert_eq!(scalar(&db.url, id_type), "integer");
 
-        stop.send(()).unwrap();
-        reader.join().unwrap();
+        drop(reader);
         let started = std::time::Instant::now();
         // (The first migration, a no-op on grafi's table, may already be recorded by the
         // attempt that gave up: it needs no lock.)
@@ -2080,26 +2065,22 @@ mod postgres {
         );
     }
 
-    /// Holds an ACCESS EXCLUSIVE lock on `events` from another connection until dropped:
-    /// writes wait for it.
-    #[cfg(unix)]
-    struct TableLock {
+    /// A transaction of another connection, opened with `begin` (e.g. a lock, or a long
+    /// read) and held on a thread of its own until dropped, then committed.
+    struct HeldTransaction {
         release: Option<std::sync::mpsc::Sender<()>>,
         holder: Option<std::thread::JoinHandle<()>>,
     }
 
-    #[cfg(unix)]
-    impl TableLock {
-        fn take(db: &ScratchDb) -> Self {
+    impl HeldTransaction {
+        fn open(db: &ScratchDb, begin: &'static str) -> Self {
             let (release, released) = std::sync::mpsc::channel::<()>();
             let (held, is_held) = std::sync::mpsc::channel::<()>();
             let url = db.url.clone();
             let holder = std::thread::spawn(move || {
                 block_on(async move {
                     let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
-                    conn.batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
-                        .await
-                        .unwrap();
+                    conn.batch_execute(begin).await.unwrap();
                     held.send(()).unwrap();
                     let _ = released.recv();
                     conn.batch_execute("COMMIT").await.unwrap();
@@ -2111,10 +2092,14 @@ mod postgres {
                 holder: Some(holder),
             }
         }
+
+        /// An ACCESS EXCLUSIVE lock on `events`: writes wait for it.
+        fn lock_table(db: &ScratchDb) -> Self {
+            Self::open(db, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        }
     }
 
-    #[cfg(unix)]
-    impl Drop for TableLock {
+    impl Drop for HeldTransaction {
         fn drop(&mut self) {
             drop(self.release.take());
             if let Some(holder) = self.holder.take() {
@@ -2151,7 +2136,7 @@ mod postgres {
         std::process::Child,
         std::process::ChildStdin,
         std::sync::mpsc::Receiver<String>,
-        TableLock,
+        HeldTransaction,
     ) {
         let mut child = spawn_grafi_store(&[
             "--store",
@@ -2166,7 +2151,7 @@ mod postgres {
         let stderr = stderr_lines(&mut child);
         // The store is open (and the signals taken over) before the table is locked.
         wait_for_line(&stderr, "event store ready");
-        let lock = TableLock::take(db);
+        let lock = HeldTransaction::lock_table(db);
         let mut stdin = child.stdin.take().unwrap();
         for line in lines {
             writeln!(stdin, "{line}").unwrap();
