@@ -469,6 +469,24 @@ fn output_with_closed_stdout(cmd: &mut std::process::Command) -> std::process::O
 }
 
 /// `cmd`'s stdout was closed: it exits 0 and says nothing on stderr.
+/// Runs the binary, reads the first line of its stdout, then closes the pipe (as `| head -1`
+/// does) and waits for it to end.
+fn first_line_then_close(args: &[&str]) -> (String, std::process::Output) {
+    use std::io::BufRead;
+    let mut child = std_grafi_store()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here: the pipe is closed.
+    (first, child.wait_with_output().unwrap())
+}
+
 fn assert_quiet_success(what: &str, out: &std::process::Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{what}: {stderr}");
@@ -511,22 +529,10 @@ fn a_closed_stdout_ends_every_command_quietly_with_success() {
 /// The way a user meets it: the first line of the demo, then the reader goes away.
 #[test]
 fn demo_into_head_exits_0_without_a_panic() {
-    use std::io::BufRead;
-
     for _ in 0..3 {
-        let mut child = std_grafi_store()
-            .args(["--store", "memory:", "demo", "--conversations", "200"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        let (first, out) =
+            first_line_then_close(&["--store", "memory:", "demo", "--conversations", "200"]);
         assert!(first.starts_with("grafi-store demo"), "{first}");
-        // The reader is dropped: the pipe is closed.
-        let out = child.wait_with_output().unwrap();
         assert_quiet_success("demo | head -1", &out);
     }
 }
@@ -1856,8 +1862,6 @@ mod postgres {
     /// meets the closed pipe after the first line.
     #[test]
     fn postgres_closed_stdout_ends_commands_quietly() {
-        use std::io::BufRead;
-
         let db = ScratchDb::new();
         db.cmd().arg("import").arg(corpus_path()).assert().success();
         let conversation = corpus_events()[0].conversation_id().to_owned();
@@ -1881,18 +1885,8 @@ mod postgres {
             CORPUS.len() > 4 * 65_536,
             "the export must outgrow the pipe"
         );
-        let mut child = std_grafi_store()
-            .args(["--store", &db.url, "export"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        let (first, out) = first_line_then_close(&["--store", &db.url, "export"]);
         grafi_events::decode_str(first.trim_end()).unwrap();
-        let out = child.wait_with_output().unwrap();
         assert_quiet_success("export | head -1", &out);
     }
 
