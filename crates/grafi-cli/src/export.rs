@@ -44,7 +44,7 @@ async fn write_events(
                 if let Some(reason) = &raw.decode_error {
                     undecodable += 1;
                     if undecodable <= UNDECODABLE_SHOWN {
-                        eprintln!("exported as stored, does not decode: {reason}");
+                        crate::errln!("exported as stored, does not decode: {reason}");
                     }
                 }
             }
@@ -71,13 +71,13 @@ async fn write_events(
         Filter::Event(id) => match store.get_event(&id).await? {
             Some(event) => write(out, &[event])?,
             None => {
-                eprintln!("no event with id {:?}", crate::input::shorten(&id, 80));
+                crate::errln!("no event with id {:?}", crate::input::shorten(&id, 80));
                 return Ok(Outcome::Incomplete);
             }
         },
     }
     if undecodable > 0 {
-        eprintln!(
+        crate::errln!(
             "{undecodable} events do not decode and were exported exactly as stored \
              (see docs/reliability.md)"
         );

@@ -206,7 +206,7 @@ pub async fn run(
         };
         for problem in &chunk.problems {
             if report.add(problem) {
-                bar.suspend(|| eprintln!("{problem}"));
+                bar.suspend(|| crate::errln!("{problem}"));
             }
         }
         totals.invalid += chunk.problems.len();
@@ -248,7 +248,7 @@ pub async fn run(
     bar.finish_and_clear();
     crate::logging::set_progress(None);
     if let Some(note) = report.omitted() {
-        eprintln!("{note}");
+        crate::errln!("{note}");
     }
 
     let last_line = match (totals.failed_at, pending.lines.first()) {
@@ -295,7 +295,7 @@ pub async fn run(
         )
     };
     if status == Status::Interrupted {
-        eprintln!("{}", resume_hint(path, last_line));
+        crate::errln!("{}", resume_hint(path, last_line));
     }
     let written = report.finish();
     if let Some(e) = failure {
@@ -388,7 +388,7 @@ async fn flush(
             totals.invalid += refused.len();
             for problem in &refused {
                 if report.add(problem) {
-                    bar.suspend(|| eprintln!("{problem}"));
+                    bar.suspend(|| crate::errln!("{problem}"));
                 }
             }
             bar.set_message(format!(
@@ -533,7 +533,7 @@ async fn record_batch(
                     .saturating_mul(1 << (attempt - 1))
                     .min(MAX_BACKOFF);
                 bar.suspend(|| {
-                    eprintln!(
+                    crate::errln!(
                         "warning: {e}; retrying in {:.1} s (attempt {}/{MAX_ATTEMPTS})",
                         backoff.as_secs_f64(),
                         attempt + 1

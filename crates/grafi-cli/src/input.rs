@@ -195,6 +195,15 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 /// The UTF-8 byte order mark.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// What to do with UTF-16 input (PowerShell 5's `>` writes it).
+const UTF16_HINT: &str = "the input is UTF-16 (it starts with a UTF-16 byte order mark); \
+     convert it to UTF-8 first, e.g. `iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8.jsonl`";
+
+/// Whether `start` is a UTF-16 byte order mark (little or big endian).
+fn is_utf16_bom(start: &[u8]) -> bool {
+    start == b"\xFF\xFE" || start == b"\xFE\xFF"
+}
+
 /// A reader that drops a UTF-8 byte order mark at the start of its input, whatever the
 /// sizes of the reads that deliver it, and passes everything else through.
 struct SkipBom<R> {
@@ -238,6 +247,9 @@ impl<R: Read> Read for SkipBom<R> {
                 // The usual case: the first read goes straight into the caller's buffer.
                 let n = self.inner.read(buf)?;
                 let start = n.min(BOM.len());
+                if n >= 2 && is_utf16_bom(&buf[..2]) {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, UTF16_HINT));
+                }
                 if n == 0 || buf[..start] != BOM[..start] {
                     self.decided = true;
                     return Ok(n);
@@ -445,6 +457,9 @@ pub fn check_line(line: usize, bytes: &[u8], round_trip: bool) -> Verdict {
     };
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
+        Err(_) if line == 1 && bytes.len() >= 2 && is_utf16_bom(&bytes[..2]) => {
+            return problem(None, UTF16_HINT.to_owned())
+        }
         Err(e) => {
             return problem(
                 None,

@@ -23,7 +23,7 @@ impl Interrupt {
             tracing::info!(target: "grafi_cli", "interrupted: stopping at the next batch boundary");
             let _ = tx.send(true);
             signals.next().await;
-            eprintln!(
+            crate::errln!(
                 "interrupted again: exiting now; the batch being written may or may not be \
                  stored (running the same import again is safe)"
             );

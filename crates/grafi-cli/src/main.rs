@@ -287,7 +287,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::errln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
@@ -300,7 +300,7 @@ fn main() -> ExitCode {
         Err(e) if out::is_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let text = logging::scrub(&format!("{e:#}"));
-            eprintln!("error: {text}");
+            crate::errln!("error: {text}");
             match e.downcast_ref::<UsageError>() {
                 Some(_) => ExitCode::from(EXIT_USAGE),
                 None => ExitCode::from(EXIT_FAILURE),
@@ -435,13 +435,13 @@ fn select_for_demo(explicit: Option<&str>) -> anyhow::Result<Selection> {
         let database_url = std::env::var_os(grafi_store::DATABASE_URL)
             .is_some_and(|v| !v.to_string_lossy().trim().is_empty());
         if database_url {
-            eprintln!(
+            crate::errln!(
                 "note: demo ignores DATABASE_URL (its simulated events do not belong in that \
                  database): using the in-memory store (memory:), nothing persists; give \
                  --store or GRAFI_STORE_URL to keep them"
             );
         } else {
-            eprintln!(
+            crate::errln!(
                 "note: no --store or GRAFI_STORE_URL: using the in-memory store (memory:); \
                  nothing persists after this command"
             );
@@ -457,7 +457,7 @@ fn select(explicit: Option<&str>) -> anyhow::Result<Selection> {
     }
     .map_err(|e| UsageError(e.to_string()))?;
     if selection.fell_back_to_memory() {
-        eprintln!(
+        crate::errln!(
             "note: no --store, GRAFI_STORE_URL or DATABASE_URL: using the in-memory store \
              (memory:); nothing persists after this command"
         );

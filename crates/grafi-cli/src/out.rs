@@ -73,6 +73,16 @@ macro_rules! outln {
     };
 }
 
+/// `eprintln!` for a stderr that may be closed (`grafi-store import x 2>&1 | head -1`): a
+/// message that cannot be written is dropped, where `eprintln!` would panic.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Stdout with a large buffer, for output written in bulk (`export`).
 pub struct Buffered {
     inner: BufWriter<io::StdoutLock<'static>>,

@@ -526,6 +526,70 @@ fn a_closed_stdout_ends_every_command_quietly_with_success() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 4: "));
 }
 
+/// `2>&1 | head -1`: stderr is the closed pipe too. Problems (stderr) and the summary
+/// (stdout) then go nowhere, and no command panics (exit 101) on it.
+#[cfg(unix)]
+#[test]
+fn a_closed_stderr_is_no_panic_either() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    for i in 0..5000 {
+        writeln!(file, "{{\"broken\": {i}").unwrap();
+    }
+    let bin = env!("CARGO_BIN_EXE_grafi-store");
+    let path = file.path().to_str().unwrap();
+    for command in ["validate", "import"] {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "'{bin}' --store memory: {command} '{path}' 2>&1 | head -1 >/dev/null; \
+                 echo \"${{PIPESTATUS[0]}}\""
+            ))
+            .env_remove("GRAFI_STORE_URL")
+            .env_remove("DATABASE_URL")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let status = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(
+            status == "0" || status == "1",
+            "{command} 2>&1 | head -1: exit {status}, {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A UTF-16 file (PowerShell 5's `>` writes them) stops at once with how to convert it,
+/// instead of a problem on every line.
+#[test]
+fn utf16_input_says_how_to_convert_it() {
+    let line = CORPUS.lines().next().unwrap();
+    let mut bytes = vec![0xFF, 0xFE];
+    for unit in format!("{line}\r\n{line}\r\n").encode_utf16() {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(&bytes).unwrap();
+    for command in ["validate", "import"] {
+        let out = grafi_store()
+            .args(["--store", "memory:", command])
+            .arg(file.path())
+            .assert()
+            .failure()
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("UTF-16") && stderr.contains("iconv"),
+            "{stderr}"
+        );
+        assert_eq!(
+            stderr.lines().filter(|l| l.contains("UTF-16")).count(),
+            1,
+            "{stderr}"
+        );
+    }
+}
+
 /// The way a user meets it: the first line of the demo, then the reader goes away.
 #[test]
 fn demo_into_head_exits_0_without_a_panic() {
