@@ -55,9 +55,14 @@ fn parse_duration(text: &str) -> Result<Option<Duration>, String> {
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" | "" => Duration::from_secs(n),
-        "m" | "min" => Duration::from_secs(n * 60),
+        "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
         _ => return Err(format!("`{text}`: use ms, s or m")),
     };
+    // Far beyond any use, and no arithmetic on instants overflows.
+    const MAX: Duration = Duration::from_secs(24 * 60 * 60);
+    if d > MAX {
+        return Err(format!("`{text}`: at most a day (1440m)"));
+    }
     Ok(Some(d))
 }
 
@@ -232,5 +237,12 @@ mod tests {
         assert_eq!(parse_duration("0"), Ok(None));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5h").is_err());
+        assert_eq!(
+            parse_duration("1440m"),
+            Ok(Some(Duration::from_secs(86_400)))
+        );
+        for too_long in ["1441m", "18446744073709551615s", "18446744073709551615m"] {
+            assert!(parse_duration(too_long).is_err(), "{too_long}");
+        }
     }
 }

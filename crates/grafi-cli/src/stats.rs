@@ -96,18 +96,12 @@ pub async fn run(
             match &**event {
                 Event::AssistantRespond(_) => request.responded = true,
                 Event::AssistantFailed(_) => request.failed = true,
-                Event::Raw(raw) if raw.decode_error.is_some() => {
-                    undecodable += 1;
-                    // `infinity` and its kin are no point in time.
-                    if raw
-                        .decode_error
-                        .as_ref()
-                        .is_some_and(|e| e.path == "timestamp")
-                    {
-                        continue;
-                    }
-                }
+                Event::Raw(raw) if raw.decode_error.is_some() => undecodable += 1,
                 _ => {}
+            }
+            // `infinity` and its kin (years Python cannot read) are no point in the span.
+            if !event.timestamp().python_can_read_back() {
+                continue;
             }
             let t = event.utc();
             span = Some(match span {

@@ -300,9 +300,13 @@ impl Event {
         crate::python_json::encode(self)
     }
 
-    /// The document as a JSON value.
+    /// The document as a JSON value. A raw event's members held as JSON text (which no
+    /// `Value` can hold) stay strings here; [`to_json`](Self::to_json) writes them as JSON.
     pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
+        match self {
+            Event::Raw(r) if !r.json_text_members.is_empty() => Value::Object(r.document.clone()),
+            other => serde_json::to_value(other).unwrap_or(Value::Null),
+        }
     }
 
     /// `event_context` as JSON text (grafi's formatting), for stores that keep it in a column.

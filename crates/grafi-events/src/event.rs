@@ -577,6 +577,33 @@ pub struct RawEvent {
 }
 
 impl RawEvent {
+    /// A document kept whole, with its timestamp (which a caller may have read from elsewhere,
+    /// e.g. a store's column) and why it did not decode. The id, type, request and
+    /// conversation are read out of the document (empty where it lacks them as strings).
+    pub fn from_document(
+        document: Map<String, Value>,
+        timestamp: Timestamp,
+        decode_error: Option<DecodeError>,
+    ) -> Self {
+        let text =
+            |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or_default().to_owned();
+        Self {
+            event_id: text(document.get("event_id")),
+            event_type: text(document.get("event_type")),
+            assistant_request_id: text(document.get("assistant_request_id")),
+            conversation_id: text(
+                document
+                    .get("event_context")
+                    .and_then(|c| c.get("invoke_context"))
+                    .and_then(|c| c.get("conversation_id")),
+            ),
+            timestamp,
+            document,
+            decode_error,
+            json_text_members: Vec::new(),
+        }
+    }
+
     /// Whether `document[key]` is JSON text to be written as it is (see
     /// [`json_text_members`](Self::json_text_members)).
     pub fn is_json_text(&self, key: &str) -> bool {

@@ -219,7 +219,8 @@ impl EventRegistry {
     ///
     /// It clones the document to keep it for the fallback; a caller that can rebuild the
     /// document cheaply (as the PostgreSQL store can, from its row) should call
-    /// [`decode_map`](Self::decode_map) and, on error, [`raw_event`].
+    /// [`decode_map`](Self::decode_map) and, on error, keep it raw itself
+    /// ([`raw_event`], or [`RawEvent::from_document`]).
     pub fn decode_map_lenient(&self, doc: Map<String, Value>) -> Result<Event, DecodeError> {
         match self.decode_map(doc.clone()) {
             Ok(event) => Ok(event),
@@ -238,32 +239,15 @@ pub fn raw_event(
         Some(other) => Err(wrong_type(key.to_owned(), "string", other)),
         None => Err(DecodeError::new(key, DecodeErrorKind::Missing)),
     };
-    let event_id = required("event_id")?;
-    let event_type = required("event_type")?;
+    required("event_id")?;
+    required("event_type")?;
     let timestamp = Timestamp::parse(&required("timestamp")?).map_err(|mut e| {
         e.path = "timestamp".into();
         e
     })?;
-    let assistant_request_id = document
-        .get("assistant_request_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let conversation_id = document
-        .get("event_context")
-        .and_then(|c| c.get("invoke_context"))
-        .and_then(|c| c.get("conversation_id"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    Ok(Event::Raw(RawEvent {
-        event_id,
-        event_type,
-        assistant_request_id,
-        conversation_id,
-        timestamp,
+    Ok(Event::Raw(RawEvent::from_document(
         document,
+        timestamp,
         decode_error,
-        json_text_members: Vec::new(),
-    }))
+    )))
 }

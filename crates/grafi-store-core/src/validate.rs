@@ -251,6 +251,7 @@ fn indexed_topic_name(event: &Event) -> Option<std::borrow::Cow<'_, str>> {
 /// use grafi_store_core::validate::fits_numeric;
 /// assert!(fits_numeric("1e131071") && fits_numeric("0e200000") && fits_numeric("1e-16383"));
 /// assert!(!fits_numeric("1e131072") && !fits_numeric("1e-16384") && !fits_numeric("10e131071"));
+/// assert!(!fits_numeric("0e1073741823"));
 /// ```
 pub fn fits_numeric(text: &str) -> bool {
     const MAX_SCALE: i64 = 16_383;
@@ -270,6 +271,11 @@ pub fn fits_numeric(text: &str) -> bool {
         ),
         None => (unsigned, 0),
     };
+    // PostgreSQL refuses an exponent this large before it looks at the digits (zero too).
+    const MAX_EXPONENT: i64 = i32::MAX as i64 / 2;
+    if exponent.abs() >= MAX_EXPONENT {
+        return false;
+    }
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let frac_len = i64::try_from(frac.len()).unwrap_or(i64::MAX / 2);
     if frac_len.saturating_sub(exponent) > MAX_SCALE {

@@ -18,7 +18,7 @@
 //! JSONB normalises `event_context` (key order, `1e+20` → `100000000000000000000`,
 //! `-0.0` → `0.0`); that is the one difference a read can show.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use diesel::pg::data_types::PgTimestamp;
 use grafi_events::{
     DecodeError, DecodeErrorKind, Event, EventRegistry, RawEvent, StoredParts, Timestamp,
@@ -350,21 +350,21 @@ impl StoredRow {
     }
 
     /// The `timestamp` column as an event timestamp: grafi's text for the instant, or, for a
-    /// value no instant here can hold, PostgreSQL's text and the reason.
+    /// value grafi's Python cannot read (`infinity`, a year outside 1–9999, which PostgreSQL
+    /// holds from 4713 BC to 294276 AD), PostgreSQL's instant as text and the reason.
     fn column_timestamp(&self) -> Result<Timestamp, (Timestamp, DecodeErrorKind)> {
-        match self.instant() {
-            Some(utc) => Ok(canonical_timestamp(utc)),
-            None => {
-                let text = pg_timestamp_text(self.timestamp.0);
-                let nearest = if self.timestamp.0 < 0 {
-                    DateTime::<Utc>::MIN_UTC
-                } else {
-                    DateTime::<Utc>::MAX_UTC
-                };
-                let reason = DecodeErrorKind::InvalidTimestamp(text.clone());
-                Err((Timestamp::unrepresentable(text, nearest), reason))
-            }
+        let instant = self.instant();
+        if let Some(utc) = instant.filter(|utc| (1..=9999).contains(&utc.year())) {
+            return Ok(canonical_timestamp(utc));
         }
+        let text = pg_timestamp_text(self.timestamp.0);
+        let nearest = instant.unwrap_or(if self.timestamp.0 < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        });
+        let reason = DecodeErrorKind::InvalidTimestamp(text.clone());
+        Err((Timestamp::unrepresentable(text, nearest), reason))
     }
 
     /// The document the row holds: grafi's columns, then what `extra` kept.
@@ -440,7 +440,7 @@ impl StoredRow {
         if self.extra.is_some() {
             return None;
         }
-        let timestamp = canonical_timestamp(self.instant()?);
+        let timestamp = self.column_timestamp().ok()?;
         registry.decode_parts_fast(StoredParts {
             event_id: &self.event_id,
             event_type: &self.event_type,
@@ -470,12 +470,11 @@ impl StoredRow {
         }
     }
 
-    /// The row kept whole as a raw event, with the reason it is not a typed one.
+    /// The row kept whole as a raw event, with the reason it is not a typed one. Its id and
+    /// type are the columns' (`extra` never overrides them).
     fn raw(&self, rebuilt: Rebuilt) -> Event {
-        let doc = rebuilt.doc;
-        let text =
-            |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or_default().to_owned();
-        let timestamp = match doc
+        let timestamp = match rebuilt
+            .doc
             .get("timestamp")
             .and_then(Value::as_str)
             .map(Timestamp::parse)
@@ -483,20 +482,10 @@ impl StoredRow {
             Some(Ok(ts)) => ts,
             _ => self.column_timestamp().unwrap_or_else(|(ts, _)| ts),
         };
-        Event::Raw(RawEvent {
-            event_id: self.event_id.clone(),
-            event_type: self.event_type.clone(),
-            assistant_request_id: text(doc.get("assistant_request_id")),
-            conversation_id: text(
-                doc.get("event_context")
-                    .and_then(|c| c.get("invoke_context"))
-                    .and_then(|c| c.get("conversation_id")),
-            ),
-            timestamp,
-            decode_error: rebuilt.problem.map(|e| e.with_event_id(&self.event_id)),
-            json_text_members: rebuilt.json_text,
-            document: doc,
-        })
+        let reason = rebuilt.problem.map(|e| e.with_event_id(&self.event_id));
+        let mut raw = RawEvent::from_document(rebuilt.doc, timestamp, reason);
+        raw.json_text_members = rebuilt.json_text;
+        Event::Raw(raw)
     }
 }
 

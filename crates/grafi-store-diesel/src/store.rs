@@ -203,6 +203,7 @@ impl DieselEventStore {
         &self,
         error: StoreError,
         encoded: &std::sync::Mutex<Encoded>,
+        deadline: tokio::time::Instant,
     ) -> StoreError {
         if !crate::refused::sqlstate(&error).is_some_and(|s| crate::refused::blames_a_row(&s)) {
             return error;
@@ -211,22 +212,29 @@ impl DieselEventStore {
             let mut guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
             std::mem::take(&mut guard.chunks)
         };
-        let Ok(pooled) = self.inner.pool.get().await else {
-            return error;
+        // Within the call's own deadline: finding the row is part of the call.
+        let probe = async {
+            let pooled = self.inner.pool.get().await.ok()?;
+            let mut checkout = crate::retry::Checkout {
+                pooled,
+                clean: false,
+            };
+            let found = crate::refused::find(&mut checkout.pooled, &chunks).await;
+            checkout.clean = true;
+            found
         };
-        let mut checkout = crate::retry::Checkout {
-            pooled,
-            clean: false,
-        };
-        let deadline = tokio::time::Instant::now() + self.inner.config.call_timeout;
-        let probe = crate::refused::find(&mut checkout.pooled, &chunks);
         match tokio::time::timeout_at(deadline, probe).await {
-            Ok(found) => {
-                checkout.clean = true;
-                found.unwrap_or(error)
-            }
-            Err(_) => error,
+            Ok(Some(invalid)) => invalid,
+            _ => error,
         }
+    }
+
+    /// Refuses `operation` once the store is closed.
+    fn ensure_open(&self, operation: &'static str) -> Result<(), StoreError> {
+        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(StoreError::Closed { operation });
+        }
+        Ok(())
     }
 }
 
@@ -242,11 +250,7 @@ impl EventStore for DieselEventStore {
         );
         let started = Instant::now();
         let result = async {
-            if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
-                return Err(StoreError::Closed {
-                    operation: "record_events",
-                });
-            }
+            self.ensure_open("record_events")?;
             if events.is_empty() {
                 return Ok(RecordOutcome::default());
             }
@@ -352,7 +356,7 @@ impl EventStore for DieselEventStore {
             match (invalid, result) {
                 (Some(invalid), _) => Err(invalid),
                 (None, Ok(recorded)) => Ok(outcome(total, recorded)),
-                (None, Err(error)) => Err(self.pin_refused_row(error, encoded).await),
+                (None, Err(error)) => Err(self.pin_refused_row(error, encoded, deadline).await),
             }
         }
         .instrument(span.clone())
@@ -413,6 +417,7 @@ impl EventStore for DieselEventStore {
             rows = tracing::field::Empty
         );
         async {
+            self.ensure_open("get_events_page")?;
             let after_id = after.map(cursor::id_after);
             if limit == 0 {
                 return Ok(EventPage::new(Vec::new(), after));
@@ -489,6 +494,7 @@ impl EventStore for DieselEventStore {
     ) -> Result<Vec<Arc<Event>>, StoreError> {
         let span = tracing::info_span!("get_topic_events", topic_name = %shorten(topic_name), offsets = offsets.len(), rows = tracing::field::Empty);
         async {
+            self.ensure_open("get_topic_events")?;
             if offsets.is_empty() {
                 return Ok(Vec::new());
             }
@@ -510,9 +516,7 @@ impl EventStore for DieselEventStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(StoreError::Closed { operation: "ping" });
-        }
+        self.ensure_open("ping")?;
         let inner = &self.inner;
         let attempt = async {
             let pooled = inner.pool.get().await.map_err(|e| inner.pool_error(e))?;
@@ -546,7 +550,8 @@ impl EventStore for DieselEventStore {
     }
 
     /// Refuses every later call (on every clone), waits up to the call deadline for calls in
-    /// flight to give their connections back, then closes the idle connections.
+    /// flight to give their connections back, then closes the idle connections. With
+    /// `min_idle` set, the pool opens that many again, idle, until the store is dropped.
     async fn close(&self) -> Result<(), StoreError> {
         let inner = &self.inner;
         inner

@@ -58,6 +58,16 @@ fn hostile_rows() -> Vec<Hostile> {
             ..row("1000003", "ts-beyond-chrono")
         },
         Hostile {
+            timestamp: "'10000-01-01 00:00:00'",
+            raw_path: Some("timestamp"),
+            ..row("1000013", "ts-year-10000")
+        },
+        Hostile {
+            timestamp: "'0044-03-15 12:00:00 BC'",
+            raw_path: Some("timestamp"),
+            ..row("1000014", "ts-before-christ")
+        },
+        Hostile {
             extra: "'\"a string\"'",
             raw_path: Some("extra"),
             ..row("1000004", "extra-string")

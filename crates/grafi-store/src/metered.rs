@@ -96,10 +96,6 @@ fn error_kind(error: &StoreError) -> &'static str {
 
 #[async_trait]
 impl EventStore for Metered {
-    async fn record_event(&self, event: Event) -> Result<RecordOutcome, StoreError> {
-        self.record_events(vec![event]).await
-    }
-
     async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError> {
         let started = Instant::now();
         let result = self.inner.record_events(events).await;

@@ -130,8 +130,7 @@ pub mod __macro_support {
 
     /// The store a fixture derefs to, as an `Arc<dyn EventStore>` that owns the fixture, for
     /// the scenarios that share the store with spawned tasks; the fixture drops with the last
-    /// clone. It forwards the calls the scenarios make (record, read, clear); any other trait
-    /// method keeps its default.
+    /// clone. It forwards every method of the trait.
     pub fn shared_store<F>(fixture: F) -> Arc<dyn EventStore>
     where
         F: Deref + Send + Sync + 'static,
