@@ -76,6 +76,7 @@ impl Envelope {
     /// The envelope as [`EventMeta`], keeping every field nobody took.
     pub(crate) fn finish(self, context: Fields, data_rest: Map<String, Value>) -> EventMeta {
         EventMeta {
+            dialect: crate::dialect::Dialect::V0_0_24,
             assistant_request_id: self
                 .assistant_request_id
                 .unwrap_or_else(|| self.invoke_context.assistant_request_id.clone()),
@@ -99,6 +100,7 @@ impl Envelope {
     /// The envelope of a custom event: its payload owns `event_context` and `data`.
     pub(crate) fn finish_custom(self) -> EventMeta {
         EventMeta {
+            dialect: crate::dialect::Dialect::V0_0_24,
             assistant_request_id: self
                 .assistant_request_id
                 .unwrap_or_else(|| self.invoke_context.assistant_request_id.clone()),

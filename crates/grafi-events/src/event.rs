@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::context::InvokeContext;
+use crate::dialect::Dialect;
 use crate::error::DecodeError;
 use crate::event_type::EventType;
 use crate::message::{Message, MessageList};
@@ -135,6 +136,16 @@ impl Event {
             Event::Custom(e) => &mut e.meta,
             Event::Raw(_) => return None,
         })
+    }
+
+    /// The wire format the event is written in: `None` for a user-registered type (whose
+    /// payload writes its own fields) and for a raw document that shows neither format.
+    pub fn dialect(&self) -> Option<Dialect> {
+        match self {
+            Event::Raw(r) => Dialect::of_document(&r.document),
+            Event::Custom(_) => None,
+            other => other.meta().map(|m| m.dialect),
+        }
     }
 
     /// The event id.

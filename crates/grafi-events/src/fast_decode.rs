@@ -388,6 +388,7 @@ impl MetaParts {
     /// The same defaults as the general path's `Envelope::finish`.
     fn finish(self, invoke_context: InvokeContext) -> EventMeta {
         EventMeta {
+            dialect: crate::dialect::Dialect::V0_0_24,
             assistant_request_id: self
                 .assistant_request_id
                 .unwrap_or_else(|| invoke_context.assistant_request_id.clone()),

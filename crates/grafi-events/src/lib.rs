@@ -27,6 +27,7 @@
 
 mod context;
 mod decode;
+mod dialect;
 mod encode;
 mod error;
 mod event;
@@ -41,6 +42,7 @@ mod registry;
 mod timestamp;
 
 pub use context::InvokeContext;
+pub use dialect::{Dialect, UnknownDialect};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use event::{CustomEvent, CustomPayload, Event, RawEvent};
 pub use event_type::{EventType, UnknownEventType};

@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 
 use crate::context::InvokeContext;
+use crate::dialect::Dialect;
 use crate::message::MessageList;
 use crate::timestamp::Timestamp;
 
@@ -29,6 +30,8 @@ pub struct EventMeta {
     pub invoke_context: InvokeContext,
     /// Fields the model does not know, kept so nothing is dropped.
     pub unknown: UnknownFields,
+    /// The wire format the event is written in (the one it was read in).
+    pub dialect: Dialect,
 }
 
 impl EventMeta {
@@ -41,6 +44,7 @@ impl EventMeta {
             timestamp: Timestamp::now(),
             invoke_context,
             unknown: UnknownFields::default(),
+            dialect: Dialect::default(),
         }
     }
 }
