@@ -90,6 +90,19 @@ pub enum InvalidReason {
         /// The missing column.
         column: &'static str,
     },
+    /// The event is written in the other grafi dialect than the table holds: a grafi service of
+    /// that version reading the table could not decode it, and the formats cannot be converted
+    /// without inventing or dropping data.
+    #[error(
+        "the event is a grafi {event} document, but this table holds grafi {table} documents \
+         (point the writer at a table of its own dialect)"
+    )]
+    WrongDialect {
+        /// The event's dialect.
+        event: grafi_events::Dialect,
+        /// The table's.
+        table: grafi_events::Dialect,
+    },
 }
 
 /// An event-store failure.
