@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use grafi_events::{Content, Event, Message, MessageList};
+use grafi_events::{Content, Event, Message, MessageList, Payload};
 use serde_json::Value;
 
 use crate::input::shorten;
@@ -301,11 +301,13 @@ fn describe(event: &Event) -> (String, String) {
     if let Some((_, phase, _, name)) = component(event) {
         let what = match phase {
             Phase::Invoke => match event {
-                Event::AssistantInvoke(e) => last_message(&e.input_data, "←"),
+                Event::AssistantInvoke(e) => payload_messages(&e.input_data)
+                    .map(|m| last_message(m, "←"))
+                    .unwrap_or_default(),
                 _ => String::new(),
             },
-            Phase::Respond => event
-                .output_messages()
+            Phase::Respond => output_payload(event)
+                .and_then(payload_messages)
                 .map(|m| last_message(m, "→"))
                 .unwrap_or_default(),
             Phase::Failed => format!(
@@ -330,6 +332,24 @@ fn describe(event: &Event) -> (String, String) {
 }
 
 /// The last message of a list, as `← "text"`, `→ get_weather(…)` or `→ tool result`.
+fn output_payload(event: &Event) -> Option<&Payload> {
+    match event {
+        Event::AssistantRespond(e) | Event::WorkflowRespond(e) | Event::ToolRespond(e) => {
+            Some(&e.output_data)
+        }
+        Event::NodeRespond(e) => Some(&e.output_data),
+        _ => None,
+    }
+}
+
+/// The messages a payload carries; for consumed topic events (grafi 0.0.36's answers), the
+/// last one's.
+fn payload_messages(payload: &Payload) -> Option<&MessageList> {
+    payload
+        .messages()
+        .or_else(|| payload.consumed()?.last().map(|c| &c.data))
+}
+
 fn last_message(list: &MessageList, arrow: &str) -> String {
     let Ok(messages) = list.decode() else {
         return String::new();

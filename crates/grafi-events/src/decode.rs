@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::context::InvokeContext;
+use crate::dialect::Dialect;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::Event;
 use crate::event_type::EventType;
@@ -10,6 +11,7 @@ use crate::fields::{join, wrong_type, Fields};
 use crate::message::MessageList;
 use crate::model::*;
 use crate::timestamp::Timestamp;
+use crate::wire::{context_layout, data_shape, has_error_details, Ctx, Family, Shape};
 
 /// The envelope of a document, taken apart; the family decoders take their fields from
 /// `context` and `data`, then [`Envelope::finish`] keeps whatever is left.
@@ -24,6 +26,7 @@ pub(crate) struct Envelope {
     pub(crate) context: Fields,
     pub(crate) data: Value,
     base: String,
+    dialect: Dialect,
 }
 
 impl Envelope {
@@ -53,6 +56,7 @@ impl Envelope {
             e
         })?;
         let mut context = top.take_object("event_context")?;
+        let dialect = Dialect::of_context(context.as_map()).unwrap_or_default();
         let invoke_context = InvokeContext::decode(context.take_object("invoke_context")?)?;
         let data = top.take_value("data")?;
         Ok(Self {
@@ -66,7 +70,13 @@ impl Envelope {
             context,
             data,
             base: base.to_owned(),
+            dialect,
         })
+    }
+
+    /// The dialect the document's `event_context` is written in.
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     pub(crate) fn data_path(&self) -> String {
@@ -76,7 +86,7 @@ impl Envelope {
     /// The envelope as [`EventMeta`], keeping every field nobody took.
     pub(crate) fn finish(self, context: Fields, data_rest: Map<String, Value>) -> EventMeta {
         EventMeta {
-            dialect: crate::dialect::Dialect::V0_0_24,
+            dialect: self.dialect,
             assistant_request_id: self
                 .assistant_request_id
                 .unwrap_or_else(|| self.invoke_context.assistant_request_id.clone()),
@@ -100,7 +110,7 @@ impl Envelope {
     /// The envelope of a custom event: its payload owns `event_context` and `data`.
     pub(crate) fn finish_custom(self) -> EventMeta {
         EventMeta {
-            dialect: crate::dialect::Dialect::V0_0_24,
+            dialect: self.dialect,
             assistant_request_id: self
                 .assistant_request_id
                 .unwrap_or_else(|| self.invoke_context.assistant_request_id.clone()),
@@ -122,172 +132,292 @@ impl Envelope {
     }
 }
 
-/// Decodes a document of a built-in type. Errors carry the path but not yet the event id.
+/// Decodes a document of a built-in type, in the dialect its `event_context` shows (0.0.24
+/// where it shows neither, so errors name 0.0.24's fields). Errors carry the path but not yet
+/// the event id.
 pub(crate) fn decode_builtin(ty: EventType, doc: Map<String, Value>) -> Result<Event, DecodeError> {
-    let env = Envelope::open(doc, "")?;
-    Ok(match ty {
-        EventType::AssistantInvoke => Event::AssistantInvoke(invoke(env, "assistant")?),
-        EventType::AssistantRespond => Event::AssistantRespond(respond(env, "assistant")?),
-        EventType::AssistantFailed => Event::AssistantFailed(failed(env, "assistant")?),
-        EventType::WorkflowInvoke => Event::WorkflowInvoke(invoke(env, "workflow")?),
-        EventType::WorkflowRespond => Event::WorkflowRespond(respond(env, "workflow")?),
-        EventType::WorkflowFailed => Event::WorkflowFailed(failed(env, "workflow")?),
-        EventType::ToolInvoke => Event::ToolInvoke(invoke(env, "tool")?),
-        EventType::ToolRespond => Event::ToolRespond(respond(env, "tool")?),
-        EventType::ToolFailed => Event::ToolFailed(failed(env, "tool")?),
-        EventType::NodeInvoke => {
-            let (env, mut ctx, data) = env.split();
-            let component = node_info(&mut ctx)?;
-            let mut d = Fields::from_value(data, env.data_path())?;
-            let input_data = consumed_list(&mut d)?;
-            Event::NodeInvoke(Invoke {
-                meta: env.finish(ctx, d.into_rest()),
-                component,
-                input_data,
-            })
+    decode_envelope(ty, Envelope::open(doc, "")?)
+}
+
+fn decode_envelope(ty: EventType, env: Envelope) -> Result<Event, DecodeError> {
+    let family = Family::of(ty);
+    Ok(match family {
+        Family::Publish => {
+            let published = published(env)?;
+            match ty {
+                EventType::OutputTopic => Event::OutputTopic(published),
+                _ => Event::PublishToTopic(published),
+            }
         }
-        EventType::NodeRespond => {
-            let (env, mut ctx, data) = env.split();
-            let component = node_info(&mut ctx)?;
-            let mut d = Fields::from_value(data, env.data_path())?;
-            let input_data = consumed_list(&mut d)?;
-            let output_data = MessageList::take(&mut d, "output_data")?;
-            Event::NodeRespond(Respond {
-                meta: env.finish(ctx, d.into_rest()),
-                component,
-                input_data,
-                output_data,
-            })
-        }
-        EventType::NodeFailed => {
-            let (env, mut ctx, data) = env.split();
-            let component = node_info(&mut ctx)?;
-            let mut d = Fields::from_value(data, env.data_path())?;
-            let input_data = consumed_list(&mut d)?;
-            let error = d.take_value("error")?;
-            Event::NodeFailed(Failed {
-                meta: env.finish(ctx, d.into_rest()),
-                component,
-                input_data,
-                error,
-            })
-        }
-        EventType::TopicEvent => {
-            let (env, mut ctx, data) = env.split();
-            let topic_name = ctx.take_str("topic_name")?;
-            let offset = ctx.take_i64("offset")?;
+        Family::Consume => Event::ConsumeFromTopic(consumed(env)?),
+        Family::Topic => {
+            let (env, ctx, data) = env.split();
+            let mut c = ContextValues::take(env.dialect(), family, ctx)?;
             let data = MessageList::from_value(data, env.data_path())?;
             Event::TopicEvent(TopicEvent {
-                meta: env.finish(ctx, Map::new()),
-                topic_name,
-                offset,
+                topic_name: std::mem::take(&mut c.topic_name),
+                topic_type: c.topic_type.take(),
+                offset: c.offset,
                 data,
+                meta: env.finish(c.rest, Map::new()),
             })
         }
-        EventType::PublishToTopic => Event::PublishToTopic(published(env)?),
-        EventType::OutputTopic => Event::OutputTopic(published(env)?),
-        EventType::ConsumeFromTopic => Event::ConsumeFromTopic(consumed(env)?),
+        Family::Node => {
+            let (env, ctx, data) = env.split();
+            let dialect = env.dialect();
+            let mut c = ContextValues::take(dialect, family, ctx)?;
+            let component = c.node();
+            let (slots, rest) = DataSlots::take(dialect, family, ty, data, env.data_path())?;
+            let meta = env.finish(c.rest, rest);
+            match ty {
+                EventType::NodeInvoke => Event::NodeInvoke(slots.invoke(meta, component)),
+                EventType::NodeRespond => Event::NodeRespond(slots.respond(meta, component)),
+                _ => Event::NodeFailed(slots.failed(meta, component)),
+            }
+        }
+        Family::Assistant | Family::Workflow | Family::Tool => {
+            let (env, ctx, data) = env.split();
+            let dialect = env.dialect();
+            let mut c = ContextValues::take(dialect, family, ctx)?;
+            let component = c.component();
+            let (slots, rest) = DataSlots::take(dialect, family, ty, data, env.data_path())?;
+            let meta = env.finish(c.rest, rest);
+            match ty {
+                EventType::AssistantInvoke => Event::AssistantInvoke(slots.invoke(meta, component)),
+                EventType::WorkflowInvoke => Event::WorkflowInvoke(slots.invoke(meta, component)),
+                EventType::ToolInvoke => Event::ToolInvoke(slots.invoke(meta, component)),
+                EventType::AssistantRespond => {
+                    Event::AssistantRespond(slots.respond(meta, component))
+                }
+                EventType::WorkflowRespond => {
+                    Event::WorkflowRespond(slots.respond(meta, component))
+                }
+                EventType::ToolRespond => Event::ToolRespond(slots.respond(meta, component)),
+                EventType::AssistantFailed => Event::AssistantFailed(slots.failed(meta, component)),
+                EventType::WorkflowFailed => Event::WorkflowFailed(slots.failed(meta, component)),
+                _ => Event::ToolFailed(slots.failed(meta, component)),
+            }
+        }
     })
 }
 
-fn component_info(ctx: &mut Fields, family: &str) -> Result<ComponentInfo, DecodeError> {
-    Ok(ComponentInfo {
-        id: ctx.take_str(&format!("{family}_id"))?,
-        name: ctx.take_str(&format!("{family}_name"))?,
-        type_name: ctx.take_str(&format!("{family}_type"))?,
+/// The `event_context` fields of any family, taken by the dialect's wire names.
+#[derive(Default)]
+struct ContextValues {
+    id: String,
+    name: String,
+    type_name: String,
+    subscribed_topics: Vec<String>,
+    publish_to_topics: Vec<String>,
+    consumed_event_ids: Vec<String>,
+    publisher_name: String,
+    publisher_type: String,
+    consumer_name: String,
+    consumer_type: String,
+    topic_name: String,
+    topic_type: Option<String>,
+    offset: i64,
+    /// What is left of `event_context`: the fields the dialect does not name.
+    rest: Fields,
+}
+
+impl ContextValues {
+    fn take(dialect: Dialect, family: Family, mut ctx: Fields) -> Result<Self, DecodeError> {
+        let mut v = ContextValues::default();
+        for &(field, key) in context_layout(dialect, family) {
+            match field {
+                Ctx::Id => v.id = ctx.take_str(key)?,
+                Ctx::Name => v.name = ctx.take_str(key)?,
+                Ctx::Type => v.type_name = ctx.take_str(key)?,
+                Ctx::InvokeContext => {}
+                Ctx::SubscribedTopics => v.subscribed_topics = ctx.take_str_list_or_empty(key)?,
+                Ctx::PublishToTopics => v.publish_to_topics = ctx.take_str_list_or_empty(key)?,
+                Ctx::ConsumedEventIds => v.consumed_event_ids = ctx.take_str_list_or_empty(key)?,
+                Ctx::PublisherName => v.publisher_name = ctx.take_str(key)?,
+                Ctx::PublisherType => v.publisher_type = ctx.take_str(key)?,
+                Ctx::ConsumerName => v.consumer_name = ctx.take_str(key)?,
+                Ctx::ConsumerType => v.consumer_type = ctx.take_str(key)?,
+                Ctx::TopicName => v.topic_name = ctx.take_str(key)?,
+                Ctx::TopicType => v.topic_type = Some(ctx.take_str(key)?),
+                Ctx::Offset => v.offset = ctx.take_i64(key)?,
+            }
+        }
+        v.rest = ctx;
+        Ok(v)
+    }
+
+    fn component(&mut self) -> ComponentInfo {
+        ComponentInfo {
+            id: std::mem::take(&mut self.id),
+            name: std::mem::take(&mut self.name),
+            type_name: std::mem::take(&mut self.type_name),
+        }
+    }
+
+    fn node(&mut self) -> NodeInfo {
+        NodeInfo {
+            id: std::mem::take(&mut self.id),
+            name: std::mem::take(&mut self.name),
+            type_name: std::mem::take(&mut self.type_name),
+            subscribed_topics: std::mem::take(&mut self.subscribed_topics),
+            publish_to_topics: std::mem::take(&mut self.publish_to_topics),
+        }
+    }
+}
+
+/// The `data` of a component event: its slots, read by the dialect's shapes.
+struct DataSlots {
+    input: Payload,
+    output: Option<Payload>,
+    error: Option<Value>,
+    error_details: Option<Value>,
+}
+
+impl DataSlots {
+    fn take(
+        dialect: Dialect,
+        family: Family,
+        ty: EventType,
+        data: Value,
+        path: String,
+    ) -> Result<(Self, Map<String, Value>), DecodeError> {
+        let mut d = Fields::from_value(data, path)?;
+        let input = take_payload(&mut d, "input_data", data_shape(dialect, family, false))?;
+        let name = ty.as_str();
+        let (output, error, error_details) = if name.ends_with("Respond") {
+            let output = take_payload(&mut d, "output_data", data_shape(dialect, family, true))?;
+            (Some(output), None, None)
+        } else if name.ends_with("Failed") {
+            let error = d.take_value("error")?;
+            let details = if has_error_details(dialect) {
+                d.take_opt_value("error_details")
+            } else {
+                None
+            };
+            (None, Some(error), details)
+        } else {
+            (None, None, None)
+        };
+        let slots = DataSlots {
+            input,
+            output,
+            error,
+            error_details,
+        };
+        Ok((slots, d.into_rest()))
+    }
+
+    fn invoke<C>(self, meta: EventMeta, component: C) -> Invoke<C> {
+        Invoke {
+            meta,
+            component,
+            input_data: self.input,
+        }
+    }
+
+    fn respond<C>(self, meta: EventMeta, component: C) -> Respond<C> {
+        Respond {
+            meta,
+            component,
+            input_data: self.input,
+            output_data: self
+                .output
+                .unwrap_or_else(|| Payload::Messages(MessageList::default())),
+        }
+    }
+
+    fn failed<C>(self, meta: EventMeta, component: C) -> Failed<C> {
+        Failed {
+            meta,
+            component,
+            input_data: self.input,
+            error: self.error.unwrap_or(Value::Null),
+            error_details: self.error_details,
+        }
+    }
+}
+
+/// Reads one `data` slot in the shape the wire table gives it.
+fn take_payload(d: &mut Fields, key: &str, shape: Shape) -> Result<Payload, DecodeError> {
+    Ok(match shape {
+        Shape::MessageText => Payload::Messages(MessageList::take(d, key)?),
+        Shape::MessageArray => {
+            let path = d.path_of(key);
+            match d.take_value(key)? {
+                list @ Value::Array(_) => {
+                    Payload::Messages(MessageList::from_json(crate::python_json::to_string(&list)))
+                }
+                other => return Err(wrong_type(path, "array of messages", &other)),
+            }
+        }
+        Shape::Published => {
+            let path = d.path_of(key);
+            let doc = match d.take_value(key)? {
+                Value::Object(m) => m,
+                other => return Err(wrong_type(path, "PublishToTopic object", &other)),
+            };
+            let env = embedded(doc, &path, EventType::PublishToTopic)?;
+            Payload::Published(Box::new(published(env)?))
+        }
+        Shape::ConsumedList => Payload::Consumed(consumed_list(d, key)?),
     })
 }
 
-fn node_info(ctx: &mut Fields) -> Result<NodeInfo, DecodeError> {
-    Ok(NodeInfo {
-        id: ctx.take_str("node_id")?,
-        subscribed_topics: ctx.take_str_list_or_empty("subscribed_topics")?,
-        publish_to_topics: ctx.take_str_list_or_empty("publish_to_topics")?,
-        name: ctx.take_str("node_name")?,
-        type_name: ctx.take_str("node_type")?,
-    })
-}
-
-fn invoke(env: Envelope, family: &str) -> Result<ComponentInvoke, DecodeError> {
-    let (env, mut ctx, data) = env.split();
-    let component = component_info(&mut ctx, family)?;
-    let mut d = Fields::from_value(data, env.data_path())?;
-    let input_data = MessageList::take(&mut d, "input_data")?;
-    Ok(Invoke {
-        meta: env.finish(ctx, d.into_rest()),
-        component,
-        input_data,
-    })
-}
-
-fn respond(env: Envelope, family: &str) -> Result<ComponentRespond, DecodeError> {
-    let (env, mut ctx, data) = env.split();
-    let component = component_info(&mut ctx, family)?;
-    let mut d = Fields::from_value(data, env.data_path())?;
-    let input_data = MessageList::take(&mut d, "input_data")?;
-    let output_data = MessageList::take(&mut d, "output_data")?;
-    Ok(Respond {
-        meta: env.finish(ctx, d.into_rest()),
-        component,
-        input_data,
-        output_data,
-    })
-}
-
-fn failed(env: Envelope, family: &str) -> Result<ComponentFailed, DecodeError> {
-    let (env, mut ctx, data) = env.split();
-    let component = component_info(&mut ctx, family)?;
-    let mut d = Fields::from_value(data, env.data_path())?;
-    let input_data = MessageList::take(&mut d, "input_data")?;
-    let error = d.take_value("error")?;
-    Ok(Failed {
-        meta: env.finish(ctx, d.into_rest()),
-        component,
-        input_data,
-        error,
-    })
+/// An embedded document, checked to be of type `expected`.
+fn embedded(
+    doc: Map<String, Value>,
+    path: &str,
+    expected: EventType,
+) -> Result<Envelope, DecodeError> {
+    let env = Envelope::open(doc, path)?;
+    if env.event_type != expected.as_str() {
+        return Err(DecodeError::new(
+            join(path, "event_type"),
+            DecodeErrorKind::InvalidValue(format!(
+                "expected {:?}, found {:?}",
+                expected.as_str(),
+                env.event_type
+            )),
+        ));
+    }
+    Ok(env)
 }
 
 fn published(env: Envelope) -> Result<PublishToTopic, DecodeError> {
-    let (env, mut ctx, data) = env.split();
-    let consumed_event_ids = ctx.take_str_list_or_empty("consumed_event_ids")?;
-    let publisher_name = ctx.take_str("publisher_name")?;
-    let publisher_type = ctx.take_str("publisher_type")?;
-    let topic_name = ctx.take_str("topic_name")?;
-    let offset = ctx.take_i64("offset")?;
+    let (env, ctx, data) = env.split();
+    let mut c = ContextValues::take(env.dialect(), Family::Publish, ctx)?;
     let data = MessageList::from_value(data, env.data_path())?;
     Ok(PublishToTopic {
-        meta: env.finish(ctx, Map::new()),
-        consumed_event_ids,
-        publisher_name,
-        publisher_type,
-        topic_name,
-        offset,
+        consumed_event_ids: std::mem::take(&mut c.consumed_event_ids),
+        publisher_name: std::mem::take(&mut c.publisher_name),
+        publisher_type: std::mem::take(&mut c.publisher_type),
+        topic_name: std::mem::take(&mut c.topic_name),
+        topic_type: c.topic_type.take(),
+        offset: c.offset,
         data,
+        meta: env.finish(c.rest, Map::new()),
     })
 }
 
 fn consumed(env: Envelope) -> Result<ConsumeFromTopic, DecodeError> {
-    let (env, mut ctx, data) = env.split();
-    let consumer_name = ctx.take_str("consumer_name")?;
-    let consumer_type = ctx.take_str("consumer_type")?;
-    let topic_name = ctx.take_str("topic_name")?;
-    let offset = ctx.take_i64("offset")?;
+    let (env, ctx, data) = env.split();
+    let mut c = ContextValues::take(env.dialect(), Family::Consume, ctx)?;
     let data = MessageList::from_value(data, env.data_path())?;
     Ok(ConsumeFromTopic {
-        meta: env.finish(ctx, Map::new()),
-        consumer_name,
-        consumer_type,
-        topic_name,
-        offset,
+        consumer_name: std::mem::take(&mut c.consumer_name),
+        consumer_type: std::mem::take(&mut c.consumer_type),
+        topic_name: std::mem::take(&mut c.topic_name),
+        topic_type: c.topic_type.take(),
+        offset: c.offset,
         data,
+        meta: env.finish(c.rest, Map::new()),
     })
 }
 
-/// `data.input_data` of node events: whole ConsumeFromTopic documents.
-fn consumed_list(d: &mut Fields) -> Result<Vec<ConsumeFromTopic>, DecodeError> {
-    let path = d.path_of("input_data");
-    match d.take_value("input_data")? {
+/// A list of whole ConsumeFromTopic documents (`data.input_data` of node events).
+fn consumed_list(d: &mut Fields, key: &str) -> Result<Vec<ConsumeFromTopic>, DecodeError> {
+    let path = d.path_of(key);
+    match d.take_value(key)? {
         Value::Array(items) => items
             .into_iter()
             .enumerate()
@@ -297,17 +427,7 @@ fn consumed_list(d: &mut Fields) -> Result<Vec<ConsumeFromTopic>, DecodeError> {
                     Value::Object(m) => m,
                     other => return Err(wrong_type(item_path, "ConsumeFromTopic object", &other)),
                 };
-                let env = Envelope::open(doc, &item_path)?;
-                if env.event_type != EventType::ConsumeFromTopic.as_str() {
-                    return Err(DecodeError::new(
-                        join(&item_path, "event_type"),
-                        DecodeErrorKind::InvalidValue(format!(
-                            "expected \"ConsumeFromTopic\", found {:?}",
-                            env.event_type
-                        )),
-                    ));
-                }
-                consumed(env)
+                consumed(embedded(doc, &item_path, EventType::ConsumeFromTopic)?)
             })
             .collect(),
         other => Err(wrong_type(

@@ -4,12 +4,16 @@
 //! `serde_json::Value`), which keeps the record path to one pass over each document.
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::context::InvokeContext;
+use crate::dialect::Dialect;
 use crate::event::Event;
+use crate::event_type::EventType;
 use crate::message::MessageList;
 use crate::model::*;
+use crate::wire::{context_first, context_layout, messages_shape, Ctx, Family, Shape};
 
 /// A value inside a document, borrowed from the typed event.
 enum Field<'a> {
@@ -18,8 +22,12 @@ enum Field<'a> {
     Int(i64),
     Invoke(&'a InvokeContext),
     Json(&'a Value),
-    Messages(&'a MessageList),
+    /// A message list as a JSON string (grafi 0.0.24).
+    MessageText(&'a MessageList),
+    /// A message list as a JSON array (grafi 0.0.36 tools).
+    MessageArray(&'a MessageList),
     Consumed(&'a [ConsumeFromTopic]),
+    Published(&'a PublishToTopic),
     /// An object: known fields in grafi's order, then the unknown ones.
     Object(Vec<(&'a str, Field<'a>)>, &'a Map<String, Value>),
 }
@@ -32,7 +40,13 @@ impl Serialize for Field<'_> {
             Field::Int(v) => s.serialize_i64(*v),
             Field::Invoke(v) => v.serialize(s),
             Field::Json(v) => v.serialize(s),
-            Field::Messages(v) => v.serialize(s),
+            Field::MessageText(v) => v.serialize(s),
+            Field::MessageArray(v) => match RawValue::from_string(v.as_str().to_owned()) {
+                Ok(json) => json.serialize(s),
+                // Text that is not JSON (a list built from bad text) stays visible as a
+                // string rather than breaking the document; validation names it.
+                Err(_) => v.serialize(s),
+            },
             Field::Consumed(events) => {
                 let mut seq = s.serialize_seq(Some(events.len()))?;
                 for e in *events {
@@ -40,6 +54,7 @@ impl Serialize for Field<'_> {
                 }
                 seq.end()
             }
+            Field::Published(e) => published_parts(e, EventType::PublishToTopic).serialize(s),
             Field::Object(fields, extra) => {
                 let mut map = s.serialize_map(Some(fields.len() + extra.len()))?;
                 for (k, v) in fields {
@@ -87,202 +102,203 @@ impl Serialize for Parts<'_> {
     }
 }
 
-fn context<'a>(meta: &'a EventMeta, mut fields: Vec<(&'a str, Field<'a>)>) -> Field<'a> {
-    fields.push(("invoke_context", Field::Invoke(&meta.invoke_context)));
-    Field::Object(fields, &meta.unknown.context)
+/// Every `event_context` field a family may have, borrowed from the typed event; the wire
+/// table picks which ones a dialect writes, under which names, in which order.
+#[derive(Default)]
+struct ContextSource<'a> {
+    id: &'a str,
+    name: &'a str,
+    type_name: &'a str,
+    subscribed_topics: &'a [String],
+    publish_to_topics: &'a [String],
+    consumed_event_ids: &'a [String],
+    publisher_name: &'a str,
+    publisher_type: &'a str,
+    consumer_name: &'a str,
+    consumer_type: &'a str,
+    topic_name: &'a str,
+    topic_type: Option<&'a str>,
+    offset: i64,
 }
 
-fn component_context<'a>(
-    meta: &'a EventMeta,
-    keys: [&'static str; 3],
-    c: &'a ComponentInfo,
-) -> Field<'a> {
-    context(
-        meta,
-        vec![
-            (keys[0], Field::Str(&c.id)),
-            (keys[1], Field::Str(&c.name)),
-            (keys[2], Field::Str(&c.type_name)),
-        ],
-    )
+impl<'a> ContextSource<'a> {
+    fn component(c: &'a ComponentInfo) -> Self {
+        Self {
+            id: &c.id,
+            name: &c.name,
+            type_name: &c.type_name,
+            ..Self::default()
+        }
+    }
+
+    fn node(n: &'a NodeInfo) -> Self {
+        Self {
+            id: &n.id,
+            name: &n.name,
+            type_name: &n.type_name,
+            subscribed_topics: &n.subscribed_topics,
+            publish_to_topics: &n.publish_to_topics,
+            ..Self::default()
+        }
+    }
+
+    /// `event_context` laid out by the wire table of the event's dialect.
+    fn layout(self, meta: &'a EventMeta, family: Family) -> Field<'a> {
+        let fields = context_layout(meta.dialect, family)
+            .iter()
+            .filter_map(|&(field, key)| {
+                let value = match field {
+                    Ctx::Id => Field::Str(self.id),
+                    Ctx::Name => Field::Str(self.name),
+                    Ctx::Type => Field::Str(self.type_name),
+                    Ctx::InvokeContext => Field::Invoke(&meta.invoke_context),
+                    Ctx::SubscribedTopics => Field::Strs(self.subscribed_topics),
+                    Ctx::PublishToTopics => Field::Strs(self.publish_to_topics),
+                    Ctx::ConsumedEventIds => Field::Strs(self.consumed_event_ids),
+                    Ctx::PublisherName => Field::Str(self.publisher_name),
+                    Ctx::PublisherType => Field::Str(self.publisher_type),
+                    Ctx::ConsumerName => Field::Str(self.consumer_name),
+                    Ctx::ConsumerType => Field::Str(self.consumer_type),
+                    Ctx::TopicName => Field::Str(self.topic_name),
+                    // A topic event built without a type (as 0.0.24 builds them) has none to
+                    // write; grafi 0.0.36 itself always has one.
+                    Ctx::TopicType => Field::Str(self.topic_type?),
+                    Ctx::Offset => Field::Int(self.offset),
+                };
+                Some((key, value))
+            })
+            .collect();
+        Field::Object(fields, &meta.unknown.context)
+    }
 }
 
-fn node_context<'a>(meta: &'a EventMeta, n: &'a NodeInfo) -> Field<'a> {
-    context(
-        meta,
-        vec![
-            ("node_id", Field::Str(&n.id)),
-            ("subscribed_topics", Field::Strs(&n.subscribed_topics)),
-            ("publish_to_topics", Field::Strs(&n.publish_to_topics)),
-            ("node_name", Field::Str(&n.name)),
-            ("node_type", Field::Str(&n.type_name)),
-        ],
-    )
-}
-
-fn data<'a>(meta: &'a EventMeta, fields: Vec<(&'a str, Field<'a>)>) -> Field<'a> {
-    Field::Object(fields, &meta.unknown.data)
+/// One `data` slot of a component event, in the shape its payload has: a message list as
+/// the dialect writes messages there (see [`crate::wire::messages_shape`]).
+fn payload(p: &Payload, dialect: Dialect) -> Field<'_> {
+    match p {
+        Payload::Messages(list) => match messages_shape(dialect) {
+            Shape::MessageArray => Field::MessageArray(list),
+            _ => Field::MessageText(list),
+        },
+        Payload::Consumed(events) => Field::Consumed(events),
+        Payload::Published(event) => Field::Published(event),
+    }
 }
 
 fn consume_parts(e: &ConsumeFromTopic) -> Parts<'_> {
     Parts {
-        context_first: true,
-        event_type: "ConsumeFromTopic",
+        context_first: context_first(EventType::ConsumeFromTopic),
+        event_type: EventType::ConsumeFromTopic.as_str(),
         meta: &e.meta,
-        context: context(
-            &e.meta,
-            vec![
-                ("consumer_name", Field::Str(&e.consumer_name)),
-                ("consumer_type", Field::Str(&e.consumer_type)),
-                ("topic_name", Field::Str(&e.topic_name)),
-                ("offset", Field::Int(e.offset)),
-            ],
-        ),
-        data: Field::Messages(&e.data),
+        context: ContextSource {
+            consumer_name: &e.consumer_name,
+            consumer_type: &e.consumer_type,
+            topic_name: &e.topic_name,
+            topic_type: e.topic_type.as_deref(),
+            offset: e.offset,
+            ..ContextSource::default()
+        }
+        .layout(&e.meta, Family::Consume),
+        data: Field::MessageText(&e.data),
     }
 }
 
-fn published_parts<'a>(
-    e: &'a PublishToTopic,
-    event_type: &'a str,
-    context_first: bool,
+fn published_parts(e: &PublishToTopic, ty: EventType) -> Parts<'_> {
+    Parts {
+        context_first: context_first(ty),
+        event_type: ty.as_str(),
+        meta: &e.meta,
+        context: ContextSource {
+            consumed_event_ids: &e.consumed_event_ids,
+            publisher_name: &e.publisher_name,
+            publisher_type: &e.publisher_type,
+            topic_name: &e.topic_name,
+            topic_type: e.topic_type.as_deref(),
+            offset: e.offset,
+            ..ContextSource::default()
+        }
+        .layout(&e.meta, Family::Publish),
+        data: Field::MessageText(&e.data),
+    }
+}
+
+fn component_parts<'a>(
+    ty: EventType,
+    meta: &'a EventMeta,
+    context: Field<'a>,
+    input: &'a Payload,
+    rest: Vec<(&'a str, Field<'a>)>,
 ) -> Parts<'a> {
+    let mut fields = vec![("input_data", payload(input, meta.dialect))];
+    fields.extend(rest);
     Parts {
-        context_first,
-        event_type,
-        meta: &e.meta,
-        context: context(
-            &e.meta,
-            vec![
-                ("consumed_event_ids", Field::Strs(&e.consumed_event_ids)),
-                ("publisher_name", Field::Str(&e.publisher_name)),
-                ("publisher_type", Field::Str(&e.publisher_type)),
-                ("topic_name", Field::Str(&e.topic_name)),
-                ("offset", Field::Int(e.offset)),
-            ],
-        ),
-        data: Field::Messages(&e.data),
+        context_first: context_first(ty),
+        event_type: ty.as_str(),
+        meta,
+        context,
+        data: Field::Object(fields, &meta.unknown.data),
     }
 }
 
-const ASSISTANT: [&str; 3] = ["assistant_id", "assistant_name", "assistant_type"];
-const WORKFLOW: [&str; 3] = ["workflow_id", "workflow_name", "workflow_type"];
-const TOOL: [&str; 3] = ["tool_id", "tool_name", "tool_type"];
-
-fn invoke_parts<'a>(e: &'a ComponentInvoke, ty: &'a str, keys: [&'static str; 3]) -> Parts<'a> {
-    Parts {
-        context_first: false,
-        event_type: ty,
-        meta: &e.meta,
-        context: component_context(&e.meta, keys, &e.component),
-        data: data(
-            &e.meta,
-            vec![("input_data", Field::Messages(&e.input_data))],
-        ),
-    }
+fn invoke_parts<'a, C>(e: &'a Invoke<C>, ty: EventType, context: ContextSource<'a>) -> Parts<'a> {
+    let ctx = context.layout(&e.meta, Family::of(ty));
+    component_parts(ty, &e.meta, ctx, &e.input_data, Vec::new())
 }
 
-fn respond_parts<'a>(e: &'a ComponentRespond, ty: &'a str, keys: [&'static str; 3]) -> Parts<'a> {
-    Parts {
-        context_first: false,
-        event_type: ty,
-        meta: &e.meta,
-        context: component_context(&e.meta, keys, &e.component),
-        data: data(
-            &e.meta,
-            vec![
-                ("input_data", Field::Messages(&e.input_data)),
-                ("output_data", Field::Messages(&e.output_data)),
-            ],
-        ),
-    }
+fn respond_parts<'a, C>(e: &'a Respond<C>, ty: EventType, context: ContextSource<'a>) -> Parts<'a> {
+    let ctx = context.layout(&e.meta, Family::of(ty));
+    let output = vec![("output_data", payload(&e.output_data, e.meta.dialect))];
+    component_parts(ty, &e.meta, ctx, &e.input_data, output)
 }
 
-fn failed_parts<'a>(e: &'a ComponentFailed, ty: &'a str, keys: [&'static str; 3]) -> Parts<'a> {
-    Parts {
-        context_first: false,
-        event_type: ty,
-        meta: &e.meta,
-        context: component_context(&e.meta, keys, &e.component),
-        data: data(
-            &e.meta,
-            vec![
-                ("input_data", Field::Messages(&e.input_data)),
-                ("error", Field::Json(&e.error)),
-            ],
-        ),
+fn failed_parts<'a, C>(e: &'a Failed<C>, ty: EventType, context: ContextSource<'a>) -> Parts<'a> {
+    let ctx = context.layout(&e.meta, Family::of(ty));
+    let mut rest = vec![("error", Field::Json(&e.error))];
+    if let Some(details) = &e.error_details {
+        rest.push(("error_details", Field::Json(details)));
     }
+    component_parts(ty, &e.meta, ctx, &e.input_data, rest)
 }
 
 impl Event {
     /// The event laid out as its document; `None` for raw events (their document is kept).
     pub(crate) fn parts(&self) -> Option<Parts<'_>> {
-        let ty = self.event_type();
-        Some(match self {
-            Event::AssistantInvoke(e) => invoke_parts(e, ty, ASSISTANT),
-            Event::WorkflowInvoke(e) => invoke_parts(e, ty, WORKFLOW),
-            Event::ToolInvoke(e) => invoke_parts(e, ty, TOOL),
-            Event::AssistantRespond(e) => respond_parts(e, ty, ASSISTANT),
-            Event::WorkflowRespond(e) => respond_parts(e, ty, WORKFLOW),
-            Event::ToolRespond(e) => respond_parts(e, ty, TOOL),
-            Event::AssistantFailed(e) => failed_parts(e, ty, ASSISTANT),
-            Event::WorkflowFailed(e) => failed_parts(e, ty, WORKFLOW),
-            Event::ToolFailed(e) => failed_parts(e, ty, TOOL),
-            Event::NodeInvoke(e) => Parts {
-                context_first: false,
-                event_type: ty,
+        use ContextSource as Src;
+        let ty = self.builtin_type();
+        Some(match (self, ty) {
+            (
+                Event::AssistantInvoke(e) | Event::WorkflowInvoke(e) | Event::ToolInvoke(e),
+                Some(ty),
+            ) => invoke_parts(e, ty, Src::component(&e.component)),
+            (
+                Event::AssistantRespond(e) | Event::WorkflowRespond(e) | Event::ToolRespond(e),
+                Some(ty),
+            ) => respond_parts(e, ty, Src::component(&e.component)),
+            (
+                Event::AssistantFailed(e) | Event::WorkflowFailed(e) | Event::ToolFailed(e),
+                Some(ty),
+            ) => failed_parts(e, ty, Src::component(&e.component)),
+            (Event::NodeInvoke(e), Some(ty)) => invoke_parts(e, ty, Src::node(&e.component)),
+            (Event::NodeRespond(e), Some(ty)) => respond_parts(e, ty, Src::node(&e.component)),
+            (Event::NodeFailed(e), Some(ty)) => failed_parts(e, ty, Src::node(&e.component)),
+            (Event::TopicEvent(e), Some(ty)) => Parts {
+                context_first: context_first(ty),
+                event_type: ty.as_str(),
                 meta: &e.meta,
-                context: node_context(&e.meta, &e.component),
-                data: data(
-                    &e.meta,
-                    vec![("input_data", Field::Consumed(&e.input_data))],
-                ),
+                context: Src {
+                    topic_name: &e.topic_name,
+                    topic_type: e.topic_type.as_deref(),
+                    offset: e.offset,
+                    ..Src::default()
+                }
+                .layout(&e.meta, Family::Topic),
+                data: Field::MessageText(&e.data),
             },
-            Event::NodeRespond(e) => Parts {
+            (Event::PublishToTopic(e) | Event::OutputTopic(e), Some(ty)) => published_parts(e, ty),
+            (Event::ConsumeFromTopic(e), _) => consume_parts(e),
+            (Event::Custom(c), _) => Parts {
                 context_first: false,
-                event_type: ty,
-                meta: &e.meta,
-                context: node_context(&e.meta, &e.component),
-                data: data(
-                    &e.meta,
-                    vec![
-                        ("input_data", Field::Consumed(&e.input_data)),
-                        ("output_data", Field::Messages(&e.output_data)),
-                    ],
-                ),
-            },
-            Event::NodeFailed(e) => Parts {
-                context_first: false,
-                event_type: ty,
-                meta: &e.meta,
-                context: node_context(&e.meta, &e.component),
-                data: data(
-                    &e.meta,
-                    vec![
-                        ("input_data", Field::Consumed(&e.input_data)),
-                        ("error", Field::Json(&e.error)),
-                    ],
-                ),
-            },
-            Event::TopicEvent(e) => Parts {
-                context_first: false,
-                event_type: ty,
-                meta: &e.meta,
-                context: context(
-                    &e.meta,
-                    vec![
-                        ("topic_name", Field::Str(&e.topic_name)),
-                        ("offset", Field::Int(e.offset)),
-                    ],
-                ),
-                data: Field::Messages(&e.data),
-            },
-            Event::PublishToTopic(e) => published_parts(e, ty, true),
-            Event::OutputTopic(e) => published_parts(e, ty, false),
-            Event::ConsumeFromTopic(e) => consume_parts(e),
-            Event::Custom(c) => Parts {
-                context_first: false,
-                event_type: ty,
+                event_type: &c.event_type,
                 meta: &c.meta,
                 context: Field::Object(
                     vec![("invoke_context", Field::Invoke(&c.meta.invoke_context))],
@@ -290,7 +306,7 @@ impl Event {
                 ),
                 data: Field::Json(c.data()),
             },
-            Event::Raw(_) => return None,
+            _ => return None,
         })
     }
 

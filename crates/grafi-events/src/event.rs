@@ -222,13 +222,13 @@ impl Event {
     pub fn input_messages(&self) -> Option<&MessageList> {
         match self {
             Event::AssistantInvoke(e) | Event::WorkflowInvoke(e) | Event::ToolInvoke(e) => {
-                Some(&e.input_data)
+                e.input_data.messages()
             }
             Event::AssistantRespond(e) | Event::WorkflowRespond(e) | Event::ToolRespond(e) => {
-                Some(&e.input_data)
+                e.input_data.messages()
             }
             Event::AssistantFailed(e) | Event::WorkflowFailed(e) | Event::ToolFailed(e) => {
-                Some(&e.input_data)
+                e.input_data.messages()
             }
             Event::TopicEvent(e) => Some(&e.data),
             Event::PublishToTopic(e) | Event::OutputTopic(e) => Some(&e.data),
@@ -241,9 +241,9 @@ impl Event {
     pub fn output_messages(&self) -> Option<&MessageList> {
         match self {
             Event::AssistantRespond(e) | Event::WorkflowRespond(e) | Event::ToolRespond(e) => {
-                Some(&e.output_data)
+                e.output_data.messages()
             }
-            Event::NodeRespond(e) => Some(&e.output_data),
+            Event::NodeRespond(e) => e.output_data.messages(),
             _ => None,
         }
     }
@@ -272,7 +272,7 @@ macro_rules! component_constructors {
             Event::$invoke(Invoke {
                 meta: EventMeta::new(ctx),
                 component,
-                input_data: MessageList::from_messages(input),
+                input_data: MessageList::from_messages(input).into(),
             })
         }
 
@@ -286,8 +286,8 @@ macro_rules! component_constructors {
             Event::$respond(Respond {
                 meta: EventMeta::new(ctx),
                 component,
-                input_data: MessageList::from_messages(input),
-                output_data: MessageList::from_messages(output),
+                input_data: MessageList::from_messages(input).into(),
+                output_data: MessageList::from_messages(output).into(),
             })
         }
 
@@ -301,8 +301,9 @@ macro_rules! component_constructors {
             Event::$failed(Failed {
                 meta: EventMeta::new(ctx),
                 component,
-                input_data: MessageList::from_messages(input),
+                input_data: MessageList::from_messages(input).into(),
                 error: Value::String(error.into()),
+                error_details: None,
             })
         }
     };
@@ -348,7 +349,7 @@ impl Event {
         Event::NodeInvoke(Invoke {
             meta: EventMeta::new(ctx),
             component: node,
-            input_data: consumed,
+            input_data: consumed.into(),
         })
     }
 
@@ -362,8 +363,8 @@ impl Event {
         Event::NodeRespond(Respond {
             meta: EventMeta::new(ctx),
             component: node,
-            input_data: consumed,
-            output_data: MessageList::from_messages(output),
+            input_data: consumed.into(),
+            output_data: MessageList::from_messages(output).into(),
         })
     }
 
@@ -377,8 +378,9 @@ impl Event {
         Event::NodeFailed(Failed {
             meta: EventMeta::new(ctx),
             component: node,
-            input_data: consumed,
+            input_data: consumed.into(),
             error: Value::String(error.into()),
+            error_details: None,
         })
     }
 
@@ -432,6 +434,7 @@ impl PublishToTopic {
             publisher_name: publisher_name.to_owned(),
             publisher_type: publisher_type.to_owned(),
             topic_name: topic_name.to_owned(),
+            topic_type: None,
             offset,
             data: MessageList::from_messages(messages),
         }
@@ -451,6 +454,7 @@ impl ConsumeFromTopic {
             consumer_name: consumer_name.to_owned(),
             consumer_type: consumer_type.to_owned(),
             topic_name: topic_name.to_owned(),
+            topic_type: None,
             offset,
             data: MessageList::from_messages(messages),
         }

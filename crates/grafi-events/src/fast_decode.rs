@@ -436,6 +436,7 @@ fn topic_family(
         EventType::TopicEvent => Event::TopicEvent(TopicEvent {
             meta,
             topic_name: ctx.topic_name.take()?,
+            topic_type: None,
             offset: ctx.offset.take()?,
             data,
         }),
@@ -447,6 +448,7 @@ fn topic_family(
                 publisher_name: ctx.publisher_name.take()?,
                 publisher_type: ctx.publisher_type.take()?,
                 topic_name: ctx.topic_name.take()?,
+                topic_type: None,
                 offset: ctx.offset.take()?,
                 data,
             };
@@ -465,6 +467,7 @@ fn consumed(meta: EventMeta, ctx: &mut Context, data: MessageList) -> Option<Con
         consumer_name: ctx.consumer_name.take()?,
         consumer_type: ctx.consumer_type.take()?,
         topic_name: ctx.topic_name.take()?,
+        topic_type: None,
         offset: ctx.offset.take()?,
         data,
     })
@@ -530,10 +533,11 @@ fn component_family(
             return None;
         };
         let component = ctx.node()?;
-        let input_data = docs
-            .into_iter()
-            .map(consumed_document)
-            .collect::<Option<Vec<_>>>()?;
+        let input_data = Payload::Consumed(
+            docs.into_iter()
+                .map(consumed_document)
+                .collect::<Option<Vec<_>>>()?,
+        );
         return Some(match ty {
             EventType::NodeInvoke => Event::NodeInvoke(Invoke {
                 meta,
@@ -544,19 +548,21 @@ fn component_family(
                 meta,
                 component,
                 input_data,
-                output_data: output_data?.0,
+                output_data: Payload::Messages(output_data?.0),
             }),
             _ => Event::NodeFailed(Failed {
                 meta,
                 component,
                 input_data,
                 error: error?,
+                error_details: None,
             }),
         });
     }
     let Input::Text(input_data) = input_data? else {
         return None;
     };
+    let input_data = Payload::Messages(input_data);
     let component = ctx.component(ty)?;
     Some(match ty {
         EventType::AssistantInvoke => Event::AssistantInvoke(Invoke {
@@ -579,7 +585,7 @@ fn component_family(
                 meta,
                 component,
                 input_data,
-                output_data: output_data?.0,
+                output_data: Payload::Messages(output_data?.0),
             };
             match ty {
                 EventType::AssistantRespond => Event::AssistantRespond(respond),
@@ -593,6 +599,7 @@ fn component_family(
                 component,
                 input_data,
                 error: error?,
+                error_details: None,
             };
             match ty {
                 EventType::AssistantFailed => Event::AssistantFailed(failed),

@@ -37,6 +37,7 @@ pub(crate) fn wrong_type(path: String, expected: &'static str, found: &Value) ->
 }
 
 /// A JSON object being taken apart, with the path that leads to it.
+#[derive(Default)]
 pub(crate) struct Fields {
     map: Map<String, Value>,
     path: String,

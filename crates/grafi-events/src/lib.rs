@@ -40,6 +40,7 @@ mod model;
 pub mod python_json;
 mod registry;
 mod timestamp;
+mod wire;
 
 pub use context::InvokeContext;
 pub use dialect::{Dialect, UnknownDialect};

@@ -109,44 +109,111 @@ impl NodeInfo {
     }
 }
 
+/// What a component event was given or answered.
+///
+/// grafi 0.0.24 writes message lists everywhere but a node's input (the ConsumeFromTopic
+/// events it read, whole). grafi 0.0.36 embeds topic events in more places: an assistant's or
+/// workflow's input is the PublishToTopic event that started it, its answer the
+/// ConsumeFromTopic events of its output topics, and a node's output the event it published.
+/// The meaning is the same in both, so both dialects use this one type.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Payload {
+    /// Messages: a JSON string holding the list (0.0.24), or the list itself (0.0.36 tools).
+    Messages(MessageList),
+    /// Whole ConsumeFromTopic events.
+    Consumed(Vec<ConsumeFromTopic>),
+    /// One whole PublishToTopic event.
+    Published(Box<PublishToTopic>),
+}
+
+impl Payload {
+    /// The messages: the list itself, or the messages of an embedded PublishToTopic; `None`
+    /// for consumed events (each has its own list, see [`Payload::consumed`]).
+    pub fn messages(&self) -> Option<&MessageList> {
+        match self {
+            Payload::Messages(list) => Some(list),
+            Payload::Published(event) => Some(&event.data),
+            Payload::Consumed(_) => None,
+        }
+    }
+
+    /// The embedded ConsumeFromTopic events, if that is what this is.
+    pub fn consumed(&self) -> Option<&[ConsumeFromTopic]> {
+        match self {
+            Payload::Consumed(events) => Some(events),
+            _ => None,
+        }
+    }
+
+    /// The embedded PublishToTopic event, if that is what this is.
+    pub fn published(&self) -> Option<&PublishToTopic> {
+        match self {
+            Payload::Published(event) => Some(event),
+            _ => None,
+        }
+    }
+}
+
+impl From<MessageList> for Payload {
+    fn from(list: MessageList) -> Self {
+        Payload::Messages(list)
+    }
+}
+
+impl From<Vec<ConsumeFromTopic>> for Payload {
+    fn from(events: Vec<ConsumeFromTopic>) -> Self {
+        Payload::Consumed(events)
+    }
+}
+
+impl From<PublishToTopic> for Payload {
+    fn from(event: PublishToTopic) -> Self {
+        Payload::Published(Box::new(event))
+    }
+}
+
 /// `*Invoke`: a component was called with `input_data`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Invoke<C, I> {
+pub struct Invoke<C> {
     /// Envelope.
     pub meta: EventMeta,
     /// Who was invoked.
     pub component: C,
     /// What it was given.
-    pub input_data: I,
+    pub input_data: Payload,
 }
 
 /// `*Respond`: a component answered.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Respond<C, I> {
+pub struct Respond<C> {
     /// Envelope.
     pub meta: EventMeta,
     /// Who answered.
     pub component: C,
     /// What it was given.
-    pub input_data: I,
+    pub input_data: Payload,
     /// What it answered.
-    pub output_data: MessageList,
+    pub output_data: Payload,
 }
 
 /// `*Failed`: a component raised.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Failed<C, I> {
+pub struct Failed<C> {
     /// Envelope.
     pub meta: EventMeta,
     /// Who failed.
     pub component: C,
     /// What it was given.
-    pub input_data: I,
+    pub input_data: Payload,
     /// The error; grafi records a string (often a traceback), but any JSON is kept.
     pub error: Value,
+    /// grafi 0.0.36's structured error (type, message, nested `cause`, traceback, ids), when
+    /// it recorded one; grafi 0.0.24 never does.
+    pub error_details: Option<Value>,
 }
 
-impl<C, I> Failed<C, I> {
+impl<C> Failed<C> {
     /// The error as text, when grafi recorded a string.
     pub fn error_message(&self) -> Option<&str> {
         self.error.as_str()
@@ -154,17 +221,17 @@ impl<C, I> Failed<C, I> {
 }
 
 /// Assistant, workflow and tool invokes.
-pub type ComponentInvoke = Invoke<ComponentInfo, MessageList>;
+pub type ComponentInvoke = Invoke<ComponentInfo>;
 /// Assistant, workflow and tool responds.
-pub type ComponentRespond = Respond<ComponentInfo, MessageList>;
+pub type ComponentRespond = Respond<ComponentInfo>;
 /// Assistant, workflow and tool failures.
-pub type ComponentFailed = Failed<ComponentInfo, MessageList>;
-/// `NodeInvoke`: the input is the full ConsumeFromTopic events the node consumed.
-pub type NodeInvoke = Invoke<NodeInfo, Vec<ConsumeFromTopic>>;
+pub type ComponentFailed = Failed<ComponentInfo>;
+/// `NodeInvoke`: the input is the ConsumeFromTopic events the node consumed, whole.
+pub type NodeInvoke = Invoke<NodeInfo>;
 /// `NodeRespond`.
-pub type NodeRespond = Respond<NodeInfo, Vec<ConsumeFromTopic>>;
+pub type NodeRespond = Respond<NodeInfo>;
 /// `NodeFailed`.
-pub type NodeFailed = Failed<NodeInfo, Vec<ConsumeFromTopic>>;
+pub type NodeFailed = Failed<NodeInfo>;
 
 /// `TopicEvent`: grafi's base topic event (grafi 0.0.24 itself cannot serialise one).
 #[derive(Debug, Clone, PartialEq)]
@@ -173,6 +240,8 @@ pub struct TopicEvent {
     pub meta: EventMeta,
     /// The topic.
     pub topic_name: String,
+    /// The topic's class (grafi 0.0.36's `type`, e.g. `AgentInputTopic`); `None` in 0.0.24.
+    pub topic_type: Option<String>,
     /// Position in the topic.
     pub offset: i64,
     /// The messages.
@@ -192,6 +261,8 @@ pub struct PublishToTopic {
     pub publisher_type: String,
     /// The topic.
     pub topic_name: String,
+    /// The topic's class (grafi 0.0.36's `type`, e.g. `AgentInputTopic`); `None` in 0.0.24.
+    pub topic_type: Option<String>,
     /// Position in the topic.
     pub offset: i64,
     /// The messages.
@@ -209,6 +280,8 @@ pub struct ConsumeFromTopic {
     pub consumer_type: String,
     /// The topic.
     pub topic_name: String,
+    /// The topic's class (grafi 0.0.36's `type`, e.g. `AgentInputTopic`); `None` in 0.0.24.
+    pub topic_type: Option<String>,
     /// Position read.
     pub offset: i64,
     /// The messages read.

@@ -65,7 +65,13 @@ fn every_message_list_in_the_corpus_decodes() {
             .chain(event.output_messages())
             .collect();
         if let Event::NodeInvoke(e) = &event {
-            lists.extend(e.input_data.iter().map(|c| &c.data));
+            lists.extend(
+                e.input_data
+                    .consumed()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| &c.data),
+            );
         }
         for list in lists {
             messages += list

@@ -19,6 +19,7 @@ fn one_of_each() -> Vec<Event> {
     let topic = grafi_events::TopicEvent {
         meta: grafi_events::EventMeta::new(ctx()),
         topic_name: "t".into(),
+        topic_type: None,
         offset: 7,
         data: grafi_events::MessageList::from_messages(&m),
     };

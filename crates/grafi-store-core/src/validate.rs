@@ -5,7 +5,7 @@
 //! the other. What is *data* (NUL and control characters inside `data`, unknown event
 //! types, non-UTC offsets) is accepted.
 
-use grafi_events::{ConsumeFromTopic, Event, EventMeta, Kwargs, MessageList};
+use grafi_events::{ConsumeFromTopic, Event, EventMeta, Kwargs, MessageList, Payload};
 use serde_json::{Map, Value};
 
 use crate::error::{InvalidReason, StoreError};
@@ -419,17 +419,47 @@ fn scan_meta(meta: &EventMeta, level: usize, scan: &mut Scan) {
 
 fn scan_consumed(consumed: &[ConsumeFromTopic], scan: &mut Scan) {
     for c in consumed {
-        // Embedded consume events live in `data`, which may hold NUL: count, don't refuse.
-        // Each is a document at level 4: top, data, input_data array, the document.
-        let mut inner = Scan {
-            memo: std::mem::take(&mut scan.memo),
-            ..Scan::default()
-        };
-        scan_meta(&c.meta, 4, &mut inner);
-        scan.memo = std::mem::take(&mut inner.memo);
-        scan.bytes += inner.bytes + c.consumer_name.len() + c.topic_name.len();
-        scan.depth = scan.depth.max(inner.depth);
+        // An embedded consume event is a document at level 4: top, data, the array, itself.
+        scan_embedded(&c.meta, 4, scan);
+        scan.bytes += c.consumer_name.len() + c.topic_name.len();
         scan.messages(&c.data);
+    }
+}
+
+/// An embedded topic event (it lives in `data`, which may hold NUL: count, don't refuse).
+fn scan_embedded(meta: &EventMeta, level: usize, scan: &mut Scan) {
+    let mut inner = Scan {
+        memo: std::mem::take(&mut scan.memo),
+        ..Scan::default()
+    };
+    scan_meta(meta, level, &mut inner);
+    scan.memo = std::mem::take(&mut inner.memo);
+    scan.bytes += inner.bytes;
+    scan.depth = scan.depth.max(inner.depth);
+}
+
+/// A `data` slot of a component event, whatever its shape.
+fn scan_payload(payload: &Payload, scan: &mut Scan) {
+    match payload {
+        Payload::Messages(list) => scan.messages(list),
+        Payload::Consumed(events) => scan_consumed(events, scan),
+        Payload::Published(e) => {
+            // One document at level 3: top, data, itself.
+            scan_embedded(&e.meta, 3, scan);
+            scan.bytes += e.publisher_name.len() + e.topic_name.len();
+            scan.messages(&e.data);
+        }
+        // A shape newer than this validation: its size, as the document writes it.
+        _ => scan.bytes += 64,
+    }
+}
+
+fn scan_failure(error: &Value, details: Option<&Value>, scan: &mut Scan) {
+    scan.data_value(error);
+    scan.nested(2, error);
+    if let Some(details) = details {
+        scan.data_value(details);
+        scan.nested(2, details);
     }
 }
 
@@ -440,33 +470,31 @@ fn scan_event(event: &Event, scan: &mut Scan) {
     match event {
         Event::AssistantInvoke(e) | Event::WorkflowInvoke(e) | Event::ToolInvoke(e) => {
             component(&e.component, scan);
-            scan.messages(&e.input_data);
+            scan_payload(&e.input_data, scan);
         }
         Event::AssistantRespond(e) | Event::WorkflowRespond(e) | Event::ToolRespond(e) => {
             component(&e.component, scan);
-            scan.messages(&e.input_data);
-            scan.messages(&e.output_data);
+            scan_payload(&e.input_data, scan);
+            scan_payload(&e.output_data, scan);
         }
         Event::AssistantFailed(e) | Event::WorkflowFailed(e) | Event::ToolFailed(e) => {
             component(&e.component, scan);
-            scan.messages(&e.input_data);
-            scan.data_value(&e.error);
-            scan.nested(2, &e.error);
+            scan_payload(&e.input_data, scan);
+            scan_failure(&e.error, e.error_details.as_ref(), scan);
         }
         Event::NodeInvoke(e) => {
             node(&e.component, scan);
-            scan_consumed(&e.input_data, scan);
+            scan_payload(&e.input_data, scan);
         }
         Event::NodeRespond(e) => {
             node(&e.component, scan);
-            scan_consumed(&e.input_data, scan);
-            scan.messages(&e.output_data);
+            scan_payload(&e.input_data, scan);
+            scan_payload(&e.output_data, scan);
         }
         Event::NodeFailed(e) => {
             node(&e.component, scan);
-            scan_consumed(&e.input_data, scan);
-            scan.data_value(&e.error);
-            scan.nested(2, &e.error);
+            scan_payload(&e.input_data, scan);
+            scan_failure(&e.error, e.error_details.as_ref(), scan);
         }
         Event::TopicEvent(e) => {
             scan.context_str(&e.topic_name);

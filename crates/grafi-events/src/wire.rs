@@ -1,0 +1,185 @@
+//! The wire table of each dialect: which key holds which field, in which order, and what
+//! shape each `data` slot has. The decoder and the encoder both read it, so a field is
+//! spelled in one place per dialect, and the next grafi format is a new table.
+
+use crate::dialect::Dialect;
+use crate::event_type::EventType;
+
+/// A field of `event_context`, whatever a dialect calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ctx {
+    Id,
+    Name,
+    Type,
+    InvokeContext,
+    SubscribedTopics,
+    PublishToTopics,
+    ConsumedEventIds,
+    PublisherName,
+    PublisherType,
+    ConsumerName,
+    ConsumerType,
+    TopicName,
+    TopicType,
+    Offset,
+}
+
+/// How a `data` slot is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// A JSON string holding a message list (`json.dumps(messages)`).
+    MessageText,
+    /// A message list as a JSON array.
+    MessageArray,
+    /// One embedded PublishToTopic document.
+    Published,
+    /// An array of embedded ConsumeFromTopic documents.
+    ConsumedList,
+}
+
+/// The families whose events share a context layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Assistant,
+    Workflow,
+    Tool,
+    Node,
+    Publish,
+    Consume,
+    Topic,
+}
+
+impl Family {
+    pub(crate) fn of(ty: EventType) -> Family {
+        use EventType as T;
+        match ty {
+            T::AssistantInvoke | T::AssistantRespond | T::AssistantFailed => Family::Assistant,
+            T::WorkflowInvoke | T::WorkflowRespond | T::WorkflowFailed => Family::Workflow,
+            T::ToolInvoke | T::ToolRespond | T::ToolFailed => Family::Tool,
+            T::NodeInvoke | T::NodeRespond | T::NodeFailed => Family::Node,
+            T::PublishToTopic | T::OutputTopic => Family::Publish,
+            T::ConsumeFromTopic => Family::Consume,
+            T::TopicEvent => Family::Topic,
+        }
+    }
+}
+
+/// `event_context` of a family in a dialect: its fields in the order grafi writes them.
+pub(crate) fn context_layout(dialect: Dialect, family: Family) -> &'static [(Ctx, &'static str)] {
+    use Ctx::*;
+    match (dialect, family) {
+        (Dialect::V0_0_24, Family::Assistant) => &[
+            (Id, "assistant_id"),
+            (Name, "assistant_name"),
+            (Type, "assistant_type"),
+            (InvokeContext, "invoke_context"),
+        ],
+        (Dialect::V0_0_24, Family::Workflow) => &[
+            (Id, "workflow_id"),
+            (Name, "workflow_name"),
+            (Type, "workflow_type"),
+            (InvokeContext, "invoke_context"),
+        ],
+        (Dialect::V0_0_24, Family::Tool) => &[
+            (Id, "tool_id"),
+            (Name, "tool_name"),
+            (Type, "tool_type"),
+            (InvokeContext, "invoke_context"),
+        ],
+        (Dialect::V0_0_24, Family::Node) => &[
+            (Id, "node_id"),
+            (SubscribedTopics, "subscribed_topics"),
+            (PublishToTopics, "publish_to_topics"),
+            (Name, "node_name"),
+            (Type, "node_type"),
+            (InvokeContext, "invoke_context"),
+        ],
+        (Dialect::V0_0_24, Family::Publish) => &[
+            (ConsumedEventIds, "consumed_event_ids"),
+            (PublisherName, "publisher_name"),
+            (PublisherType, "publisher_type"),
+            (TopicName, "topic_name"),
+            (Offset, "offset"),
+            (InvokeContext, "invoke_context"),
+        ],
+        (Dialect::V0_0_24, Family::Consume) => &[
+            (ConsumerName, "consumer_name"),
+            (ConsumerType, "consumer_type"),
+            (TopicName, "topic_name"),
+            (Offset, "offset"),
+            (InvokeContext, "invoke_context"),
+        ],
+        (Dialect::V0_0_24, Family::Topic) => &[
+            (TopicName, "topic_name"),
+            (Offset, "offset"),
+            (InvokeContext, "invoke_context"),
+        ],
+        (Dialect::V0_0_36, Family::Assistant | Family::Workflow | Family::Tool) => &[
+            (Id, "id"),
+            (Name, "name"),
+            (Type, "type"),
+            (InvokeContext, "invoke_context"),
+        ],
+        (Dialect::V0_0_36, Family::Node) => &[
+            (Id, "id"),
+            (Name, "name"),
+            (Type, "type"),
+            (InvokeContext, "invoke_context"),
+            (SubscribedTopics, "subscribed_topics"),
+            (PublishToTopics, "publish_to_topics"),
+        ],
+        (Dialect::V0_0_36, Family::Publish) => &[
+            (ConsumedEventIds, "consumed_event_ids"),
+            (PublisherName, "publisher_name"),
+            (PublisherType, "publisher_type"),
+            (TopicName, "name"),
+            (TopicType, "type"),
+            (Offset, "offset"),
+            (InvokeContext, "invoke_context"),
+        ],
+        (Dialect::V0_0_36, Family::Consume) => &[
+            (ConsumerName, "consumer_name"),
+            (ConsumerType, "consumer_type"),
+            (TopicName, "name"),
+            (TopicType, "type"),
+            (Offset, "offset"),
+            (InvokeContext, "invoke_context"),
+        ],
+        (Dialect::V0_0_36, Family::Topic) => &[
+            (TopicName, "name"),
+            (TopicType, "type"),
+            (Offset, "offset"),
+            (InvokeContext, "invoke_context"),
+        ],
+    }
+}
+
+/// The shape of `data.input_data` (`output == false`) or `data.output_data` of a component
+/// family in a dialect.
+pub(crate) fn data_shape(dialect: Dialect, family: Family, output: bool) -> Shape {
+    match (dialect, family, output) {
+        (_, Family::Node, false) => Shape::ConsumedList,
+        (Dialect::V0_0_24, _, _) => Shape::MessageText,
+        (Dialect::V0_0_36, Family::Tool, _) => Shape::MessageArray,
+        (Dialect::V0_0_36, Family::Node, true) => Shape::Published,
+        (Dialect::V0_0_36, _, false) => Shape::Published,
+        (Dialect::V0_0_36, _, true) => Shape::ConsumedList,
+    }
+}
+
+/// How a component event's message list is written in the dialect (the shape of its
+/// message slots: every slot of 0.0.24's assistants, workflows and tools, 0.0.36's tools).
+pub(crate) fn messages_shape(dialect: Dialect) -> Shape {
+    data_shape(dialect, Family::Tool, false)
+}
+
+/// Whether a `*Failed` event of the dialect may carry `error_details`.
+pub(crate) fn has_error_details(dialect: Dialect) -> bool {
+    dialect == Dialect::V0_0_36
+}
+
+/// Whether the document writes `event_context` before the envelope fields (grafi's topic
+/// events do; `OutputTopic`, a subclass in 0.0.24, does not).
+pub(crate) fn context_first(ty: EventType) -> bool {
+    matches!(ty, EventType::PublishToTopic | EventType::ConsumeFromTopic)
+}
