@@ -148,6 +148,55 @@ impl Event {
         }
     }
 
+    /// Why this event cannot be written as a document of its dialect, if it cannot: a data
+    /// slot whose shape the dialect does not have there (say, messages where grafi 0.0.36
+    /// embeds the PublishToTopic event, as when a 0.0.24 event is relabelled 0.0.36), or an
+    /// embedded event of another dialect. grafi could not decode such a document, so stores
+    /// refuse it. Names the field.
+    ///
+    /// ```
+    /// use grafi_events::{ComponentInfo, Dialect, Event, InvokeContext, Message};
+    /// let mut event = Event::assistant_invoke(InvokeContext::new("c", "r"), ComponentInfo::new("A", "Assistant"), &[Message::user("hi")]);
+    /// assert_eq!(event.shape_error(), None);
+    /// event.meta_mut().unwrap().dialect = Dialect::V0_0_36;
+    /// assert!(event.shape_error().unwrap().contains("data.input_data"));
+    /// ```
+    pub fn shape_error(&self) -> Option<String> {
+        use crate::wire::{data_shape, fits, Family};
+        let ty = self.builtin_type()?;
+        let dialect = self.meta()?.dialect;
+        let family = Family::of(ty);
+        let (input, output) = match self {
+            Event::AssistantInvoke(e) | Event::WorkflowInvoke(e) | Event::ToolInvoke(e) => {
+                (&e.input_data, None)
+            }
+            Event::AssistantRespond(e) | Event::WorkflowRespond(e) | Event::ToolRespond(e) => {
+                (&e.input_data, Some(&e.output_data))
+            }
+            Event::AssistantFailed(e) | Event::WorkflowFailed(e) | Event::ToolFailed(e) => {
+                (&e.input_data, None)
+            }
+            Event::NodeInvoke(e) => (&e.input_data, None),
+            Event::NodeRespond(e) => (&e.input_data, Some(&e.output_data)),
+            Event::NodeFailed(e) => (&e.input_data, None),
+            _ => return None,
+        };
+        let slots = [
+            ("input_data", false, Some(input)),
+            ("output_data", true, output),
+        ];
+        slots.into_iter().find_map(|(key, is_output, payload)| {
+            let shape = data_shape(dialect, family, is_output);
+            let payload = payload?;
+            (!fits(dialect, shape, payload)).then(|| {
+                format!(
+                    "data.{key} of a grafi {dialect} {ty} must be {}, all in dialect {dialect}",
+                    shape.describe()
+                )
+            })
+        })
+    }
+
     /// The event id.
     pub fn event_id(&self) -> &str {
         match self {

@@ -37,6 +37,17 @@ pub(crate) enum Shape {
     ConsumedList,
 }
 
+impl Shape {
+    /// What a slot of this shape holds, for messages.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Shape::MessageText | Shape::MessageArray => "a message list",
+            Shape::Published => "one embedded PublishToTopic event",
+            Shape::ConsumedList => "a list of embedded ConsumeFromTopic events",
+        }
+    }
+}
+
 /// The families whose events share a context layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Family {
@@ -171,6 +182,20 @@ pub(crate) fn data_shape(dialect: Dialect, family: Family, output: bool) -> Shap
 /// message slots: every slot of 0.0.24's assistants, workflows and tools, 0.0.36's tools).
 pub(crate) fn messages_shape(dialect: Dialect) -> Shape {
     data_shape(dialect, Family::Tool, false)
+}
+
+/// Whether `payload` has the shape the wire table of `dialect` gives its slot, embedded
+/// events included: they are written in their own dialect, which must be the event's.
+pub(crate) fn fits(dialect: Dialect, shape: Shape, payload: &crate::model::Payload) -> bool {
+    use crate::model::Payload;
+    match (shape, payload) {
+        (Shape::MessageText | Shape::MessageArray, Payload::Messages(_)) => true,
+        (Shape::Published, Payload::Published(p)) => p.meta.dialect == dialect,
+        (Shape::ConsumedList, Payload::Consumed(events)) => {
+            events.iter().all(|e| e.meta.dialect == dialect)
+        }
+        _ => false,
+    }
 }
 
 /// Whether a `*Failed` event of the dialect may carry `error_details`.

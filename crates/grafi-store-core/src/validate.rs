@@ -120,6 +120,9 @@ fn check_reason(
             });
         }
     }
+    if let Some(message) = event.shape_error() {
+        return Err(InvalidReason::Malformed(message));
+    }
     if !event.timestamp().python_can_read_back() {
         return Err(InvalidReason::TimestampOutOfRange(
             event.timestamp().as_str().to_owned(),
@@ -228,13 +231,18 @@ fn has_nul(s: &str) -> bool {
 }
 
 /// The topic name PostgreSQL's topic index holds for this event (`event_context ->>
-/// 'topic_name'` of `PublishToTopic` and `TopicEvent` rows), if any.
+/// 'topic_name'` of `PublishToTopic` and `TopicEvent` rows, `'name'` in grafi 0.0.36), if any.
 fn indexed_topic_name(event: &Event) -> Option<std::borrow::Cow<'_, str>> {
     match event {
         Event::PublishToTopic(e) => Some(e.topic_name.as_str().into()),
         Event::TopicEvent(e) => Some(e.topic_name.as_str().into()),
         Event::Raw(r) if matches!(r.event_type.as_str(), "PublishToTopic" | "TopicEvent") => {
-            match r.document.get("event_context")?.get("topic_name")? {
+            let context = r.document.get("event_context")?;
+            let key = match grafi_events::Dialect::of_document(&r.document) {
+                Some(grafi_events::Dialect::V0_0_36) => "name",
+                _ => "topic_name",
+            };
+            match context.get(key)? {
                 Value::String(s) => Some(s.as_str().into()),
                 // `->>` renders any other JSON value as its text.
                 other => Some(other.to_string().into()),

@@ -5,11 +5,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use grafi_events::{
-    new_id, ComponentInfo, ConsumeFromTopic, Event, EventMeta, InvokeContext, Message, Timestamp,
+    new_id, ComponentInfo, ConsumeFromTopic, Dialect, Event, EventMeta, InvokeContext, Message,
+    Timestamp,
 };
 use serde_json::json;
 
-use super::{agent_trace, assert_same_event, grafi_corpus, same_event, simple_events};
+use super::{
+    agent_trace, assert_same_event, grafi_036_corpus, grafi_corpus, same_event, simple_events,
+};
 use crate::{EventStore, InvalidReason, RecordOutcome, StoreError};
 
 fn ids(events: &[Arc<Event>]) -> Vec<String> {
@@ -317,6 +320,83 @@ pub async fn whole_grafi_corpus_round_trips(store: &dyn EventStore) {
     assert_eq!((conversations.len(), total), (4, corpus.len()));
     let requests: HashSet<&str> = corpus.iter().map(Event::assistant_request_id).collect();
     assert_eq!(requests.len(), 13);
+}
+
+/// The real grafi 0.0.36 corpus: a store that holds grafi 0.0.36 documents gives each back as
+/// it came (typed, in its dialect, byte for byte), by every read, topics by their 0.0.36
+/// `name`; a store whose table holds the other dialect refuses the batch, naming its first
+/// event, and writes nothing. A store that holds both keeps the 0.0.24 corpus beside it.
+pub async fn grafi_036_corpus_round_trips_or_is_refused_by_dialect(store: &dyn EventStore) {
+    let corpus = grafi_036_corpus();
+    match store.record_events(corpus.clone()).await {
+        Err(StoreError::InvalidEvent {
+            event_id,
+            index: 0,
+            reason:
+                InvalidReason::WrongDialect {
+                    event: Dialect::V0_0_36,
+                    table,
+                },
+        }) => {
+            assert_ne!(table, Dialect::V0_0_36);
+            assert_eq!(event_id, corpus[0].event_id());
+            assert!(store.get_events().await.unwrap().is_empty());
+            return;
+        }
+        Err(other) => panic!("the 0.0.36 corpus was refused: {other}"),
+        Ok(outcome) => assert_eq!(outcome.recorded, corpus.len()),
+    }
+    let stored = store.get_events().await.unwrap();
+    assert_eq!(ids(&stored), ids_of(&corpus));
+    for (s, e) in stored.iter().zip(&corpus) {
+        assert_eq!(s.dialect(), Some(Dialect::V0_0_36), "{}", e.event_id());
+        assert_same_event(s, e);
+    }
+    let mut by_conversation = 0;
+    let conversations: HashSet<&str> = corpus.iter().map(Event::conversation_id).collect();
+    for c in &conversations {
+        by_conversation += store.get_conversation_events(c).await.unwrap().len();
+    }
+    let mut by_request = 0;
+    let requests: HashSet<&str> = corpus.iter().map(Event::assistant_request_id).collect();
+    for r in &requests {
+        by_request += store.get_agent_events(r).await.unwrap().len();
+    }
+    assert_eq!(
+        (
+            conversations.len(),
+            by_conversation,
+            requests.len(),
+            by_request
+        ),
+        (4, corpus.len(), 11, corpus.len())
+    );
+    let mut topics: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for e in corpus.iter().filter(|e| e.is_topic_record()) {
+        let (name, offset) = e.topic().unwrap();
+        topics.entry(name).or_default().push(offset);
+    }
+    let mut found = 0;
+    for (name, offsets) in &topics {
+        let events = store.get_topic_events(name, offsets).await.unwrap();
+        assert!(events.iter().all(|e| e.topic().unwrap().0 == *name));
+        found += events.len();
+    }
+    assert_eq!(
+        found, 31,
+        "every PublishToTopic found by its topic name and offset"
+    );
+    // A store that holds both dialects keeps the 0.0.24 corpus beside it, each in its own.
+    let old = grafi_corpus();
+    if let Ok(outcome) = store.record_events(old.clone()).await {
+        assert_eq!(outcome.recorded, old.len());
+        let all = store.get_events().await.unwrap();
+        assert_eq!(all.len(), corpus.len() + old.len());
+        for (s, e) in all[corpus.len()..].iter().zip(&old) {
+            assert_eq!(s.dialect(), Some(Dialect::V0_0_24));
+            assert_same_event(s, e);
+        }
+    }
 }
 
 /// 8 writers × 1,000 events, in batches, with overlapping retries: every event once.

@@ -18,6 +18,18 @@ pub fn grafi_corpus() -> Vec<Event> {
         .collect()
 }
 
+/// The real grafi 0.0.36 corpus, as JSON lines: 201 documents written by the Python library
+/// (`fixtures/grafi-0.0.36/events.jsonl`, packaged as `corpus/grafi-0.0.36.jsonl`).
+pub const GRAFI_036_CORPUS_JSONL: &str = include_str!("../../corpus/grafi-0.0.36.jsonl");
+
+/// The real grafi 0.0.36 corpus (201 events in 4 conversations and 11 requests), decoded.
+pub fn grafi_036_corpus() -> Vec<Event> {
+    GRAFI_036_CORPUS_JSONL
+        .lines()
+        .map(|line| grafi_events::decode_str(line).expect("the grafi 0.0.36 corpus decodes"))
+        .collect()
+}
+
 /// A realistic request trace: assistant → workflow → nodes ↔ topics → tools, `requests`
 /// requests long, in one conversation. Topic offsets start at `first_offset`.
 pub fn agent_trace(conversation_id: &str, requests: usize, first_offset: i64) -> Vec<Event> {

@@ -31,6 +31,7 @@ macro_rules! conformance_suite {
             ten_thousand_events_in_one_batch,
             unicode_control_characters_and_megabyte_payloads,
             whole_grafi_corpus_round_trips,
+            grafi_036_corpus_round_trips_or_is_refused_by_dialect,
             concurrent_writers_lose_and_duplicate_nothing,
             topic_events_by_name_and_offset,
             clear_removes_everything,

@@ -100,7 +100,10 @@ pub mod contract;
 pub mod model;
 
 pub use compare::{assert_same_event, same_event};
-pub use fixtures::{agent_trace, grafi_corpus, simple_events, GRAFI_CORPUS_JSONL};
+pub use fixtures::{
+    agent_trace, grafi_036_corpus, grafi_corpus, simple_events, GRAFI_036_CORPUS_JSONL,
+    GRAFI_CORPUS_JSONL,
+};
 
 /// What the macros expand to; not an API.
 #[doc(hidden)]
