@@ -27,6 +27,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::dialects::DialectCounts;
 use crate::input::{self, Lines, Problem, Report, Verdict};
 use crate::interrupt::Interrupt;
 use crate::{outln, Outcome};
@@ -55,6 +56,7 @@ stderr; a file or store that cannot be opened prints no document, only the error
   imported: events stored by this run
   duplicates: events already stored (same event_id), not stored again
   invalid: lines reported as not storable (invalid, too long, or refused by the store)
+  by_dialect: events read by grafi dialect, {\"0.0.24\": n, \"0.0.36\": n, \"other\": n}
   last_line: every line up to this one (from 1; 0: none) is handled: stored, a duplicate, \
 blank or reported; `tail -n +<last_line + 1>` is the input left
   seconds: time taken
@@ -89,6 +91,9 @@ pub struct Summary<'a> {
     pub duplicates: usize,
     /// Lines reported as not storable: invalid, too long, or refused by the store.
     pub invalid: usize,
+    /// Events read, by the grafi dialect of their documents (`{"0.0.24": n, "0.0.36": n,
+    /// "other": n}`).
+    pub by_dialect: DialectCounts,
     /// Every line up to this one (numbered from 1; 0: none) is handled: stored, counted as a
     /// duplicate, blank, or reported. `tail -n +<last_line + 1>` is what is left to import.
     pub last_line: usize,
@@ -134,6 +139,8 @@ struct Pending {
 #[derive(Default)]
 struct Totals {
     outcome: RecordOutcome,
+    /// The events read, by dialect (stored, duplicate, or refused by the store).
+    read: DialectCounts,
     invalid: usize,
     /// The first line of the batch whose failure stopped the import.
     failed_at: Option<usize>,
@@ -216,6 +223,7 @@ pub async fn run(
             if pending.events.is_empty() {
                 pending.since = tokio::time::Instant::now();
             }
+            totals.read.add(&event);
             pending.events.push(event);
             pending.lines.push(line);
             // Once a stop is asked for, no batch is started.
@@ -274,6 +282,7 @@ pub async fn run(
             imported: totals.outcome.recorded,
             duplicates: totals.outcome.duplicates,
             invalid: totals.invalid,
+            by_dialect: totals.read.clone(),
             last_line,
             seconds: secs,
             events_per_second: rate,
@@ -285,8 +294,12 @@ pub async fn run(
             errors_file: report.file().map(|p| p.display().to_string()),
         })
     } else {
+        let seen = match totals.read.describe() {
+            seen if seen.is_empty() => seen,
+            seen => format!("; read {seen}"),
+        };
         outln!(
-            "imported {}, duplicates {}, invalid {} in {:.2} s ({:.0} events/s)",
+            "imported {}, duplicates {}, invalid {} in {:.2} s ({:.0} events/s){seen}",
             totals.outcome.recorded,
             totals.outcome.duplicates,
             totals.invalid,

@@ -6,6 +6,7 @@
 //! SIGTERM).
 
 mod demo;
+mod dialects;
 mod export;
 mod import;
 mod input;

@@ -8,6 +8,7 @@ use grafi_events::{Event, EventType};
 use grafi_store::{EventStore, Selection};
 use serde::Serialize;
 
+use crate::dialects::DialectCounts;
 use crate::{outln, Outcome};
 
 const PAGE: usize = 1000;
@@ -25,6 +26,8 @@ pub const JSON_HELP: &str = "Print one JSON document on stdout instead of the re
   undecodable: events stored that do not decode (exported as they are)
   by_type: {event type: count}, grafi's types in grafi's order, then others alphabetically
   unknown_types: the types in by_type that grafi 0.0.24 does not have
+  by_dialect: events by grafi dialect, {\"0.0.24\": n, \"0.0.36\": n, \"other\": n} (other: \
+user-registered or unknown types)
   first_timestamp, last_timestamp: RFC 3339 UTC, microseconds; null without events
   conversations: distinct conversation ids
   requests: distinct assistant request ids
@@ -47,6 +50,8 @@ pub struct Stats {
     pub by_type: TypeCounts,
     /// The types in `by_type` that grafi 0.0.24 does not have.
     pub unknown_types: Vec<String>,
+    /// Events by the grafi dialect of their documents.
+    pub by_dialect: DialectCounts,
     /// The earliest event timestamp, RFC 3339 in UTC with microseconds; `null` without
     /// events (or when no timestamp decodes).
     pub first_timestamp: Option<String>,
@@ -79,6 +84,7 @@ pub async fn run(
     let mut conversations: HashSet<String> = HashSet::new();
     let mut requests: HashMap<String, RequestOutcome> = HashMap::new();
     let mut total = 0usize;
+    let mut by_dialect = DialectCounts::default();
     let mut undecodable = 0usize;
     let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
     let mut after = None;
@@ -86,6 +92,7 @@ pub async fn run(
         let page = store.get_events_page(after, PAGE).await?;
         for event in &page.events {
             total += 1;
+            by_dialect.add(event);
             *by_type.entry(event.event_type().to_owned()).or_default() += 1;
             if !conversations.contains(event.conversation_id()) {
                 conversations.insert(event.conversation_id().to_owned());
@@ -141,6 +148,7 @@ pub async fn run(
             .filter(|(_, _, known)| !known)
             .map(|(ty, _, _)| ty.clone())
             .collect(),
+        by_dialect,
         first_timestamp: span.map(|(first, _)| first.to_rfc3339_opts(SecondsFormat::Micros, true)),
         last_timestamp: span.map(|(_, last)| last.to_rfc3339_opts(SecondsFormat::Micros, true)),
         conversations: conversations.len(),
@@ -177,6 +185,7 @@ fn print_human(
     if s.events == 0 {
         return Ok(());
     }
+    outln!("dialects: {}", s.by_dialect.describe())?;
     let width = types
         .iter()
         .map(|(ty, ..)| ty.len())
@@ -188,7 +197,7 @@ fn print_human(
             outln!("  {ty:<width$}  {n:>8}")?;
         } else {
             outln!(
-                "  {:<width$}  {n:>8}  (not a grafi 0.0.24 type)",
+                "  {:<width$}  {n:>8}  (not a grafi type)",
                 crate::input::shorten(ty, 40)
             )?;
         }

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::dialects::DialectCounts;
 use crate::input::{self, Lines, Problem, Report, Verdict};
 use crate::{outln, Outcome};
 
@@ -13,6 +14,8 @@ pub const JSON_HELP: &str = "Print one JSON document on stdout instead of \"N va
   valid: lines that hold a storable event
   invalid: lines that do not (blank lines are neither)
   lines: lines read
+  by_dialect: valid events by grafi dialect, {\"0.0.24\": n, \"0.0.36\": n, \"other\": n} (other: \
+user-registered or unknown types)
   problems: the problems shown on stderr (the first 100), each {line, event_id (null when \
 unknown), message}
   problems_not_listed: invalid lines not in problems (all are in --errors FILE)
@@ -27,6 +30,8 @@ pub struct Summary<'a> {
     pub invalid: usize,
     /// Lines read.
     pub lines: usize,
+    /// Valid events by the grafi dialect of their documents.
+    pub by_dialect: DialectCounts,
     /// The problems shown on stderr (the first 100): `{line, event_id, message}`,
     /// `event_id` `null` when unknown.
     pub problems: &'a [Problem],
@@ -41,6 +46,7 @@ pub fn run(path: &str, options: &input::Options, json: bool) -> anyhow::Result<O
     let mut report = Report::new(options.errors.as_deref())?;
     let max_line_bytes = lines.max_line_bytes();
     let mut valid = 0usize;
+    let mut by_dialect = DialectCounts::default();
     let mut read = 0usize;
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
@@ -59,7 +65,10 @@ pub fn run(path: &str, options: &input::Options, json: bool) -> anyhow::Result<O
         read = line_no;
         match input::judge(line_no, line, max_line_bytes, true) {
             Verdict::Blank => {}
-            Verdict::Valid(_) => valid += 1,
+            Verdict::Valid(event) => {
+                valid += 1;
+                by_dialect.add(&event);
+            }
             Verdict::Invalid(problem) => {
                 if report.add(&problem) {
                     let _ = writeln!(err, "{problem}");
@@ -77,12 +86,16 @@ pub fn run(path: &str, options: &input::Options, json: bool) -> anyhow::Result<O
             valid,
             invalid,
             lines: read,
+            by_dialect,
             problems: report.shown(),
             problems_not_listed: invalid - report.shown().len(),
             errors_file: report.file().map(|p| p.display().to_string()),
         })?;
     } else {
-        outln!("{valid} valid, {invalid} invalid")?;
+        match by_dialect.describe().as_str() {
+            "" => outln!("{valid} valid, {invalid} invalid")?,
+            seen => outln!("{valid} valid ({seen}), {invalid} invalid")?,
+        }
     }
     report.finish()?;
     Ok(if invalid == 0 {

@@ -89,6 +89,37 @@ fn assert_bad_lines_reported(stderr: &str) {
 // ----------------------------------------------------------------------------------------
 // Memory store and no store.
 
+/// Both real corpora in one file: each line is judged in its own dialect, and the counts say
+/// which the file held.
+#[test]
+fn validate_and_import_say_which_dialects_they_saw() {
+    let mixed = format!(
+        "{CORPUS}{}",
+        include_str!("../../../fixtures/grafi-0.0.36/events.jsonl")
+    );
+    grafi_store()
+        .args(["validate", "-"])
+        .write_stdin(mixed.clone())
+        .assert()
+        .success()
+        .stdout("412 valid (grafi 0.0.24: 211, 0.0.36: 201), 0 invalid\n")
+        .stderr("");
+    let out = grafi_store()
+        .args(["--store", "memory://", "import", "--json", "-"])
+        .write_stdin(mixed)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc = one_json_document(&out);
+    assert_eq!(doc["imported"], 412);
+    assert_eq!(
+        doc["by_dialect"],
+        serde_json::json!({"0.0.24": 211, "0.0.36": 201, "other": 0})
+    );
+}
+
 #[test]
 fn validate_accepts_the_whole_corpus() {
     grafi_store()
@@ -96,7 +127,7 @@ fn validate_accepts_the_whole_corpus() {
         .arg(corpus_path())
         .assert()
         .success()
-        .stdout("211 valid, 0 invalid\n")
+        .stdout("211 valid (grafi 0.0.24: 211), 0 invalid\n")
         .stderr("");
 }
 
@@ -109,7 +140,7 @@ fn validate_reads_stdin_and_reports_bad_lines_by_number() {
         .write_stdin(input)
         .assert()
         .code(1)
-        .stdout("5 valid, 4 invalid\n")
+        .stdout("5 valid (grafi 0.0.24: 5), 4 invalid\n")
         .get_output()
         .clone();
     assert_bad_lines_reported(&String::from_utf8_lossy(&out.stderr));
@@ -677,6 +708,7 @@ const VALIDATE_FIELDS: &[&str] = &[
     "valid",
     "invalid",
     "lines",
+    "by_dialect",
     "problems",
     "problems_not_listed",
     "errors_file",
@@ -686,6 +718,7 @@ const IMPORT_FIELDS: &[&str] = &[
     "imported",
     "duplicates",
     "invalid",
+    "by_dialect",
     "last_line",
     "seconds",
     "events_per_second",
@@ -700,6 +733,7 @@ const STATS_FIELDS: &[&str] = &[
     "undecodable",
     "by_type",
     "unknown_types",
+    "by_dialect",
     "first_timestamp",
     "last_timestamp",
     "conversations",
@@ -742,8 +776,9 @@ fn validate_json_counts_and_lists_the_problems() {
     assert_eq!(keys(&doc), VALIDATE_FIELDS);
     assert_eq!(
         doc,
-        serde_json::json!({"valid": 211, "invalid": 0, "lines": 211, "problems": [],
-                           "problems_not_listed": 0, "errors_file": null})
+        serde_json::json!({"valid": 211, "invalid": 0, "lines": 211,
+                           "by_dialect": {"0.0.24": 211, "0.0.36": 0, "other": 0},
+                           "problems": [], "problems_not_listed": 0, "errors_file": null})
     );
 
     let (file, _) = bad_input();
@@ -901,14 +936,14 @@ fn a_byte_order_mark_at_the_start_is_skipped() {
         .arg(file.path())
         .assert()
         .success()
-        .stdout("211 valid, 0 invalid\n")
+        .stdout("211 valid (grafi 0.0.24: 211), 0 invalid\n")
         .stderr("");
     grafi_store()
         .args(["validate", "-"])
         .write_stdin(bytes.clone())
         .assert()
         .success()
-        .stdout("211 valid, 0 invalid\n");
+        .stdout("211 valid (grafi 0.0.24: 211), 0 invalid\n");
     for input in [Some(file.path()), None] {
         let mut cmd = grafi_store();
         cmd.args(["--store", "memory:", "import"]);
@@ -1360,7 +1395,7 @@ mod postgres {
             .arg(dump.path())
             .assert()
             .success()
-            .stdout("81 valid, 0 invalid\n");
+            .stdout("81 valid (grafi 0.0.24: 81), 0 invalid\n");
         db.cmd()
             .arg("import")
             .arg(dump.path())

@@ -28,7 +28,7 @@ pub struct InvokeContext {
     /// Free-form context passed through the workflow; `null` is allowed; absent reads as `{}`.
     /// Shared between events (see [`Kwargs`]).
     pub kwargs: Option<Kwargs>,
-    /// Fields grafi 0.0.24 does not write, kept verbatim.
+    /// Fields grafi does not write, kept verbatim.
     pub extra: Map<String, Value>,
 }
 

@@ -20,7 +20,7 @@ pub const EVENT_VERSION: &str = "1.0";
 pub struct EventMeta {
     /// Unique id (grafi: uuid4 hex), the idempotency key of every store.
     pub event_id: String,
-    /// Always `"1.0"` in grafi 0.0.24.
+    /// Always `"1.0"` in grafi 0.0.24 and 0.0.36.
     pub event_version: String,
     /// The top-level copy of the request id (grafi copies `invoke_context.assistant_request_id`).
     pub assistant_request_id: String,
@@ -49,7 +49,7 @@ impl EventMeta {
     }
 }
 
-/// Fields of a document that grafi 0.0.24 does not write, by where they were found.
+/// Fields of a document that its dialect's wire table does not name, by where they were found.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UnknownFields {
     /// At the top level of the document.
