@@ -18,7 +18,9 @@ pub enum InvalidReason {
     /// `text` reject `\u0000`; `data` may hold it).
     #[error("`{field}` contains a NUL character (\\u0000), which PostgreSQL cannot store there")]
     NulCharacter {
-        /// Where: `event_id`, `event_type`, `assistant_request_id` or `event_context`.
+        /// Where: `event_id`, `event_type`, `assistant_request_id`, `event_context`, or `data`
+        /// of a grafi 0.0.36 event (whose whole document is `jsonb`; a topic event's message
+        /// text may hold NUL, escaped).
         field: &'static str,
     },
     /// The event is larger than the store's per-event limit.

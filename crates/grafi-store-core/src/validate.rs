@@ -5,7 +5,7 @@
 //! the other. What is *data* (NUL and control characters inside `data`, unknown event
 //! types, non-UTC offsets) is accepted.
 
-use grafi_events::{ConsumeFromTopic, Event, EventMeta, Kwargs, MessageList, Payload};
+use grafi_events::{ConsumeFromTopic, Dialect, Event, EventMeta, Kwargs, MessageList, Payload};
 use serde_json::{Map, Value};
 
 use crate::error::{InvalidReason, StoreError};
@@ -146,6 +146,9 @@ fn check_reason(
             field: "event_context",
         });
     }
+    if scan.data_nul && event.dialect() == Some(Dialect::V0_0_36) {
+        return Err(InvalidReason::NulCharacter { field: "data" });
+    }
     if let Some(number) = scan.context_number_out_of_range {
         return Err(InvalidReason::NumberOutOfRange {
             field: "event_context",
@@ -173,6 +176,9 @@ fn check_reason(
 struct Scan {
     bytes: usize,
     context_nul: bool,
+    /// Whether `data` holds a NUL outside a topic event's message text: refused only where
+    /// the dialect keeps `data` as `jsonb` (grafi 0.0.36).
+    data_nul: bool,
     /// The first number in `event_context` that `jsonb` cannot hold (shortened).
     context_number_out_of_range: Option<String>,
     /// Deepest nesting seen, in levels of the whole document.
@@ -250,6 +256,30 @@ fn indexed_topic_name(event: &Event) -> Option<std::borrow::Cow<'_, str>> {
         }
         _ => None,
     }
+}
+
+/// Whether a JSON value holds a NUL in a string or a key.
+fn value_has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => has_nul(s),
+        Value::Array(items) => items.iter().any(value_has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| has_nul(k) || value_has_nul(v)),
+        _ => false,
+    }
+}
+
+/// Whether JSON text holds a `\u0000` escape (one led by an odd number of backslashes: an
+/// even number is an escaped backslash followed by the text `u0000`).
+fn json_text_has_nul(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memmem::find_iter(bytes, b"\\u0000").any(|at| {
+        let backslashes = bytes[..=at]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        backslashes % 2 == 1
+    })
 }
 
 /// Whether a JSON number's text fits PostgreSQL's `numeric` (what `jsonb` keeps numbers as):
@@ -374,10 +404,20 @@ impl Scan {
             Value::String(s) => s.len(),
             other => other.to_string().len(),
         };
+        self.data_nul |= value_has_nul(v);
     }
 
+    /// A message list kept as text inside a JSON string (topic events; grafi 0.0.24): its NULs
+    /// are `\u0000` escapes in the text, which every column holds.
     fn messages(&mut self, m: &MessageList) {
         self.bytes += m.as_str().len();
+    }
+
+    /// A message list written as JSON itself (grafi 0.0.36 component events): its NULs
+    /// become NULs in the document.
+    fn message_json(&mut self, m: &MessageList) {
+        self.messages(m);
+        self.data_nul |= json_text_has_nul(m.as_str());
     }
 }
 
@@ -430,6 +470,9 @@ fn scan_consumed(consumed: &[ConsumeFromTopic], scan: &mut Scan) {
         // An embedded consume event is a document at level 4: top, data, the array, itself.
         scan_embedded(&c.meta, 4, scan);
         scan.bytes += c.consumer_name.len() + c.topic_name.len();
+        scan.data_nul |= [&c.consumer_name, &c.consumer_type, &c.topic_name]
+            .iter()
+            .any(|s| has_nul(s));
         scan.messages(&c.data);
     }
 }
@@ -444,17 +487,24 @@ fn scan_embedded(meta: &EventMeta, level: usize, scan: &mut Scan) {
     scan.memo = std::mem::take(&mut inner.memo);
     scan.bytes += inner.bytes;
     scan.depth = scan.depth.max(inner.depth);
+    scan.data_nul |= inner.context_nul || inner.data_nul;
 }
 
 /// A `data` slot of a component event, whatever its shape.
 fn scan_payload(payload: &Payload, scan: &mut Scan) {
     match payload {
-        Payload::Messages(list) => scan.messages(list),
+        // Only grafi 0.0.36 writes a component's messages as JSON; its NULs count only there.
+        Payload::Messages(list) => scan.message_json(list),
         Payload::Consumed(events) => scan_consumed(events, scan),
         Payload::Published(e) => {
             // One document at level 3: top, data, itself.
             scan_embedded(&e.meta, 3, scan);
             scan.bytes += e.publisher_name.len() + e.topic_name.len();
+            scan.data_nul |= e
+                .consumed_event_ids
+                .iter()
+                .chain([&e.publisher_name, &e.publisher_type, &e.topic_name])
+                .any(|s| has_nul(s));
             scan.messages(&e.data);
         }
         // A shape newer than this validation: its size, as the document writes it.

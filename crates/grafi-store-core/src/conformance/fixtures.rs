@@ -5,6 +5,8 @@ use grafi_events::{
 };
 use serde_json::json;
 
+use super::dialect::{all_in_suite_dialect, in_suite_dialect};
+
 /// The real grafi 0.0.24 corpus, as JSON lines: 211 documents written by the Python library
 /// (`fixtures/grafi-0.0.24/events.jsonl` of the grafi-rs repository; the crate's
 /// `corpus/grafi-0.0.24.jsonl` is a symlink to it, so the package carries its contents).
@@ -30,7 +32,7 @@ pub fn grafi_036_corpus() -> Vec<Event> {
         .collect()
 }
 
-/// A realistic request trace: assistant → workflow → nodes ↔ topics → tools, `requests`
+/// A realistic request trace, in the suite's dialect ([`super::suite_dialect`]): assistant → workflow → nodes ↔ topics → tools, `requests`
 /// requests long, in one conversation. Topic offsets start at `first_offset`.
 pub fn agent_trace(conversation_id: &str, requests: usize, first_offset: i64) -> Vec<Event> {
     let mut events = Vec::new();
@@ -126,7 +128,7 @@ pub fn agent_trace(conversation_id: &str, requests: usize, first_offset: i64) ->
             events.push(Event::assistant_respond(ctx, assistant, &question, &answer));
         }
     }
-    events
+    all_in_suite_dialect(events)
 }
 
 /// `n` small tool events in one conversation and request.
@@ -135,11 +137,11 @@ pub fn simple_events(conversation_id: &str, request_id: &str, n: usize) -> Vec<E
     let tool = ComponentInfo::new("calculator", "FunctionCallTool");
     (0..n)
         .map(|i| {
-            Event::tool_invoke(
+            in_suite_dialect(Event::tool_invoke(
                 ctx.clone(),
                 tool.clone(),
                 &[Message::user(format!("2 + {i}"))],
-            )
+            ))
         })
         .collect()
 }

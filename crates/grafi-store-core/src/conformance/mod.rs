@@ -14,7 +14,17 @@
 //! | random sequences against a reference model | [`model`] | [`model_suite!`](crate::model_suite) |
 //!
 //! A scenario added to a group runs on every backend at its next `cargo test`, with no edit
-//! to the backends. The scenario functions are public too, for a backend that wants to run
+//! to the backends.
+//!
+//! # Dialects
+//!
+//! The generated events are grafi 0.0.24 documents unless a test binary names another
+//! dialect: calling [`set_suite_dialect`]`(Dialect::V0_0_36)` in `setup` runs every scenario
+//! on grafi 0.0.36 documents (one dialect per test binary; a second test file runs the other).
+//! The real corpora of both dialects are recorded either way: a store whose table holds one
+//! dialect must refuse the other by name ([`InvalidReason::WrongDialect`]).
+//!
+//! [`InvalidReason::WrongDialect`]: crate::InvalidReason::WrongDialect The scenario functions are public too, for a backend that wants to run
 //! one with knobs of its own.
 //!
 //! # Running the whole suite
@@ -91,6 +101,7 @@
 //! backend's own tests as well.
 
 mod compare;
+mod dialect;
 mod fixtures;
 mod macros;
 
@@ -100,6 +111,7 @@ pub mod contract;
 pub mod model;
 
 pub use compare::{assert_same_event, same_event};
+pub use dialect::{all_in_suite_dialect, in_suite_dialect, set_suite_dialect, suite_dialect};
 pub use fixtures::{
     agent_trace, grafi_036_corpus, grafi_corpus, simple_events, GRAFI_036_CORPUS_JSONL,
     GRAFI_CORPUS_JSONL,

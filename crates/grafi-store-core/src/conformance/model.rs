@@ -11,13 +11,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use grafi_events::{
-    ComponentInfo, ConsumeFromTopic, Event, EventRegistry, InvokeContext, Message, Timestamp,
+    ComponentInfo, ConsumeFromTopic, Dialect, Event, EventRegistry, InvokeContext, Message,
+    Timestamp,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::json;
 
-use super::same_event;
+use super::{in_suite_dialect, same_event, suite_dialect};
 use crate::{EventStore, InvalidReason, RecordOutcome, StoreError};
 
 /// Cases in the default run, unless `GRAFI_MODEL_CASES` says otherwise.
@@ -120,7 +121,12 @@ fn build(s: &Spec) -> Event {
     let conv = format!("conv-{}", s.conv);
     let req = format!("req-{}", s.req);
     let ctx = InvokeContext::new(&conv, &req).with_kwarg("p", json!(s.payload));
-    let msg = [Message::user(format!("payload {} \u{0} ✓", s.payload))];
+    // A NUL is data in a grafi 0.0.24 message; grafi 0.0.36's tool messages are jsonb.
+    let nul = match suite_dialect() {
+        Dialect::V0_0_24 => "\u{0} ",
+        _ => "",
+    };
+    let msg = [Message::user(format!("payload {} {nul}✓", s.payload))];
     let topic = (topic_name(s.topic), s.offset);
     let base = chrono::DateTime::from_timestamp(1_752_000_000, 0).unwrap();
     let utc = base + chrono::Duration::seconds(s.secs);
@@ -162,7 +168,7 @@ fn build(s: &Spec) -> Event {
     let meta = event.meta_mut().unwrap();
     meta.event_id = id;
     meta.timestamp = ts;
-    event
+    in_suite_dialect(event)
 }
 
 fn build_invalid(s: &Spec) -> Event {
