@@ -14,7 +14,8 @@
 //! | random sequences against a reference model | [`model`] | [`model_suite!`](crate::model_suite) |
 //!
 //! A scenario added to a group runs on every backend at its next `cargo test`, with no edit
-//! to the backends.
+//! to the backends. The scenario functions are public too, for a backend that wants to run
+//! one with knobs of its own.
 //!
 //! # Dialects
 //!
@@ -22,10 +23,7 @@
 //! dialect: calling [`set_suite_dialect`]`(Dialect::V0_0_36)` in `setup` runs every scenario
 //! on grafi 0.0.36 documents (one dialect per test binary; a second test file runs the other).
 //! The real corpora of both dialects are recorded either way: a store whose table holds one
-//! dialect must refuse the other by name ([`InvalidReason::WrongDialect`]).
-//!
-//! [`InvalidReason::WrongDialect`]: crate::InvalidReason::WrongDialect The scenario functions are public too, for a backend that wants to run
-//! one with knobs of its own.
+//! dialect must refuse the other by name (`InvalidReason::WrongDialect`).
 //!
 //! # Running the whole suite
 //!
