@@ -164,12 +164,13 @@ impl ChunkEncoder {
             .iter()
             .enumerate()
             .find_map(|(i, event)| {
-                self.check(event, first + i)
-                    .err()
-                    .or_else(|| match self.table.with_extra {
-                        true => None,
-                        false => self.needs_extra(&self.encode(event), first + i),
-                    })
+                self.check(event, first + i).err().or_else(|| {
+                    match (self.table.shape, self.table.with_extra) {
+                        // Only grafi 0.0.24's columns can need `extra` (see `Table`).
+                        (Shape::Columns, false) => self.needs_extra(&self.encode(event), first + i),
+                        _ => None,
+                    }
+                })
             });
         self.invalid = failed;
     }

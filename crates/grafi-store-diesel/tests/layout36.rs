@@ -744,3 +744,37 @@ async fn a_store_creates_grafi_0_0_36s_table_with_its_exact_ddl_then_the_migrati
     let store24 = builder(&default).connect().await.unwrap();
     assert_eq!(store24.dialect(), Dialect::V0_0_24);
 }
+
+#[tokio::test]
+async fn a_document_jsonb_refuses_is_named_as_that_event_and_nothing_is_written() {
+    // A NUL in a message of a Tool event: grafi 0.0.36's own write fails the same way
+    // (`jsonb` holds no U+0000); in a topic event's `data` string it would be stored fine.
+    let line = corpus()
+        .into_iter()
+        .find(|l| grafi_row(l).event_type == "ToolInvoke")
+        .unwrap();
+    let mut doc: Value = serde_json::from_str(line).unwrap();
+    doc["data"]["input_data"][0]["content"] = Value::String("before\u{0}after".into());
+    doc["event_id"] = Value::String("with-nul".into());
+    let with_nul = lenient_events(&[&doc.to_string()]).remove(0);
+    assert_eq!(with_nul.dialect(), Some(Dialect::V0_0_36));
+
+    let db = grafi36_db().await;
+    for copy in [None, Some(1)] {
+        let store = builder(&db).copy(copy, 2).connect().await.unwrap();
+        let mut batch = corpus_events()[..4].to_vec();
+        batch.insert(2, with_nul.clone());
+        match store.record_events(batch).await {
+            Err(StoreError::InvalidEvent {
+                event_id,
+                index: 2,
+                reason: InvalidReason::Refused { message },
+            }) => {
+                assert_eq!(event_id, "with-nul");
+                assert!(message.contains("22P05"), "{message}");
+            }
+            other => panic!("copy {copy:?}: {other:?}"),
+        }
+        assert_eq!(scalar(&db.url, "SELECT count(*) FROM events").await, "0");
+    }
+}
