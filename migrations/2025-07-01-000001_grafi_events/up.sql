@@ -1,6 +1,7 @@
 -- grafi 0.0.24's `events` table, exactly as its EventStorePostgres (SQLAlchemy create_all)
 -- creates it (fixtures/grafi-0.0.24/schema.sql). IF NOT EXISTS everywhere: on a database where
--- grafi already created the table, this migration changes nothing and is simply recorded.
+-- grafi already created the table (in 0.0.24's layout or 0.0.36's, whose indexes have the same
+-- names), this migration changes nothing and is simply recorded.
 CREATE TABLE IF NOT EXISTS events (
     id SERIAL NOT NULL,
     event_id VARCHAR NOT NULL,

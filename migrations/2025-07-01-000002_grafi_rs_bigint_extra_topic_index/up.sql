@@ -1,4 +1,4 @@
--- What grafi-rs adds on top of grafi 0.0.24's table. grafi keeps working on the result: it
+-- What grafi-rs adds on top of grafi's table (0.0.24's or 0.0.36's layout). grafi keeps working on the result: it
 -- never names `extra`, reads `id` as a Python int whatever its width, and does not see indexes.
 
 -- 1. 64-bit ids: billions of events are realistic. (Rewrites the table under an exclusive lock:
@@ -26,6 +26,22 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     END
 $$;
 
-CREATE INDEX IF NOT EXISTS ix_events_topic_offset
-    ON events ((event_context ->> 'topic_name'), grafi_event_offset(event_context), id)
-    WHERE event_type IN ('PublishToTopic', 'TopicEvent');
+-- The index is on the expressions the store's topic reads use, which depend on the layout:
+-- grafi 0.0.24's `event_context` column, or the `event_context` inside grafi 0.0.36's
+-- `event_data` (where the topic is `name`).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = 'events'
+                 AND column_name = 'event_data') THEN
+        CREATE INDEX IF NOT EXISTS ix_events_topic_offset
+            ON events ((event_data -> 'event_context' ->> 'name'),
+                       grafi_event_offset(event_data -> 'event_context'), id)
+            WHERE event_type IN ('PublishToTopic', 'TopicEvent');
+    ELSE
+        CREATE INDEX IF NOT EXISTS ix_events_topic_offset
+            ON events ((event_context ->> 'topic_name'), grafi_event_offset(event_context), id)
+            WHERE event_type IN ('PublishToTopic', 'TopicEvent');
+    END IF;
+END
+$$;

@@ -2,18 +2,19 @@
 //! already on their way to the server (pipelined on one connection, in one transaction), so
 //! the client's encoding overlaps the server's inserting instead of preceding it.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use diesel::QueryResult;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::stream::{FuturesOrdered, StreamExt};
 use futures::FutureExt;
-use grafi_events::Event;
+use grafi_events::{Event, EventRegistry};
 use grafi_store_core::validate::{self, Limits};
 use grafi_store_core::{InvalidReason, StoreError};
 
+use crate::layout::{Layout, Shape};
 use crate::query::InsertChunk;
-use crate::row::{encode, NewRow};
+use crate::row::NewRow;
 
 /// Cuts a batch into INSERT chunks of at most `rows` rows and (unless a single row is
 /// larger) `bytes` bytes, encoding each event once, as late as possible.
@@ -36,9 +37,22 @@ pub(crate) struct ChunkEncoder {
     bytes: usize,
     /// Rows in the next chunk: small at first, then `rows` (see [`ChunkEncoder::new`]).
     next_rows: usize,
-    /// Whether the table has the `extra` column; without it an event that needs one is
-    /// refused ([`InvalidReason::NeedsMigration`]).
+    /// The table the rows are for.
+    table: Table,
+}
+
+/// What the encoder needs to know of the table.
+struct Table {
+    /// Which grafi's columns it has; an event of the other grafi's dialect is refused
+    /// ([`InvalidReason::WrongDialect`]).
+    shape: Shape,
+    /// Whether it has the `extra` column. Without it, an event grafi 0.0.24's columns cannot
+    /// hold is refused ([`InvalidReason::NeedsMigration`]); grafi 0.0.36's `event_data` holds
+    /// every document, as `jsonb` keeps it.
     with_extra: bool,
+    /// For a grafi 0.0.36 table with `extra`: decodes what a row will give back, to know
+    /// whether the row needs `extra` (see `document.rs`).
+    exact: Option<Arc<EventRegistry>>,
 }
 
 /// The first chunk of a batch that needs several is this fraction of a full one.
@@ -64,19 +78,56 @@ impl ChunkEncoder {
             rows,
             bytes,
             next_rows,
-            with_extra: true,
+            table: Table {
+                shape: Shape::Columns,
+                with_extra: true,
+                exact: None,
+            },
         }
     }
 
-    /// For a table without the `extra` column (grafi's own layout).
-    pub(crate) fn without_extra(mut self) -> Self {
-        self.with_extra = false;
+    /// For the table `layout` describes, whose rows `registry` decodes.
+    pub(crate) fn for_table(mut self, layout: Layout, registry: Arc<EventRegistry>) -> Self {
+        let exact = (layout.shape == Shape::Document && layout.extra).then_some(registry);
+        self.table = Table {
+            shape: layout.shape,
+            with_extra: layout.extra,
+            exact,
+        };
         self
+    }
+
+    /// The error for the event at `index` when it is of the other grafi's dialect.
+    fn wrong_dialect(&self, event: &Event, index: usize) -> Option<StoreError> {
+        let table = self.table.shape.dialect();
+        let dialect = event.dialect().filter(|d| *d != table)?;
+        Some(StoreError::InvalidEvent {
+            event_id: event.event_id().to_owned(),
+            index,
+            reason: InvalidReason::WrongDialect {
+                event: dialect,
+                table,
+            },
+        })
+    }
+
+    /// Every check of the event at `index`: the shared validation, then the table's dialect.
+    fn check(&self, event: &Event, index: usize) -> Result<(), StoreError> {
+        validate::check(event, index, &self.limits)?;
+        self.wrong_dialect(event, index).map_or(Ok(()), Err)
+    }
+
+    /// The event's row for this table.
+    fn encode(&self, event: &Event) -> NewRow {
+        match self.table.shape {
+            Shape::Columns => crate::row::encode(event),
+            Shape::Document => crate::document::encode(event, self.table.exact.as_deref()),
+        }
     }
 
     /// The error for the event at `index` when its row needs `extra` and the table has none.
     fn needs_extra(&self, row: &NewRow, index: usize) -> Option<StoreError> {
-        (!self.with_extra && row.extra.is_some()).then(|| StoreError::InvalidEvent {
+        (!self.table.with_extra && row.extra.is_some()).then(|| StoreError::InvalidEvent {
             event_id: row.event_id.clone(),
             index,
             reason: InvalidReason::NeedsMigration { column: "extra" },
@@ -113,12 +164,13 @@ impl ChunkEncoder {
             .iter()
             .enumerate()
             .find_map(|(i, event)| {
-                validate::check(event, first + i, &self.limits)
-                    .err()
-                    .or_else(|| match self.with_extra {
-                        true => None,
-                        false => self.needs_extra(&encode(event), first + i),
-                    })
+                self.check(event, first + i).err().or_else(|| {
+                    match (self.table.shape, self.table.with_extra) {
+                        // Only grafi 0.0.24's columns can need `extra` (see `Table`).
+                        (Shape::Columns, false) => self.needs_extra(&self.encode(event), first + i),
+                        _ => None,
+                    }
+                })
             });
         self.invalid = failed;
     }
@@ -152,10 +204,10 @@ impl Iterator for ChunkEncoder {
             let Some(event) = self.events.next() else {
                 break;
             };
-            if let Err(error) = validate::check(&event, self.index, &self.limits) {
+            if let Err(error) = self.check(&event, self.index) {
                 return self.stop(error);
             }
-            let row = encode(&event);
+            let row = self.encode(&event);
             drop(event);
             if let Some(error) = self.needs_extra(&row, self.index) {
                 return self.stop(error);
@@ -168,7 +220,8 @@ impl Iterator for ChunkEncoder {
             size += row.size();
             current.push(row);
         }
-        (!current.is_empty()).then(|| InsertChunk::new(current, self.with_extra))
+        (!current.is_empty())
+            .then(|| InsertChunk::new(current, self.table.shape, self.table.with_extra))
     }
 }
 
@@ -251,6 +304,7 @@ pub(crate) async fn insert_pipelined(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::row::encode;
     use grafi_events::{InvokeContext, NodeInfo};
 
     fn events(n: usize) -> Vec<Event> {

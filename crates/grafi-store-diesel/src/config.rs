@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use grafi_events::EventRegistry;
+use grafi_events::{Dialect, EventRegistry};
 use grafi_store_core::{Limits, StoreError};
 
 use crate::conninfo::ConnectionSettings;
@@ -17,7 +17,8 @@ use crate::conninfo::ConnectionSettings;
 /// Defaults: 10 connections, 5 s to get a connection, a 30 s deadline on every call, a 20 s
 /// server-side `statement_timeout`, 3 retries of transient failures with exponential backoff
 /// from 50 ms (capped at 2 s, and always within the call's deadline), a missing table
-/// created on connect. See `docs/operations.md` for tuning.
+/// created on connect (in grafi 0.0.24's layout unless [`DieselStoreBuilder::dialect`] names
+/// another). See `docs/operations.md` for tuning.
 #[derive(Clone)]
 pub struct DieselStoreConfig {
     /// A libpq connection string: `postgres://user[:password]@host[:port]/database[?options]`
@@ -61,6 +62,9 @@ pub struct DieselStoreConfig {
     /// Connections of the separate pool that runs `COPY`s (opened on first use, on top of
     /// `pool_size`; 0 turns `COPY` off). A batch that finds them all busy uses `INSERT`.
     pub(crate) copy_pool_size: u32,
+    /// The grafi dialect the caller named: the layout of a table connecting creates, and what
+    /// an existing table must have (`None`: whatever it has; grafi 0.0.24's when creating).
+    pub(crate) dialect: Option<Dialect>,
 }
 
 /// Default for [`DieselStoreBuilder::copy`]'s `min_events` (measured, docs/performance.md).
@@ -87,6 +91,7 @@ impl DieselStoreConfig {
             chunk_bytes: 16 * 1024 * 1024,
             copy_min_events: Some(COPY_MIN_EVENTS),
             copy_pool_size: 2,
+            dialect: None,
         }
     }
 
@@ -140,7 +145,15 @@ impl DieselStoreConfig {
         (self.copy_min_events, self.copy_pool_size)
     }
 
+    /// The grafi dialect named with [`DieselStoreBuilder::dialect`] (`None`: not named).
+    pub fn dialect(&self) -> Option<Dialect> {
+        self.dialect
+    }
+
     pub(crate) fn check(&self) -> Result<(), StoreError> {
+        if let Some(dialect) = self.dialect {
+            crate::layout::Shape::of(dialect)?;
+        }
         if self.pool_size == 0 {
             return Err(StoreError::Config("pool_size must be at least 1".into()));
         }
@@ -182,6 +195,7 @@ impl fmt::Debug for DieselStoreConfig {
             .field("chunk_bytes", &self.chunk_bytes)
             .field("copy_min_events", &self.copy_min_events)
             .field("copy_pool_size", &self.copy_pool_size)
+            .field("dialect", &self.dialect)
             .finish_non_exhaustive()
     }
 }
@@ -284,6 +298,19 @@ impl DieselStoreBuilder {
     pub fn copy(mut self, min_events: Option<usize>, pool_size: u32) -> Self {
         self.config.copy_min_events = min_events;
         self.config.copy_pool_size = pool_size;
+        self
+    }
+
+    /// The grafi dialect of the table: the layout connecting gives the `events` table when it
+    /// creates it (grafi 0.0.36's exact DDL for [`Dialect::V0_0_36`], grafi 0.0.24's for
+    /// [`Dialect::V0_0_24`]), and the one an existing table must have.
+    ///
+    /// Not named (the default), a table that exists is served in whichever layout it has, and
+    /// a missing one is created in grafi 0.0.24's. Named, an existing table of the other layout
+    /// is a [`StoreError::Config`] when connecting, never silently served: the caller's events
+    /// are of the dialect they named, and the table's holds documents of its own.
+    pub fn dialect(mut self, dialect: Dialect) -> Self {
+        self.config.dialect = Some(dialect);
         self
     }
 

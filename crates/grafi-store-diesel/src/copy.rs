@@ -28,32 +28,58 @@ use tokio_postgres::{Client, Statement};
 
 use crate::batch::Encoded;
 use crate::connect::{unavailable, Connect, LogErrorSink};
+use crate::layout::Shape;
 use crate::query::InsertChunk;
 
-/// Column order of the copied rows.
-const COPY_SQL: &str = "COPY events (event_id, conversation_id, assistant_request_id, \
-event_type, event_context, data, \"timestamp\", extra) FROM STDIN (FORMAT binary)";
-/// The same on grafi's own table, which has no `extra`.
-const COPY_SQL_NO_EXTRA: &str = "COPY events (event_id, conversation_id, assistant_request_id, \
-event_type, event_context, data, \"timestamp\") FROM STDIN (FORMAT binary)";
+/// The `COPY` statement for the table's layout, columns in [`put_rows`]' order (grafi's own
+/// tables have no `extra`).
+fn copy_sql(shape: Shape, with_extra: bool) -> &'static str {
+    match (shape, with_extra) {
+        (Shape::Columns, true) => {
+            "COPY events (event_id, conversation_id, assistant_request_id, event_type, \
+             event_context, data, \"timestamp\", extra) FROM STDIN (FORMAT binary)"
+        }
+        (Shape::Columns, false) => {
+            "COPY events (event_id, conversation_id, assistant_request_id, event_type, \
+             event_context, data, \"timestamp\") FROM STDIN (FORMAT binary)"
+        }
+        (Shape::Document, true) => {
+            "COPY events (event_id, conversation_id, assistant_request_id, event_type, \
+             event_version, event_data, \"timestamp\", extra) FROM STDIN (FORMAT binary)"
+        }
+        (Shape::Document, false) => {
+            "COPY events (event_id, conversation_id, assistant_request_id, event_type, \
+             event_version, event_data, \"timestamp\") FROM STDIN (FORMAT binary)"
+        }
+    }
+}
 
 /// Rows per `COPY` message. Small messages let the server start sooner and keep the client's
 /// encoding overlapped with its inserting: measured on 2 KB events (docs/performance.md), 32
 /// rows beat 250 by 5–20 % for batches of 100 to 1,000 events, and 8, 16, 64 and 128 rows.
 pub(crate) const COPY_CHUNK_ROWS: usize = 32;
 
-/// The column types the binary rows are encoded for: what grafi's table and our migrations
+/// Binary text: `varchar`, `text` and `json` share one binary form (the UTF-8 bytes).
+const TEXT: &[&str] = &["character varying", "text"];
+
+/// The column types the binary rows are encoded for: what grafi's tables and our migrations
 /// create. A table with other types (altered by hand) is written with `INSERT` only.
-pub(crate) const COPY_COLUMN_TYPES: [(&str, &[&str]); 8] = [
-    ("event_id", &["character varying", "text"]),
-    ("conversation_id", &["character varying", "text"]),
-    ("assistant_request_id", &["character varying", "text"]),
-    ("event_type", &["character varying", "text"]),
-    ("event_context", &["jsonb"]),
-    ("data", &["json"]),
-    ("timestamp", &["timestamp without time zone"]),
-    ("extra", &["json"]),
-];
+pub(crate) fn copy_column_types(shape: Shape) -> [(&'static str, &'static [&'static str]); 8] {
+    let own: [(&str, &[&str]); 2] = match shape {
+        Shape::Columns => [("event_context", &["jsonb"]), ("data", &["json"])],
+        Shape::Document => [("event_version", TEXT), ("event_data", &["jsonb"])],
+    };
+    [
+        ("event_id", TEXT),
+        ("conversation_id", TEXT),
+        ("assistant_request_id", TEXT),
+        ("event_type", TEXT),
+        own[0],
+        own[1],
+        ("timestamp", &["timestamp without time zone"]),
+        ("extra", &["json"]),
+    ]
+}
 
 /// A raw connection of the `COPY` pool, with its `COPY` statement prepared once.
 pub(crate) struct CopyConnection {
@@ -67,6 +93,7 @@ pub(crate) struct CopyConnection {
 /// Opens [`CopyConnection`]s as the diesel pool opens its own (same TLS, same session).
 pub(crate) struct CopyManager {
     connect: Connect,
+    shape: Shape,
     with_extra: bool,
 }
 
@@ -76,11 +103,7 @@ impl bb8::ManageConnection for CopyManager {
 
     async fn connect(&self) -> Result<CopyConnection, StoreError> {
         let client = self.connect.client().await?;
-        let sql = if self.with_extra {
-            COPY_SQL
-        } else {
-            COPY_SQL_NO_EXTRA
-        };
+        let sql = copy_sql(self.shape, self.with_extra);
         let statement = client
             .prepare(sql)
             .await
@@ -168,6 +191,7 @@ impl CopyWriter {
     /// never records a large batch never opens one.
     pub(crate) fn new(
         connect: Connect,
+        shape: Shape,
         with_extra: bool,
         max_size: u32,
         connection_timeout: Duration,
@@ -181,6 +205,7 @@ impl CopyWriter {
             .error_sink(Box::new(errors))
             .build_unchecked(CopyManager {
                 connect,
+                shape,
                 with_extra,
             });
         Self {
@@ -349,10 +374,10 @@ fn put_header(buf: &mut BytesMut) {
     buf.put_i32(0);
 }
 
-/// Appends the chunk's rows in binary `COPY` format, columns in [`COPY_SQL`]'s order.
+/// Appends the chunk's rows in binary `COPY` format, columns in [`copy_sql`]'s order.
 fn put_rows(chunk: &InsertChunk, buf: &mut BytesMut) -> Result<(), String> {
-    let bytes: usize = chunk.event_context.iter().map(String::len).sum::<usize>()
-        + chunk.data.iter().map(String::len).sum::<usize>();
+    let bytes: usize = chunk.own[0].iter().map(String::len).sum::<usize>()
+        + chunk.own[1].iter().map(String::len).sum::<usize>();
     buf.reserve(bytes + chunk.event_id.len() * 200);
     for row in 0..chunk.event_id.len() {
         buf.put_i16(if chunk.with_extra { 8 } else { 7 });
@@ -360,8 +385,18 @@ fn put_rows(chunk: &InsertChunk, buf: &mut BytesMut) -> Result<(), String> {
         put_text(buf, &chunk.conversation_id[row])?;
         put_text(buf, &chunk.assistant_request_id[row])?;
         put_text(buf, &chunk.event_type[row])?;
-        put_jsonb(buf, &chunk.event_context[row])?;
-        put_text(buf, &chunk.data[row])?;
+        match chunk.shape {
+            // event_context jsonb, data json
+            Shape::Columns => {
+                put_jsonb(buf, &chunk.own[0][row])?;
+                put_text(buf, &chunk.own[1][row])?;
+            }
+            // event_version varchar, event_data jsonb
+            Shape::Document => {
+                put_text(buf, &chunk.own[0][row])?;
+                put_jsonb(buf, &chunk.own[1][row])?;
+            }
+        }
         put_timestamp(buf, &chunk.timestamp[row])?;
         match &chunk.extra[row] {
             _ if !chunk.with_extra => {}
@@ -435,10 +470,10 @@ mod tests {
             conversation_id: vec!["c".into()],
             assistant_request_id: vec!["r".into()],
             event_type: vec!["T".into()],
-            event_context: vec!["{}".into()],
-            data: vec!["[]".into()],
+            own: [vec!["{}".into()], vec!["[]".into()]],
             timestamp: vec![chrono::DateTime::UNIX_EPOCH.naive_utc()],
             extra: vec![None],
+            shape: Shape::Columns,
             with_extra: true,
         };
         let mut buf = BytesMut::new();

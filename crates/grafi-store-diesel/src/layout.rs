@@ -1,7 +1,8 @@
 //! What the `events` table looks like, and what connecting may do about it.
 //!
-//! The store serves the table as it finds it: grafi 0.0.24's own (an `int4` id, no `extra`,
-//! no offset function) or with what `migrations/` adds. Connecting never changes a table that
+//! The store serves the table as it finds it: grafi 0.0.24's or grafi 0.0.36's layout
+//! ([`Shape`], found from the columns, never assumed), each as grafi made it (an `int4` id, no
+//! `extra`, no offset function) or with what `migrations/` adds. Connecting never changes a table that
 //! exists: the only DDL it runs creates a missing table, and altering an existing one (which
 //! takes, or queues for, an `ACCESS EXCLUSIVE` lock, and rewrites it to widen `id`) is left to
 //! `grafi-store migrate run`.
@@ -12,14 +13,83 @@
 use diesel::sql_types::{Bool, Nullable, Text};
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use grafi_events::Dialect;
 use grafi_store_core::{DeniedKind, StoreError};
 
-use crate::copy::COPY_COLUMN_TYPES;
+use crate::copy::copy_column_types;
 use crate::error::{from_diesel, Access};
 
-/// Which of grafi-rs's additions the table has.
+/// Which grafi's columns the table has: the two layouts share the table name `events`, the
+/// id, the copies of the envelope and the `timestamp` column, and differ in where the
+/// document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// grafi 0.0.24: `event_context` (jsonb) and `data` (json), the rest of the document
+    /// rebuilt from the other columns (`row.rs`).
+    Columns,
+    /// grafi 0.0.36: `event_version` and `event_data` (jsonb), which holds the whole document
+    /// (`document.rs`); the other columns are copies for indexes.
+    Document,
+}
+
+impl Shape {
+    /// The layout grafi of `dialect` gives its table. A dialect this crate has no layout for
+    /// is a configuration error, never a guess.
+    pub(crate) fn of(dialect: Dialect) -> Result<Shape, StoreError> {
+        match dialect {
+            Dialect::V0_0_24 => Ok(Shape::Columns),
+            Dialect::V0_0_36 => Ok(Shape::Document),
+            other => Err(StoreError::Config(format!(
+                "this version has no table layout for grafi {other}"
+            ))),
+        }
+    }
+
+    /// The dialect of the documents such a table holds.
+    pub(crate) fn dialect(self) -> Dialect {
+        match self {
+            Shape::Columns => Dialect::V0_0_24,
+            Shape::Document => Dialect::V0_0_36,
+        }
+    }
+
+    /// The two columns only this layout has, in insert order after `event_type`.
+    pub(crate) fn own_columns(self) -> [&'static str; 2] {
+        match self {
+            Shape::Columns => ["event_context", "data"],
+            Shape::Document => ["event_version", "event_data"],
+        }
+    }
+}
+
+/// The topic offset expression, inline, over a JSONB `event_context` expression: the same as
+/// the migrations' `grafi_event_offset` (NULL for an offset that is not a 64-bit integer).
+macro_rules! inline_offset {
+    ($ctx:literal) => {
+        concat!(
+            "(CASE WHEN jsonb_typeof(",
+            $ctx,
+            " -> 'offset') = 'number' THEN \
+             CASE WHEN (",
+            $ctx,
+            " -> 'offset')::numeric = trunc((",
+            $ctx,
+            " -> 'offset')::numeric) \
+             AND (",
+            $ctx,
+            " -> 'offset')::numeric BETWEEN -9223372036854775808 AND 9223372036854775807 \
+             THEN (",
+            $ctx,
+            " -> 'offset')::numeric::bigint END END)"
+        )
+    };
+}
+
+/// What the table is: grafi's layout, and which of grafi-rs's additions it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Layout {
+    /// Which grafi's columns.
+    pub shape: Shape,
     /// `id` is `bigint` (grafi's is `integer`).
     pub bigint_ids: bool,
     /// The nullable `extra` column exists.
@@ -31,26 +101,45 @@ pub(crate) struct Layout {
 impl Layout {
     /// What every read selects, JSON columns as text (parsed by us, so a value serde_json
     /// cannot parse never fails the whole query). `id::int8` costs nothing on a `bigint` id.
+    /// Both layouts give the same eight columns (`row::RowTuple`): the 5th and 6th are the
+    /// layout's own columns.
     pub(crate) fn select_columns(self) -> &'static str {
-        if self.extra {
-            "id::int8, event_id, assistant_request_id, event_type, event_context::text, \
-             data::text, \"timestamp\", extra::text"
-        } else {
-            "id::int8, event_id, assistant_request_id, event_type, event_context::text, \
-             data::text, \"timestamp\", NULL::text"
+        match (self.shape, self.extra) {
+            (Shape::Columns, true) => {
+                "id::int8, event_id, assistant_request_id, event_type, event_context::text, \
+                 data::text, \"timestamp\", extra::text"
+            }
+            (Shape::Columns, false) => {
+                "id::int8, event_id, assistant_request_id, event_type, event_context::text, \
+                 data::text, \"timestamp\", NULL::text"
+            }
+            (Shape::Document, true) => {
+                "id::int8, event_id, assistant_request_id, event_type, event_version::text, \
+                 event_data::text, \"timestamp\", extra::text"
+            }
+            (Shape::Document, false) => {
+                "id::int8, event_id, assistant_request_id, event_type, event_version::text, \
+                 event_data::text, \"timestamp\", NULL::text"
+            }
         }
     }
 
     /// The topic offset of a row as `bigint`: the migrations' function (which the topic index
-    /// is built on), or the same expression inline on grafi's own table.
+    /// is built on, with the same argument), or the same expression inline on grafi's own table.
     pub(crate) fn offset_expression(self) -> &'static str {
-        if self.offset_function {
-            "grafi_event_offset(event_context)"
-        } else {
-            "(CASE WHEN jsonb_typeof(event_context -> 'offset') = 'number' THEN \
-             CASE WHEN (event_context -> 'offset')::numeric = trunc((event_context -> 'offset')::numeric) \
-             AND (event_context -> 'offset')::numeric BETWEEN -9223372036854775808 AND 9223372036854775807 \
-             THEN (event_context -> 'offset')::numeric::bigint END END)"
+        match (self.shape, self.offset_function) {
+            (Shape::Columns, true) => "grafi_event_offset(event_context)",
+            (Shape::Columns, false) => inline_offset!("event_context"),
+            (Shape::Document, true) => "grafi_event_offset(event_data -> 'event_context')",
+            (Shape::Document, false) => inline_offset!("(event_data -> 'event_context')"),
+        }
+    }
+
+    /// A row's topic name, as grafi's topic reads (and the topic index) compute it.
+    pub(crate) fn topic_name_expression(self) -> &'static str {
+        match self.shape {
+            Shape::Columns => "(event_context ->> 'topic_name')",
+            Shape::Document => "(event_data -> 'event_context' ->> 'name')",
         }
     }
 
@@ -82,17 +171,61 @@ pub(crate) struct Found {
     pub copy: Result<(), String>,
 }
 
-/// grafi's columns, which every layout has.
-const GRAFI_COLUMNS: [&str; 8] = [
+/// The columns both grafi layouts have.
+const SHARED_COLUMNS: [&str; 6] = [
     "id",
     "event_id",
     "conversation_id",
     "assistant_request_id",
     "event_type",
-    "event_context",
-    "data",
     "timestamp",
 ];
+
+/// The layout whose own columns `has` shows, or why none: a table with neither layout's
+/// columns, or with both, is not one this store can serve without guessing.
+fn shape_of(has: impl Fn(&str) -> bool, found: &[&str]) -> Result<Shape, StoreError> {
+    let expected = || {
+        format!(
+            "grafi 0.0.24's {:?} or grafi 0.0.36's {:?} (besides {SHARED_COLUMNS:?})",
+            Shape::Columns.own_columns(),
+            Shape::Document.own_columns()
+        )
+    };
+    let shared_missing: Vec<&str> = SHARED_COLUMNS.into_iter().filter(|c| !has(c)).collect();
+    let shapes: Vec<Shape> = [Shape::Columns, Shape::Document]
+        .into_iter()
+        .filter(|shape| shape.own_columns().iter().any(|c| has(c)))
+        .collect();
+    let shape = match shapes.as_slice() {
+        [shape] => *shape,
+        [] => {
+            return Err(StoreError::Config(format!(
+                "table `events` has the columns {found:?}, neither grafi layout: expected {} \
+                 (or this role may not read them)",
+                expected()
+            )))
+        }
+        _ => {
+            return Err(StoreError::Config(format!(
+                "table `events` has the columns {found:?}, which mix both grafi layouts: \
+                 expected {}, not both",
+                expected()
+            )))
+        }
+    };
+    let missing: Vec<&str> = shared_missing
+        .into_iter()
+        .chain(shape.own_columns().into_iter().filter(|c| !has(c)))
+        .collect();
+    if !missing.is_empty() {
+        return Err(StoreError::Config(format!(
+            "table `events` has the columns {found:?} and lacks grafi {}'s {missing:?} (or this \
+             role may not read them): it is not grafi's events table",
+            shape.dialect()
+        )));
+    }
+    Ok(shape)
+}
 
 /// Looks at `events` in the current schema; `None` when there is no such table.
 ///
@@ -121,7 +254,8 @@ pub(crate) async fn inspect(conn: &mut AsyncPgConnection) -> Result<Option<Found
                      ELSE has_table_privilege('events', 'SELECT') END AS can_select \
          FROM (SELECT 1) AS one \
          LEFT JOIN information_schema.columns c \
-           ON c.table_schema = current_schema() AND c.table_name = 'events'",
+           ON c.table_schema = current_schema() AND c.table_name = 'events' \
+         ORDER BY c.ordinal_position",
     )
     .load(conn)
     .await
@@ -152,24 +286,19 @@ pub(crate) async fn inspect(conn: &mut AsyncPgConnection) -> Result<Option<Found
             .find(|c| c.column_name.as_deref() == Some(name))
             .and_then(|c| c.data_type.as_deref())
     };
-    let missing: Vec<&str> = GRAFI_COLUMNS
+    let found: Vec<&str> = rows
         .iter()
-        .copied()
-        .filter(|name| type_of(name).is_none())
+        .filter_map(|c| c.column_name.as_deref())
         .collect();
-    if !missing.is_empty() {
-        return Err(StoreError::Config(format!(
-            "table `events` lacks grafi's column(s) {missing:?} (or this role may not read \
-             them): it is not grafi's events table"
-        )));
-    }
+    let shape = shape_of(|name| type_of(name).is_some(), &found)?;
     let layout = Layout {
+        shape,
         bigint_ids: type_of("id") == Some("bigint"),
         extra: type_of("extra").is_some(),
         offset_function: first.offset_function,
     };
     let mut copy = Ok(());
-    for (name, allowed) in COPY_COLUMN_TYPES {
+    for (name, allowed) in copy_column_types(shape) {
         if name == "extra" && !layout.extra {
             continue;
         }
@@ -182,4 +311,63 @@ pub(crate) async fn inspect(conn: &mut AsyncPgConnection) -> Result<Option<Found
         }
     }
     Ok(Some(Found { layout, copy }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(columns: &[&str]) -> Result<Shape, String> {
+        shape_of(|c| columns.contains(&c), columns).map_err(|e| e.to_string())
+    }
+
+    const V24: [&str; 8] = [
+        "id",
+        "event_id",
+        "conversation_id",
+        "assistant_request_id",
+        "event_type",
+        "event_context",
+        "data",
+        "timestamp",
+    ];
+    const V36: [&str; 8] = [
+        "id",
+        "event_id",
+        "conversation_id",
+        "assistant_request_id",
+        "event_type",
+        "event_version",
+        "event_data",
+        "timestamp",
+    ];
+
+    #[test]
+    fn each_grafi_layout_is_found_with_or_without_extra() {
+        assert_eq!(shape(&V24), Ok(Shape::Columns));
+        assert_eq!(shape(&V36), Ok(Shape::Document));
+        let with_extra: Vec<&str> = V36.iter().copied().chain(["extra"]).collect();
+        assert_eq!(shape(&with_extra), Ok(Shape::Document));
+    }
+
+    #[test]
+    fn neither_both_or_half_a_layout_is_a_config_error_naming_the_columns() {
+        let neither = shape(&["id", "event_id", "payload"]).unwrap_err();
+        assert!(neither.contains("neither grafi layout"), "{neither}");
+        assert!(neither.contains("\"payload\""), "{neither}");
+        assert!(neither.contains("event_data") && neither.contains("event_context"));
+        let both: Vec<&str> = V24.iter().copied().chain(["event_data"]).collect();
+        let both = shape(&both).unwrap_err();
+        assert!(both.contains("mix both"), "{both}");
+        let half: Vec<&str> = V36
+            .iter()
+            .copied()
+            .filter(|c| *c != "event_version")
+            .collect();
+        let half = shape(&half).unwrap_err();
+        assert!(
+            half.contains("0.0.36") && half.contains("[\"event_version\"]"),
+            "{half}"
+        );
+    }
 }

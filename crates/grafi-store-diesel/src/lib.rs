@@ -1,10 +1,12 @@
 //! # grafi-store-diesel
 //!
 //! The PostgreSQL [`EventStore`](grafi_store_core::EventStore) of grafi-rs: diesel-async
-//! connections pooled by bb8, on grafi 0.0.24's own `events` table.
+//! connections pooled by bb8, on grafi's own `events` table, in grafi 0.0.24's layout or
+//! grafi 0.0.36's (found when connecting: [`DieselEventStore::dialect`]).
 //!
-//! * **grafi-compatible both ways.** The first migration creates grafi's table exactly as
-//!   grafi does (or finds the one grafi made); the second widens `id` to 64 bits, adds a
+//! * **grafi-compatible both ways.** The first migration creates grafi 0.0.24's table exactly
+//!   as grafi does (a builder naming grafi 0.0.36 gets grafi 0.0.36's; or it finds the one
+//!   grafi made); the second widens `id` to 64 bits, adds a
 //!   nullable `extra` column grafi never reads and a topic/offset index. grafi reads what this
 //!   store writes, and this store reads and appends to tables grafi wrote.
 //! * **Batches**: a batch of 64 events or more is first streamed as one binary `COPY` (as fast
@@ -38,7 +40,9 @@ mod connect;
 mod conninfo;
 mod copy;
 mod cursor;
+mod document;
 mod error;
+mod jsonb;
 mod layout;
 pub mod migrate;
 mod open;

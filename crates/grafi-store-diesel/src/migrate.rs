@@ -26,6 +26,7 @@ use grafi_store_core::{DeniedKind, StoreError};
 use crate::connect::Connect;
 use crate::conninfo::ConnectionSettings;
 use crate::error::{from_diesel, Access};
+use crate::layout::Shape;
 
 /// The migrations in the repository's `migrations/` folder, compiled in. The crate's
 /// `migrations` is a symlink to that folder, so the published package carries them.
@@ -67,8 +68,8 @@ pub fn plan(name: &str) -> Plan {
     if name.starts_with("2025-07-01-000001") {
         Plan {
             run: "creates table `events` and its three indexes exactly as grafi 0.0.24 does; \
-                  changes nothing where the table exists (IF NOT EXISTS). Locks: none on an \
-                  existing table.",
+                  changes nothing where the table exists, in grafi 0.0.24's layout or 0.0.36's \
+                  (IF NOT EXISTS). Locks: none on an existing table.",
             revert: "DROPS table `events` and every event in it, grafi's included \
                      (development databases only).",
             rewrites_table: false,
@@ -79,7 +80,8 @@ pub fn plan(name: &str) -> Plan {
                   indexes under an ACCESS EXCLUSIVE lock (every reader and writer, Python \
                   grafi's too, waits until it commits); adds the nullable column `extra` \
                   (catalog only); creates function grafi_event_offset(jsonb); builds index \
-                  ix_events_topic_offset under a SHARE lock (writes wait while it builds).",
+                  ix_events_topic_offset (on the topic name and offset of either grafi \
+                  layout) under a SHARE lock (writes wait while it builds).",
             revert: "drops the topic index, the function and the `extra` column (events that \
                      needed `extra` lose what it kept), and narrows `id` back to integer: \
                      REWRITES the table under an ACCESS EXCLUSIVE lock; fails if an id is \
@@ -159,10 +161,15 @@ async fn execute(conn: &mut AsyncPgConnection, sql: &str) -> Result<(), StoreErr
         .map_err(|e| from_diesel(e, Access::Write))
 }
 
-/// Runs `work` with the harness under the advisory lock and `lock_timeout`.
+/// grafi 0.0.36's table, as grafi creates it.
+const GRAFI_0_0_36_TABLE: &str = include_str!("../sql/grafi-0.0.36.sql");
+
+/// Runs `first` (SQL, if any), then `work` with the harness, under the advisory lock and
+/// `lock_timeout`.
 async fn with_harness<T>(
     mut conn: AsyncPgConnection,
     lock_timeout: Option<Duration>,
+    first: Option<&str>,
     work: impl FnOnce(
         &mut AsyncMigrationHarness<AsyncPgConnection>,
     ) -> Result<T, Box<dyn std::error::Error + Send + Sync>>,
@@ -176,6 +183,13 @@ async fn with_harness<T>(
     )
     .await?;
     execute(&mut conn, &format!("SELECT pg_advisory_lock({LOCK_KEY})")).await?;
+    if let Some(sql) = first {
+        // One simple-query message: one implicit transaction.
+        if let Err(error) = execute(&mut conn, sql).await {
+            execute(&mut conn, &format!("SELECT pg_advisory_unlock({LOCK_KEY})")).await?;
+            return Err(error);
+        }
+    }
     let mut harness = AsyncMigrationHarness::new(conn);
     let result = work(&mut harness).map_err(migration_error);
     let mut conn = harness.into_inner();
@@ -184,13 +198,19 @@ async fn with_harness<T>(
 }
 
 /// Creates the missing `events` table (all migrations, on a table nobody uses yet), for a
-/// store connecting to an empty database. A lock it would have to wait for more than a moment
-/// fails it rather than queue.
+/// store connecting to an empty database: grafi 0.0.24's layout is the first migration's;
+/// grafi 0.0.36's is created first, as grafi does, which that migration then leaves alone.
+/// A lock it would have to wait for more than a moment fails it rather than queue.
 pub(crate) async fn create_missing_table(
     conn: AsyncPgConnection,
     settings: &Connect,
+    shape: Shape,
 ) -> Result<(AsyncPgConnection, Vec<String>), StoreError> {
-    let failure = match with_harness(conn, Some(CREATE_LOCK_TIMEOUT), |harness| {
+    let first = match shape {
+        Shape::Columns => None,
+        Shape::Document => Some(GRAFI_0_0_36_TABLE),
+    };
+    let failure = match with_harness(conn, Some(CREATE_LOCK_TIMEOUT), first, |harness| {
         harness
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| versions.iter().map(ToString::to_string).collect())
@@ -325,7 +345,7 @@ pub async fn run_pending_migrations(
     lock_timeout: Option<Duration>,
 ) -> Result<Vec<String>, StoreError> {
     let conn = connect(conninfo).await?;
-    with_harness(conn, lock_timeout, |harness| {
+    with_harness(conn, lock_timeout, None, |harness| {
         harness
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| versions.iter().map(ToString::to_string).collect())
@@ -340,7 +360,7 @@ pub async fn revert_last_migration(
     lock_timeout: Option<Duration>,
 ) -> Result<Option<String>, StoreError> {
     let conn = connect(conninfo).await?;
-    with_harness(conn, lock_timeout, |harness| {
+    with_harness(conn, lock_timeout, None, |harness| {
         if harness.applied_migrations()?.is_empty() {
             return Ok(None);
         }

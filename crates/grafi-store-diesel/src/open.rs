@@ -17,7 +17,7 @@ use crate::config::{DieselStoreBuilder, DieselStoreConfig};
 use crate::connect::{Connect, LogErrorSink};
 use crate::conninfo::ConnectionSettings;
 use crate::copy::CopyWriter;
-use crate::layout::Found;
+use crate::layout::{Found, Shape};
 use crate::store::{DieselEventStore, Inner};
 
 impl DieselStoreBuilder {
@@ -100,6 +100,7 @@ impl DieselEventStore {
                 }
                 (Some(_), Ok(())) => Some(CopyWriter::new(
                     connect.clone(),
+                    found.layout.shape,
                     found.layout.extra,
                     config.copy_pool_size,
                     config.connection_timeout,
@@ -124,8 +125,27 @@ impl DieselEventStore {
     }
 }
 
-/// Finds the table, creating it first when it is missing (and allowed to).
+/// Finds the table, creating it first when it is missing (and allowed to), in the layout of
+/// the dialect the caller named (grafi 0.0.24's when none). A table of another layout than the
+/// named one is refused, whoever created it.
 async fn prepare_table(
+    conn: AsyncPgConnection,
+    config: &DieselStoreConfig,
+    connect: &Connect,
+) -> Result<Found, StoreError> {
+    let found = find_or_create_table(conn, config, connect).await?;
+    match config.dialect {
+        Some(named) if named != found.layout.shape.dialect() => Err(StoreError::Config(format!(
+            "table `events` has grafi {}'s layout, but this store was configured for grafi \
+             {named}: connect to a table of grafi {named}'s layout, or leave the dialect unset \
+             to serve the table as it is",
+            found.layout.shape.dialect(),
+        ))),
+        _ => Ok(found),
+    }
+}
+
+async fn find_or_create_table(
     mut conn: AsyncPgConnection,
     config: &DieselStoreConfig,
     connect: &Connect,
@@ -140,7 +160,8 @@ async fn prepare_table(
                 .into(),
         ));
     }
-    let (mut conn, applied) = crate::migrate::create_missing_table(conn, connect).await?;
+    let shape = Shape::of(config.dialect.unwrap_or_default())?;
+    let (mut conn, applied) = crate::migrate::create_missing_table(conn, connect, shape).await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "created table `events`");
     }

@@ -9,7 +9,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel::QueryResult;
 
-use crate::layout::Layout;
+use crate::layout::{Layout, Shape};
 use crate::row::NewRow;
 
 /// One chunk of `record_events`: every column as one array parameter, so the statement has
@@ -29,33 +29,61 @@ pub(crate) struct InsertChunk {
     pub conversation_id: Vec<String>,
     pub assistant_request_id: Vec<String>,
     pub event_type: Vec<String>,
-    pub event_context: Vec<String>,
-    pub data: Vec<String>,
+    /// The layout's own two columns ([`Shape::own_columns`]), as [`NewRow::own`].
+    pub own: [Vec<String>; 2],
     pub timestamp: Vec<chrono::NaiveDateTime>,
     pub extra: Vec<Option<String>>,
+    /// Which grafi's columns the table has.
+    pub shape: Shape,
     /// Whether the table has `extra` (otherwise every `extra` is `None` and not sent).
     pub with_extra: bool,
 }
 
-const INSERT_SQL_COLUMNS: &str = "INSERT INTO events \
-(event_id, conversation_id, assistant_request_id, event_type, event_context, data, \"timestamp\", extra)";
-/// Grafi's own table has no `extra`: rows needing one are refused before they get here.
-const INSERT_SQL_COLUMNS_NO_EXTRA: &str = "INSERT INTO events \
-(event_id, conversation_id, assistant_request_id, event_type, event_context, data, \"timestamp\")";
+/// The insert's column list, for the table's layout; without `extra` on grafi's own table
+/// (rows needing one are refused before they get here).
+fn insert_columns(shape: Shape, with_extra: bool) -> &'static str {
+    match (shape, with_extra) {
+        (Shape::Columns, true) => {
+            "INSERT INTO events (event_id, conversation_id, assistant_request_id, event_type, \
+             event_context, data, \"timestamp\", extra)"
+        }
+        (Shape::Columns, false) => {
+            "INSERT INTO events (event_id, conversation_id, assistant_request_id, event_type, \
+             event_context, data, \"timestamp\")"
+        }
+        (Shape::Document, true) => {
+            "INSERT INTO events (event_id, conversation_id, assistant_request_id, event_type, \
+             event_version, event_data, \"timestamp\", extra)"
+        }
+        (Shape::Document, false) => {
+            "INSERT INTO events (event_id, conversation_id, assistant_request_id, event_type, \
+             event_version, event_data, \"timestamp\")"
+        }
+    }
+}
+
+/// The casts from `text` of the layout's own two columns.
+fn own_casts(shape: Shape) -> [&'static str; 2] {
+    match shape {
+        Shape::Columns => ["::jsonb", "::json"],
+        Shape::Document => ["", "::jsonb"],
+    }
+}
+
 const INSERT_SQL_TAIL: &str = " ON CONFLICT (event_id) DO NOTHING";
 
 impl InsertChunk {
-    pub(crate) fn new(rows: Vec<NewRow>, with_extra: bool) -> Self {
+    pub(crate) fn new(rows: Vec<NewRow>, shape: Shape, with_extra: bool) -> Self {
         let n = rows.len();
         let mut chunk = InsertChunk {
             event_id: Vec::with_capacity(n),
             conversation_id: Vec::with_capacity(n),
             assistant_request_id: Vec::with_capacity(n),
             event_type: Vec::with_capacity(n),
-            event_context: Vec::with_capacity(n),
-            data: Vec::with_capacity(n),
+            own: [Vec::with_capacity(n), Vec::with_capacity(n)],
             timestamp: Vec::with_capacity(n),
             extra: Vec::with_capacity(n),
+            shape,
             with_extra,
         };
         for row in rows {
@@ -63,8 +91,9 @@ impl InsertChunk {
             chunk.conversation_id.push(row.conversation_id);
             chunk.assistant_request_id.push(row.assistant_request_id);
             chunk.event_type.push(row.event_type);
-            chunk.event_context.push(row.event_context);
-            chunk.data.push(row.data);
+            let [first, second] = row.own;
+            chunk.own[0].push(first);
+            chunk.own[1].push(second);
             chunk.timestamp.push(row.timestamp);
             chunk.extra.push(row.extra);
         }
@@ -85,8 +114,8 @@ impl InsertChunk {
             + total(&self.conversation_id)
             + total(&self.assistant_request_id)
             + total(&self.event_type)
-            + total(&self.event_context)
-            + total(&self.data)
+            + total(&self.own[0])
+            + total(&self.own[1])
             + self.extra.iter().flatten().map(String::len).sum::<usize>()
             + 64 * self.len()
     }
@@ -98,8 +127,9 @@ impl InsertChunk {
         self.assistant_request_id
             .append(&mut other.assistant_request_id);
         self.event_type.append(&mut other.event_type);
-        self.event_context.append(&mut other.event_context);
-        self.data.append(&mut other.data);
+        let [first, second] = &mut other.own;
+        self.own[0].append(first);
+        self.own[1].append(second);
         self.timestamp.append(&mut other.timestamp);
         self.extra.append(&mut other.extra);
     }
@@ -121,10 +151,10 @@ impl InsertChunk {
             conversation_id: self.conversation_id.get(at)?,
             assistant_request_id: self.assistant_request_id.get(at)?,
             event_type: self.event_type.get(at)?,
-            event_context: self.event_context.get(at)?,
-            data: self.data.get(at)?,
+            own: [self.own[0].get(at)?, self.own[1].get(at)?],
             timestamp: self.timestamp.get(at)?,
             extra: self.extra.get(at)?.as_deref(),
+            shape: self.shape,
             with_extra: self.with_extra,
         })
     }
@@ -142,10 +172,10 @@ pub(crate) struct InsertOne<'a> {
     conversation_id: &'a str,
     assistant_request_id: &'a str,
     event_type: &'a str,
-    event_context: &'a str,
-    data: &'a str,
+    own: [&'a str; 2],
     timestamp: &'a chrono::NaiveDateTime,
     extra: Option<&'a str>,
+    shape: Shape,
     with_extra: bool,
 }
 
@@ -165,11 +195,8 @@ impl QueryId for InsertOne<'_> {
 
 impl QueryFragment<Pg> for InsertOne<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(if self.with_extra {
-            INSERT_SQL_COLUMNS
-        } else {
-            INSERT_SQL_COLUMNS_NO_EXTRA
-        });
+        let casts = own_casts(self.shape);
+        out.push_sql(insert_columns(self.shape, self.with_extra));
         out.push_sql(" VALUES (");
         out.push_bind_param::<Text, _>(self.event_id)?;
         out.push_sql(", ");
@@ -179,10 +206,12 @@ impl QueryFragment<Pg> for InsertOne<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(self.event_type)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(self.event_context)?;
-        out.push_sql("::jsonb, ");
-        out.push_bind_param::<Text, _>(self.data)?;
-        out.push_sql("::json, ");
+        out.push_bind_param::<Text, _>(self.own[0])?;
+        out.push_sql(casts[0]);
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.own[1])?;
+        out.push_sql(casts[1]);
+        out.push_sql(", ");
         out.push_bind_param::<Timestamp, _>(self.timestamp)?;
         if self.with_extra {
             out.push_sql(", ");
@@ -205,11 +234,8 @@ impl QueryId for InsertChunk {
 
 impl QueryFragment<Pg> for InsertChunk {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(if self.with_extra {
-            INSERT_SQL_COLUMNS
-        } else {
-            INSERT_SQL_COLUMNS_NO_EXTRA
-        });
+        let casts = own_casts(self.shape);
+        out.push_sql(insert_columns(self.shape, self.with_extra));
         out.push_sql(" SELECT unnest(");
         out.push_bind_param::<Array<Text>, _>(&self.event_id)?;
         out.push_sql("::text[]), unnest(");
@@ -219,10 +245,14 @@ impl QueryFragment<Pg> for InsertChunk {
         out.push_sql("::text[]), unnest(");
         out.push_bind_param::<Array<Text>, _>(&self.event_type)?;
         out.push_sql("::text[]), unnest(");
-        out.push_bind_param::<Array<Text>, _>(&self.event_context)?;
-        out.push_sql("::text[])::jsonb, unnest(");
-        out.push_bind_param::<Array<Text>, _>(&self.data)?;
-        out.push_sql("::text[])::json, unnest(");
+        out.push_bind_param::<Array<Text>, _>(&self.own[0])?;
+        out.push_sql("::text[])");
+        out.push_sql(casts[0]);
+        out.push_sql(", unnest(");
+        out.push_bind_param::<Array<Text>, _>(&self.own[1])?;
+        out.push_sql("::text[])");
+        out.push_sql(casts[1]);
+        out.push_sql(", unnest(");
         out.push_bind_param::<Array<Timestamp>, _>(&self.timestamp)?;
         out.push_sql("::timestamp[])");
         if self.with_extra {
@@ -307,10 +337,9 @@ impl QueryFragment<Pg> for TopicQuery<'_> {
         let offset = self.layout.offset_expression();
         out.push_sql("SELECT ");
         out.push_sql(self.layout.select_columns());
-        out.push_sql(
-            " FROM events WHERE event_type IN ('PublishToTopic', 'TopicEvent') \
-             AND (event_context ->> 'topic_name') = ",
-        );
+        out.push_sql(" FROM events WHERE event_type IN ('PublishToTopic', 'TopicEvent') AND ");
+        out.push_sql(self.layout.topic_name_expression());
+        out.push_sql(" = ");
         out.push_bind_param::<Text, _>(self.topic_name)?;
         out.push_sql(" AND ");
         out.push_sql(offset);

@@ -15,6 +15,8 @@ use grafi_events::{Event, EventRegistry};
 use grafi_store_core::StoreError;
 use tokio::task::{JoinError, JoinHandle};
 
+use crate::document::DocumentRow;
+use crate::layout::Shape;
 use crate::row::{RowTuple, StoredRow};
 
 /// Rows per chunk handed to the blocking pool.
@@ -36,18 +38,27 @@ pub(crate) struct Arriving {
     rest: Vec<RowTuple>,
 }
 
-/// Rows → `(id, event)`, in row order (a row that does not decode comes back raw).
-pub(crate) fn decode(rows: Vec<RowTuple>, registry: &EventRegistry) -> DecodedChunk {
+/// Rows of a table of `shape` → `(id, event)`, in row order (a row that does not decode comes
+/// back raw).
+pub(crate) fn decode(rows: Vec<RowTuple>, shape: Shape, registry: &EventRegistry) -> DecodedChunk {
     rows.into_iter()
         .map(|row| {
             let id = row.0;
-            (id, Arc::new(StoredRow::from(row).into_event(registry)))
+            let event = match shape {
+                Shape::Columns => StoredRow::from(row).into_event(registry),
+                Shape::Document => DocumentRow::from(row).into_event(registry),
+            };
+            (id, Arc::new(event))
         })
         .collect()
 }
 
 /// Receives every row of `rows`, sending each full chunk off to be decoded.
-pub(crate) async fn receive<S>(rows: S, registry: &Arc<EventRegistry>) -> QueryResult<Arriving>
+pub(crate) async fn receive<S>(
+    rows: S,
+    shape: Shape,
+    registry: &Arc<EventRegistry>,
+) -> QueryResult<Arriving>
 where
     S: Stream<Item = QueryResult<RowTuple>>,
 {
@@ -66,7 +77,7 @@ where
             arriving
                 .decoding
                 .push_back(tokio::task::spawn_blocking(move || {
-                    decode(chunk, &registry)
+                    decode(chunk, shape, &registry)
                 }));
         }
     }
@@ -77,9 +88,10 @@ impl Arriving {
     /// The events in id order: the last rows decoded here, then the chunks awaited.
     pub(crate) async fn finish(
         mut self,
+        shape: Shape,
         registry: &EventRegistry,
     ) -> Result<Vec<Arc<Event>>, StoreError> {
-        let mut events = decode(self.rest, registry);
+        let mut events = decode(self.rest, shape, registry);
         for handle in self.decoding {
             self.decoded.push(handle.await);
         }

@@ -39,15 +39,16 @@ const STANDARD: [&str; 7] = [
 /// The event version grafi 0.0.24 writes (and the one its table implies).
 const DEFAULT_VERSION: &str = "1.0";
 
-/// One row to insert.
+/// One row to insert, in either layout.
 #[derive(Debug, Clone)]
 pub(crate) struct NewRow {
     pub event_id: String,
     pub conversation_id: String,
     pub assistant_request_id: String,
     pub event_type: String,
-    pub event_context: String,
-    pub data: String,
+    /// The layout's own two columns (`Shape::own_columns`): `event_context` and `data` in
+    /// grafi 0.0.24's, `event_version` and `event_data` in grafi 0.0.36's.
+    pub own: [String; 2],
     pub timestamp: NaiveDateTime,
     pub extra: Option<String>,
 }
@@ -59,8 +60,8 @@ impl NewRow {
             + self.conversation_id.len()
             + self.assistant_request_id.len()
             + self.event_type.len()
-            + self.event_context.len()
-            + self.data.len()
+            + self.own[0].len()
+            + self.own[1].len()
             + self.extra.as_ref().map_or(0, String::len)
             + 64
     }
@@ -71,7 +72,7 @@ pub(crate) fn canonical_timestamp(utc: DateTime<Utc>) -> Timestamp {
     Timestamp::from_utc(utc)
 }
 
-/// Lays an (already validated) event out as a row.
+/// Lays an (already validated) event out as a row of grafi 0.0.24's layout.
 pub(crate) fn encode(event: &Event) -> NewRow {
     let utc = event.utc();
     let canonical = canonical_timestamp(utc);
@@ -80,8 +81,7 @@ pub(crate) fn encode(event: &Event) -> NewRow {
         conversation_id: event.conversation_id().to_owned(),
         assistant_request_id: event.assistant_request_id().to_owned(),
         event_type: event.event_type().to_owned(),
-        event_context: event.context_json(),
-        data: event.data_json(),
+        own: [event.context_json(), event.data_json()],
         timestamp: canonical.utc().naive_utc(),
         extra: extra_for(event, canonical.as_str()),
     }
@@ -342,29 +342,9 @@ impl Rebuilt {
 }
 
 impl StoredRow {
-    /// The `timestamp` column as an instant, when chrono can hold it.
-    fn instant(&self) -> Option<DateTime<Utc>> {
-        let epoch = NaiveDate::from_ymd_opt(2000, 1, 1)?.and_hms_opt(0, 0, 0)?;
-        let at = epoch.checked_add_signed(TimeDelta::microseconds(self.timestamp.0))?;
-        Some(at.and_utc())
-    }
-
-    /// The `timestamp` column as an event timestamp: grafi's text for the instant, or, for a
-    /// value grafi's Python cannot read (`infinity`, a year outside 1–9999, which PostgreSQL
-    /// holds from 4713 BC to 294276 AD), PostgreSQL's instant as text and the reason.
+    /// The `timestamp` column as an event timestamp (see [`column_timestamp`]).
     fn column_timestamp(&self) -> Result<Timestamp, (Timestamp, DecodeErrorKind)> {
-        let instant = self.instant();
-        if let Some(utc) = instant.filter(|utc| (1..=9999).contains(&utc.year())) {
-            return Ok(canonical_timestamp(utc));
-        }
-        let text = pg_timestamp_text(self.timestamp.0);
-        let nearest = instant.unwrap_or(if self.timestamp.0 < 0 {
-            DateTime::<Utc>::MIN_UTC
-        } else {
-            DateTime::<Utc>::MAX_UTC
-        });
-        let reason = DecodeErrorKind::InvalidTimestamp(text.clone());
-        Err((Timestamp::unrepresentable(text, nearest), reason))
+        column_timestamp(self.timestamp)
     }
 
     /// The document the row holds: grafi's columns, then what `extra` kept.
@@ -489,6 +469,33 @@ impl StoredRow {
     }
 }
 
+/// A `timestamp` column as an instant, when chrono can hold it.
+fn instant(timestamp: PgTimestamp) -> Option<DateTime<Utc>> {
+    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1)?.and_hms_opt(0, 0, 0)?;
+    let at = epoch.checked_add_signed(TimeDelta::microseconds(timestamp.0))?;
+    Some(at.and_utc())
+}
+
+/// A `timestamp` column as an event timestamp: grafi's text for the instant (read as UTC), or,
+/// for a value grafi's Python cannot read (`infinity`, a year outside 1–9999, which PostgreSQL
+/// holds from 4713 BC to 294276 AD), PostgreSQL's instant as text and the reason.
+pub(crate) fn column_timestamp(
+    timestamp: PgTimestamp,
+) -> Result<Timestamp, (Timestamp, DecodeErrorKind)> {
+    let instant = instant(timestamp);
+    if let Some(utc) = instant.filter(|utc| (1..=9999).contains(&utc.year())) {
+        return Ok(canonical_timestamp(utc));
+    }
+    let text = pg_timestamp_text(timestamp.0);
+    let nearest = instant.unwrap_or(if timestamp.0 < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    });
+    let reason = DecodeErrorKind::InvalidTimestamp(text.clone());
+    Err((Timestamp::unrepresentable(text, nearest), reason))
+}
+
 /// PostgreSQL's value as text: `infinity`, `-infinity`, or the instant in ISO form with a
 /// year of any width (chrono stops at ±262,143; PostgreSQL's range goes to 294,276).
 fn pg_timestamp_text(micros: i64) -> String {
@@ -534,18 +541,19 @@ mod tests {
     use super::*;
 
     fn stored(row: NewRow) -> StoredRow {
+        let [event_context, data] = row.own;
         StoredRow {
             event_id: row.event_id,
             assistant_request_id: row.assistant_request_id,
             event_type: row.event_type,
-            event_context: row.event_context,
-            data: row.data,
+            event_context,
+            data,
             timestamp: micros(row.timestamp),
             extra: row.extra,
         }
     }
 
-    fn micros(at: NaiveDateTime) -> PgTimestamp {
+    pub(crate) fn micros(at: NaiveDateTime) -> PgTimestamp {
         let epoch = NaiveDate::from_ymd_opt(2000, 1, 1)
             .unwrap()
             .and_hms_opt(0, 0, 0)

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::pooled_connection::PoolError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use grafi_events::{Event, EventRegistry};
+use grafi_events::{Dialect, Event, EventRegistry};
 use grafi_store_core::{EventPage, EventStore, PoolStatus, RecordOutcome, StoreError};
 use tracing::Instrument;
 
@@ -19,14 +19,14 @@ use crate::conninfo::ConnectionSettings;
 use crate::copy::{CopyAttempt, CopyStats, CopyWriter, COPY_CHUNK_ROWS};
 use crate::cursor;
 use crate::error::{from_pool, Access};
-use crate::layout::Layout;
+use crate::layout::{Layout, Shape};
 use crate::query::{
     AssistantRequestId, ByColumnQuery, ConversationId, EventByIdQuery, IdRangeQuery, TopicQuery,
 };
 use crate::row::RowTuple;
 
-/// The PostgreSQL event store: grafi 0.0.24's `events` table (plus what `migrations/` adds),
-/// diesel-async connections pooled by bb8.
+/// The PostgreSQL event store: grafi's `events` table in grafi 0.0.24's or grafi 0.0.36's
+/// layout (plus what `migrations/` adds), diesel-async connections pooled by bb8.
 ///
 /// Cheap to clone: clones share the pool.
 #[derive(Clone)]
@@ -68,8 +68,8 @@ impl std::fmt::Debug for DieselEventStore {
     }
 }
 
-fn decode_all(rows: Vec<RowTuple>, registry: &EventRegistry) -> Vec<Arc<Event>> {
-    crate::read::decode(rows, registry)
+fn decode_all(rows: Vec<RowTuple>, shape: Shape, registry: &EventRegistry) -> Vec<Arc<Event>> {
+    crate::read::decode(rows, shape, registry)
         .into_iter()
         .map(|(_, event)| event)
         .collect()
@@ -92,10 +92,10 @@ macro_rules! events_where {
                 }
                 .load_stream::<RowTuple>(conn)
                 .await?;
-                crate::read::receive(rows, registry).await
+                crate::read::receive(rows, layout.shape, registry).await
             });
             let arriving = $store.explain_denied(arriving, "SELECT").await?;
-            let events = arriving.finish(registry).await?;
+            let events = arriving.finish(layout.shape, registry).await?;
             tracing::Span::current().record("rows", events.len());
             Ok(events)
         }
@@ -119,6 +119,15 @@ impl DieselEventStore {
     /// layout, served as it is, and `grafi-store migrate run` completes it).
     pub fn table_is_migrated(&self) -> bool {
         self.inner.layout.is_complete()
+    }
+
+    /// The grafi dialect of the table's documents, found from its columns when connecting:
+    /// grafi 0.0.24's layout (`event_context`, `data`) or grafi 0.0.36's (`event_data`). An
+    /// event of the other dialect is refused ([`InvalidReason::WrongDialect`]).
+    ///
+    /// [`InvalidReason::WrongDialect`]: grafi_store_core::InvalidReason::WrongDialect
+    pub fn dialect(&self) -> Dialect {
+        self.inner.layout.shape.dialect()
     }
 
     /// The configuration in use.
@@ -158,13 +167,15 @@ impl DieselEventStore {
     async fn decode_rows(&self, mut rows: Vec<RowTuple>) -> Result<Vec<Arc<Event>>, StoreError> {
         const PARALLEL_FROM: usize = 32;
         let registry = Arc::clone(&self.inner.config.registry);
+        let shape = self.inner.layout.shape;
         if rows.len() < PARALLEL_FROM {
-            return Ok(decode_all(rows, &registry));
+            return Ok(decode_all(rows, shape, &registry));
         }
         let second = rows.split_off(rows.len() / 2);
         let other_registry = Arc::clone(&registry);
-        let second = tokio::task::spawn_blocking(move || decode_all(second, &other_registry));
-        let mut events = decode_all(rows, &registry);
+        let second =
+            tokio::task::spawn_blocking(move || decode_all(second, shape, &other_registry));
+        let mut events = decode_all(rows, shape, &registry);
         match second.await {
             Ok(rest) => events.extend(rest),
             Err(join) => {
@@ -270,10 +281,8 @@ impl EventStore for DieselEventStore {
             // The encoder checks each event (`validate::check`) as it encodes it; the first
             // chunk is checked whole before anything is sent.
             let mut encoder =
-                ChunkEncoder::new(events, config.limits, chunk_rows, config.chunk_bytes);
-            if !self.inner.layout.extra {
-                encoder = encoder.without_extra();
-            }
+                ChunkEncoder::new(events, config.limits, chunk_rows, config.chunk_bytes)
+                    .for_table(self.inner.layout, Arc::clone(&config.registry));
             let first = encoder.next();
             if let Some(invalid) = encoder.take_invalid() {
                 return Err(invalid);
@@ -394,10 +403,10 @@ impl EventStore for DieselEventStore {
                 }
                 .load_stream::<RowTuple>(conn)
                 .await?;
-                crate::read::receive(rows, registry).await
+                crate::read::receive(rows, layout.shape, registry).await
             });
             let arriving = self.explain_denied(arriving, "SELECT").await?;
-            let events = arriving.finish(registry).await?;
+            let events = arriving.finish(layout.shape, registry).await?;
             tracing::Span::current().record("rows", events.len());
             Ok(events)
         }
