@@ -121,7 +121,8 @@ fn build(s: &Spec) -> Event {
     let conv = format!("conv-{}", s.conv);
     let req = format!("req-{}", s.req);
     let ctx = InvokeContext::new(&conv, &req).with_kwarg("p", json!(s.payload));
-    // A NUL is data in a grafi 0.0.24 message; grafi 0.0.36's tool messages are jsonb.
+    // A NUL is data in a grafi 0.0.24 message and in a raw event's data on a 0.0.24 table
+    // (a json column); grafi 0.0.36 keeps whole documents in jsonb, which holds none.
     let nul = match suite_dialect() {
         Dialect::V0_0_24 => "\u{0} ",
         _ => "",
@@ -159,7 +160,7 @@ fn build(s: &Spec) -> Event {
                 "event_context": {"beat": s.payload, "invoke_context": {
                     "conversation_id": conv, "invoke_id": "i", "assistant_request_id": req,
                     "user_id": null, "kwargs": {}}},
-                "data": {"n": [s.payload, 1.5, "\u{0}"]}
+                "data": {"n": [s.payload, 1.5, nul]}
             });
             return EventRegistry::builtin().decode_value(doc).unwrap();
         }
