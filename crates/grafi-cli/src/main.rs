@@ -59,6 +59,13 @@ struct Cli {
     #[arg(short, long, global = true)]
     quiet: bool,
 
+    /// The grafi dialect of the database's `events` table, 0.0.24 or 0.0.36: the layout a
+    /// command gives a table it creates, and the one an existing table must have. Unset, an
+    /// existing table is served as it is, and a new one gets the dialect of the file `import`
+    /// reads (0.0.24 for stdin and for `demo`). The in-memory store holds both.
+    #[arg(long, global = true, value_name = "VERSION")]
+    dialect: Option<grafi_events::Dialect>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -360,7 +367,15 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     // Reading commands never create or migrate a table: on a big grafi table, migrating
     // rewrites it under an exclusive lock.
     let writes = !matches!(cli.command, Command::Export(_) | Command::Stats(_));
-    let store = open(&selection, writes).await?;
+    let new_table_dialect = match &cli.command {
+        Command::Import(args) if cli.dialect.is_none() => input::dialect_of_file(&args.file),
+        _ => None,
+    };
+    let options = grafi_store::OpenOptions::default()
+        .run_migrations(writes)
+        .dialect(cli.dialect)
+        .new_table_dialect(new_table_dialect);
+    let store = open(&selection, options).await?;
     match cli.command {
         Command::Demo(args) => demo::run(store, &selection, args.conversations as usize).await,
         Command::Import(args) => {
@@ -466,8 +481,11 @@ fn select(explicit: Option<&str>) -> anyhow::Result<Selection> {
     Ok(selection)
 }
 
-async fn open(selection: &Selection, migrate: bool) -> anyhow::Result<Arc<dyn EventStore>> {
-    let options = grafi_store::OpenOptions::default().run_migrations(migrate);
+async fn open(
+    selection: &Selection,
+    options: grafi_store::OpenOptions,
+) -> anyhow::Result<Arc<dyn EventStore>> {
+    let migrate = options.migrates();
     grafi_store::open_url_with(&selection.url, options)
         .await
         .map_err(|e| match e {

@@ -1095,6 +1095,104 @@ mod postgres {
             .collect()
     }
 
+    /// A new database gets the dialect of the file `import` reads: the real grafi 0.0.36
+    /// corpus creates grafi 0.0.36's table, comes back byte for byte, and `stats` counts it;
+    /// a command that names the other dialect is refused; a 0.0.24 file is refused line by
+    /// line, naming each event, and nothing of it is stored.
+    #[test]
+    fn import_creates_the_table_of_its_files_dialect_and_says_so() {
+        let db = ScratchDb::new();
+        let corpus36 = include_str!("../../../fixtures/grafi-0.0.36/events.jsonl");
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), corpus36).unwrap();
+        db.cmd()
+            .arg("import")
+            .arg(file.path())
+            .assert()
+            .success()
+            .stdout(predicates::str::contains("; read grafi 0.0.36: 201"));
+        let columns = block_on(async {
+            use diesel_async::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct Column {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                column_name: String,
+            }
+            let mut conn = AsyncPgConnection::establish(&db.url).await.unwrap();
+            let rows: Vec<Column> = diesel::sql_query(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_name = 'events' ORDER BY ordinal_position",
+            )
+            .load(&mut conn)
+            .await
+            .unwrap();
+            rows.into_iter().map(|c| c.column_name).collect::<Vec<_>>()
+        });
+        assert!(columns.contains(&"event_data".to_owned()), "{columns:?}");
+        assert!(
+            !columns.contains(&"event_context".to_owned()),
+            "{columns:?}"
+        );
+        let exported = db
+            .cmd()
+            .arg("export")
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert_eq!(String::from_utf8(exported).unwrap(), corpus36);
+        let stats = db
+            .cmd()
+            .args(["stats", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let doc = one_json_document(&stats);
+        assert_eq!(
+            doc["by_dialect"],
+            serde_json::json!({"0.0.24": 0, "0.0.36": 201, "other": 0})
+        );
+
+        let refused = db
+            .cmd()
+            .args(["--dialect", "0.0.24", "stats"])
+            .assert()
+            .failure()
+            .get_output()
+            .stderr
+            .clone();
+        let refused = String::from_utf8_lossy(&refused);
+        assert!(refused.contains("grafi 0.0.36's layout"), "{refused}");
+
+        let out = db
+            .cmd()
+            .args(["import", "--json"])
+            .arg(corpus_path())
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
+        let doc = one_json_document(&out);
+        assert_eq!(
+            (doc["imported"].as_u64(), doc["invalid"].as_u64()),
+            (Some(0), Some(211))
+        );
+        let first = &doc["problems"][0];
+        assert_eq!(first["line"], 1);
+        assert!(
+            first["message"]
+                .as_str()
+                .unwrap()
+                .contains("grafi 0.0.24 document"),
+            "{first}"
+        );
+        assert_eq!(db.export(&[]).len(), 201);
+    }
+
     #[test]
     fn unreachable_database_names_host_and_port_but_not_the_password() {
         // Port 1 on localhost: nothing listens there.

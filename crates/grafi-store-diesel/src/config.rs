@@ -65,6 +65,9 @@ pub struct DieselStoreConfig {
     /// The grafi dialect the caller named: the layout of a table connecting creates, and what
     /// an existing table must have (`None`: whatever it has; grafi 0.0.24's when creating).
     pub(crate) dialect: Option<Dialect>,
+    /// The layout of a table connecting creates, when `dialect` does not name one; an
+    /// existing table is served whatever its layout (`None`: grafi 0.0.24's).
+    pub(crate) new_table_dialect: Option<Dialect>,
 }
 
 /// Default for [`DieselStoreBuilder::copy`]'s `min_events` (measured, docs/performance.md).
@@ -92,6 +95,7 @@ impl DieselStoreConfig {
             copy_min_events: Some(COPY_MIN_EVENTS),
             copy_pool_size: 2,
             dialect: None,
+            new_table_dialect: None,
         }
     }
 
@@ -196,6 +200,7 @@ impl fmt::Debug for DieselStoreConfig {
             .field("copy_min_events", &self.copy_min_events)
             .field("copy_pool_size", &self.copy_pool_size)
             .field("dialect", &self.dialect)
+            .field("new_table_dialect", &self.new_table_dialect)
             .finish_non_exhaustive()
     }
 }
@@ -311,6 +316,15 @@ impl DieselStoreBuilder {
     /// are of the dialect they named, and the table's holds documents of its own.
     pub fn dialect(mut self, dialect: Dialect) -> Self {
         self.config.dialect = Some(dialect);
+        self
+    }
+
+    /// The layout of a table connecting creates, without requiring it of a table that exists
+    /// (which is served in whichever layout it has): for a tool that knows what it is about
+    /// to write (`grafi-store import` names its file's dialect) but must not refuse a table
+    /// that a service already uses. [`dialect`](Self::dialect), when named, wins.
+    pub fn new_table_dialect(mut self, dialect: Dialect) -> Self {
+        self.config.new_table_dialect = Some(dialect);
         self
     }
 

@@ -10,6 +10,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use grafi_events::Dialect;
 use grafi_store_core::StoreError;
 use tokio_postgres::config::{Config, Host};
 
@@ -118,6 +119,7 @@ pub struct ConnectionSettings {
     config: Config,
     ssl_mode: SslMode,
     root_certs: Option<RootCerts>,
+    dialect: Option<Dialect>,
 }
 
 /// libpq's environment variables this store reads where the connection string is silent.
@@ -220,11 +222,37 @@ impl ConnectionSettings {
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             _ => tokio_postgres::config::SslMode::Require,
         });
+        let dialect = own
+            .grafi_dialect
+            .map(|text| {
+                text.parse::<Dialect>().map_err(|_| {
+                    config_error(&format!(
+                        "grafi_dialect={:?} is not a grafi dialect this store knows (0.0.24 or 0.0.36)",
+                        text.chars().take(20).collect::<String>()
+                    ))
+                })
+            })
+            .transpose()?;
         Ok(Self {
             config,
             ssl_mode,
             root_certs,
+            dialect,
         })
+    }
+
+    /// The grafi dialect the connection string names (`grafi_dialect=0.0.36`): the layout of
+    /// a table the store creates, and what an existing table must have. Not a libpq option, so
+    /// it is taken out before the string reaches the driver.
+    ///
+    /// ```
+    /// use grafi_store_diesel::ConnectionSettings;
+    /// let s = ConnectionSettings::parse_with_env("postgres://db/agents?grafi_dialect=0.0.36", |_| None).unwrap();
+    /// assert_eq!(s.dialect(), Some(grafi_events::Dialect::V0_0_36));
+    /// assert!(ConnectionSettings::parse_with_env("postgres://db/agents?grafi_dialect=9", |_| None).is_err());
+    /// ```
+    pub fn dialect(&self) -> Option<Dialect> {
+        self.dialect
     }
 
     /// The same settings for another database (scratch and test databases, tools).
@@ -596,6 +624,7 @@ fn parse_error(error: &tokio_postgres::Error) -> StoreError {
 struct OwnOptions {
     ssl_mode: Option<String>,
     ssl_root_cert: Option<String>,
+    grafi_dialect: Option<String>,
 }
 
 impl OwnOptions {
@@ -604,6 +633,7 @@ impl OwnOptions {
         match key {
             "sslmode" => self.ssl_mode = Some(value),
             "sslrootcert" => self.ssl_root_cert = Some(value),
+            "grafi_dialect" => self.grafi_dialect = Some(value),
             _ => return false,
         }
         true

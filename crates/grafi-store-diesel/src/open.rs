@@ -31,9 +31,10 @@ impl DieselStoreBuilder {
 }
 
 impl DieselEventStore {
-    async fn open(config: DieselStoreConfig) -> Result<Self, StoreError> {
+    async fn open(mut config: DieselStoreConfig) -> Result<Self, StoreError> {
         config.check()?;
         let settings = ConnectionSettings::parse(&config.database_url)?;
+        config.dialect = named_dialect(config.dialect, settings.dialect())?;
         let database: Arc<str> = settings.to_string().into();
         let span = tracing::info_span!("grafi_store_connect", database = %database);
         async move {
@@ -125,6 +126,21 @@ impl DieselEventStore {
     }
 }
 
+/// The dialect named on the builder or in the connection string (`grafi_dialect=`); naming
+/// two different ones is a mistake, not a choice to make silently.
+fn named_dialect(
+    builder: Option<grafi_events::Dialect>,
+    url: Option<grafi_events::Dialect>,
+) -> Result<Option<grafi_events::Dialect>, StoreError> {
+    match (builder, url) {
+        (Some(b), Some(u)) if b != u => Err(StoreError::Config(format!(
+            "the store was configured for grafi {b}, but the connection string says \
+             grafi_dialect={u}: name one"
+        ))),
+        (b, u) => Ok(b.or(u)),
+    }
+}
+
 /// Finds the table, creating it first when it is missing (and allowed to), in the layout of
 /// the dialect the caller named (grafi 0.0.24's when none). A table of another layout than the
 /// named one is refused, whoever created it.
@@ -160,7 +176,12 @@ async fn find_or_create_table(
                 .into(),
         ));
     }
-    let shape = Shape::of(config.dialect.unwrap_or_default())?;
+    let shape = Shape::of(
+        config
+            .dialect
+            .or(config.new_table_dialect)
+            .unwrap_or_default(),
+    )?;
     let (mut conn, applied) = crate::migrate::create_missing_table(conn, connect, shape).await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "created table `events`");

@@ -51,7 +51,7 @@ mod url;
 use std::sync::Arc;
 
 pub use grafi_events;
-pub use grafi_events::Event;
+pub use grafi_events::{Dialect, Event};
 pub use grafi_store_core;
 pub use grafi_store_core::{
     EventPage, EventStore, InvalidReason, Limits, PoolStatus, RecordOutcome, StoreError,
@@ -102,12 +102,16 @@ pub async fn open_url(url: &StoreUrl) -> Result<Arc<dyn EventStore>, StoreError>
 #[non_exhaustive]
 pub struct OpenOptions {
     run_migrations: bool,
+    dialect: Option<Dialect>,
+    new_table_dialect: Option<Dialect>,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
         Self {
             run_migrations: true,
+            dialect: None,
+            new_table_dialect: None,
         }
     }
 }
@@ -125,6 +129,26 @@ impl OpenOptions {
     /// Whether these options migrate.
     pub fn migrates(&self) -> bool {
         self.run_migrations
+    }
+
+    /// The grafi dialect of a database store's table: the layout of a table opening creates,
+    /// and the one an existing table must have (an error otherwise). The in-memory store holds
+    /// both dialects and ignores it. A URL may name it too (`?grafi_dialect=0.0.36`).
+    pub fn dialect(mut self, dialect: Option<Dialect>) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// The layout of a table opening creates, required of no existing table (see
+    /// `DieselStoreBuilder::new_table_dialect`).
+    pub fn new_table_dialect(mut self, dialect: Option<Dialect>) -> Self {
+        self.new_table_dialect = dialect;
+        self
+    }
+
+    /// The dialects named: `(required, for a new table)`.
+    pub fn dialects(&self) -> (Option<Dialect>, Option<Dialect>) {
+        (self.dialect, self.new_table_dialect)
     }
 }
 

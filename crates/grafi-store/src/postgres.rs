@@ -12,7 +12,14 @@ pub(crate) async fn open(
     url: &StoreUrl,
     options: OpenOptions,
 ) -> Result<Arc<dyn EventStore>, StoreError> {
-    let builder = DieselEventStore::builder(url.expose()).run_migrations(options.migrates());
+    let mut builder = DieselEventStore::builder(url.expose()).run_migrations(options.migrates());
+    let (dialect, new_table_dialect) = options.dialects();
+    if let Some(dialect) = dialect {
+        builder = builder.dialect(dialect);
+    }
+    if let Some(dialect) = new_table_dialect {
+        builder = builder.new_table_dialect(dialect);
+    }
     match builder.connect().await {
         Ok(store) => Ok(Arc::new(store)),
         Err(e) => Err(describe(url, e)),
