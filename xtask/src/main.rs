@@ -52,7 +52,8 @@ enum Task {
     },
     /// Print criterion's results (target/criterion) as one table with the target ratios.
     BenchReport,
-    /// Check compatibility with the real grafi 0.0.24 (Python venv from interop/setup.sh).
+    /// Check compatibility with the real grafi 0.0.24 and 0.0.36, both directions (Python
+    /// venvs from interop/setup.sh and interop/setup36.sh).
     Interop {
         /// Server on which the tests create their scratch databases.
         #[arg(long)]
@@ -318,27 +319,12 @@ fn run(cmd: &mut Command) -> Result<()> {
     }
 }
 
-/// Builds the grafi 0.0.24 venv (interop/setup.sh), then runs the interop tests, which need it.
+/// Builds the venvs of the real grafi 0.0.24 (interop/setup.sh) and 0.0.36
+/// (interop/setup36.sh), then runs the interop tests of both, which need them.
 fn interop(server: &str) -> Result<()> {
     let root = workspace_root();
-    println!("preparing the Python venv with the real grafi 0.0.24 (interop/setup.sh)");
-    let output = Command::new("bash")
-        .arg(root.join("interop/setup.sh"))
-        .output()
-        .map_err(|e| format!("cannot run interop/setup.sh: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "interop/setup.sh failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let python = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
-    println!("python: {python}");
+    let python24 = venv(&root, "0.0.24", "interop/setup.sh")?;
+    let python36 = venv(&root, "0.0.36", "interop/setup36.sh")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo)
         .current_dir(&root)
@@ -348,10 +334,36 @@ fn interop(server: &str) -> Result<()> {
             "grafi-store-diesel",
             "--test",
             "interop",
+            "--test",
+            "interop36",
             "--",
             "--ignored",
             "--test-threads=2",
         ])
-        .env("GRAFI_PYTHON", python)
+        .env("GRAFI_PYTHON", python24)
+        .env("GRAFI36_PYTHON", python36)
         .env("DATABASE_URL", server))
+}
+
+/// Runs a venv script (it prints its python last) and returns that python.
+fn venv(root: &std::path::Path, version: &str, script: &str) -> Result<String> {
+    println!("preparing the Python venv with the real grafi {version} ({script})");
+    let output = Command::new("bash")
+        .arg(root.join(script))
+        .output()
+        .map_err(|e| format!("cannot run {script}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{script} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let python = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    println!("python for grafi {version}: {python}");
+    Ok(python)
 }

@@ -148,7 +148,8 @@ impl Event {
         }
     }
 
-    /// Why this event cannot be written as a document of its dialect, if it cannot: a data
+    /// Why this event cannot be written as a document of its dialect, if it cannot: a type
+    /// the dialect does not have (grafi 0.0.36 has no `OutputTopic` or `TopicEvent`), a data
     /// slot whose shape the dialect does not have there (say, messages where grafi 0.0.36
     /// embeds the PublishToTopic event, as when a 0.0.24 event is relabelled 0.0.36), or an
     /// embedded event of another dialect. grafi could not decode such a document, so stores
@@ -162,9 +163,14 @@ impl Event {
     /// assert!(event.shape_error().unwrap().contains("data.input_data"));
     /// ```
     pub fn shape_error(&self) -> Option<String> {
-        use crate::wire::{data_shape, fits, Family};
+        use crate::wire::{data_shape, fits, has_type, Family};
         let ty = self.builtin_type()?;
         let dialect = self.meta()?.dialect;
+        if !has_type(dialect, ty) {
+            return Some(format!(
+                "grafi {dialect} has no {ty} events: it could not read this one back"
+            ));
+        }
         let family = Family::of(ty);
         let (input, output) = match self {
             Event::AssistantInvoke(e) | Event::WorkflowInvoke(e) | Event::ToolInvoke(e) => {

@@ -75,6 +75,13 @@ impl Family {
     }
 }
 
+/// Whether grafi of `dialect` has (writes and reads back) events of type `ty`: grafi 0.0.36
+/// dropped `OutputTopic` (it publishes to an `AgentOutputTopic` instead), and its codec cannot
+/// write a `TopicEvent` and skips one when reading.
+pub(crate) fn has_type(dialect: Dialect, ty: EventType) -> bool {
+    !(dialect == Dialect::V0_0_36 && matches!(ty, EventType::OutputTopic | EventType::TopicEvent))
+}
+
 /// `event_context` of a family in a dialect: its fields in the order grafi writes them.
 pub(crate) fn context_layout(dialect: Dialect, family: Family) -> &'static [(Ctx, &'static str)] {
     use Ctx::*;

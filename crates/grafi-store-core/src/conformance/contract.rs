@@ -59,7 +59,12 @@ pub async fn every_read_method_finds_what_was_recorded(store: &dyn EventStore) {
     let outcome = record(store, all.clone()).await;
     assert_eq!((outcome.recorded, outcome.duplicates), (all.len(), 0));
     for stored in store.get_events().await.unwrap() {
-        assert_eq!(stored.dialect(), Some(suite_dialect()), "{}", stored.event_id());
+        assert_eq!(
+            stored.dialect(),
+            Some(suite_dialect()),
+            "{}",
+            stored.event_id()
+        );
     }
 
     let stored = store.get_events().await.unwrap();
@@ -494,7 +499,7 @@ pub async fn concurrent_writers_lose_and_duplicate_nothing(store: &dyn EventStor
 }
 
 /// Topic records are found by topic and offset (beyond 2^31 too), ordered by offset;
-/// consume and output events at the same offsets are not topic records.
+/// consume and (in grafi 0.0.24) output events at the same offsets are not topic records.
 pub async fn topic_events_by_name_and_offset(store: &dyn EventStore) {
     let ctx = InvokeContext::new("conv-topic", "req-topic");
     let publish = |topic: &str, offset: i64| {
@@ -514,13 +519,16 @@ pub async fn topic_events_by_name_and_offset(store: &dyn EventStore) {
         events.push(in_suite_dialect(Event::ConsumeFromTopic(
             ConsumeFromTopic::new(ctx.clone(), ("n", "LLMNode"), ("résumé ✓", offset), &[]),
         )));
-        events.push(in_suite_dialect(Event::output_topic(
-            ctx.clone(),
-            ("n", "LLMNode"),
-            ("résumé ✓", offset),
-            vec![],
-            &[],
-        )));
+        // grafi 0.0.36 has no OutputTopic (it records a PublishToTopic instead).
+        if suite_dialect() == Dialect::V0_0_24 {
+            events.push(Event::output_topic(
+                ctx.clone(),
+                ("n", "LLMNode"),
+                ("résumé ✓", offset),
+                vec![],
+                &[],
+            ));
+        }
     }
     // Recorded in reverse: the result must still come back by offset.
     events.reverse();

@@ -37,7 +37,9 @@ pub fn suite_dialect() -> Dialect {
 /// For grafi 0.0.36 the messages move to where grafi 0.0.36 keeps them: an assistant's or
 /// workflow's input into an embedded PublishToTopic event, its answer into an embedded
 /// ConsumeFromTopic event, a node's output into an embedded PublishToTopic event; topics get a
-/// type. The embedded events' ids derive from the event's, so a fixture stays deterministic.
+/// type, and an OutputTopic becomes what grafi 0.0.36 records instead, a PublishToTopic to an
+/// `AgentOutputTopic`. (A TopicEvent, which grafi 0.0.36 cannot store, stays one, and is
+/// refused.) The embedded events' ids derive from the event's, so a fixture stays deterministic.
 pub fn in_suite_dialect(event: Event) -> Event {
     match suite_dialect() {
         Dialect::V0_0_36 => as_036(event),
@@ -115,13 +117,17 @@ fn as_036(mut event: Event) -> Event {
             e.output_data = published(&e.meta, &e.output_data);
         }
         Event::NodeFailed(e) => consumed_036(&mut e.input_data),
-        Event::PublishToTopic(e) | Event::OutputTopic(e) => {
+        Event::PublishToTopic(e) => {
             e.topic_type.get_or_insert_with(|| "Topic".into());
+        }
+        // grafi 0.0.36 has no OutputTopic: what grafi 0.0.24 recorded as one, it records as a
+        // publication to an AgentOutputTopic.
+        Event::OutputTopic(e) => {
+            let mut e = e.clone();
+            e.topic_type = Some("AgentOutputTopic".into());
+            event = Event::PublishToTopic(e);
         }
         Event::ConsumeFromTopic(e) => {
-            e.topic_type.get_or_insert_with(|| "Topic".into());
-        }
-        Event::TopicEvent(e) => {
             e.topic_type.get_or_insert_with(|| "Topic".into());
         }
         _ => {}

@@ -1,0 +1,166 @@
+//! Compatibility with the real Python grafi 0.0.36, both ways, through
+//! `interop/grafi36_pg.py` (grafi 0.0.36's own async PostgreSQL store).
+//!
+//! Needs the venv that `interop/setup36.sh` builds, so these tests are `#[ignore]`d in a plain
+//! `cargo test`; `cargo xtask interop` builds it and runs them with `GRAFI36_PYTHON` set.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{builder, ScratchDb};
+use grafi_events::{Dialect, Event};
+use grafi_store_core::conformance::{agent_trace, grafi_036_corpus, same_event, set_suite_dialect};
+use grafi_store_core::EventStore;
+
+fn python() -> String {
+    std::env::var("GRAFI36_PYTHON").expect("GRAFI36_PYTHON: run `cargo xtask interop`")
+}
+
+fn harness() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/grafi36_pg.py")
+}
+
+fn corpus_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/grafi-0.0.36/events.jsonl")
+}
+
+/// SQLAlchemy 2 wants `postgresql://`, and asyncpg takes none of libpq's query options
+/// (`application_name`, `sslmode`): the scratch database is local, in plain text.
+fn sqlalchemy_url(url: &str) -> String {
+    let url = url.split('?').next().unwrap_or(url);
+    match url.strip_prefix("postgres://") {
+        Some(rest) => format!("postgresql://{rest}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Runs `grafi36_pg.py ARGS`; returns stdout, panics with both streams on failure.
+fn grafi(args: &[&str]) -> String {
+    let output = Command::new(python())
+        .arg(harness())
+        .args(args)
+        .output()
+        .expect("run grafi36_pg.py");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "grafi36_pg.py {args:?} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    println!("grafi36_pg.py {}: {}", args[0], stdout.trim());
+    stdout
+}
+
+fn write_jsonl(events: &[Event]) -> PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "grafi36-interop-{}.jsonl",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let text: String = events.iter().map(|e| e.to_json() + "\n").collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Events a Rust service records beside grafi 0.0.36's: a generated trace in 0.0.36's shape.
+fn rust_events(conversation: &str) -> Vec<Event> {
+    set_suite_dialect(Dialect::V0_0_36);
+    let events = agent_trace(conversation, 3, 5_000);
+    assert!(events.iter().all(|e| e.dialect() == Some(Dialect::V0_0_36)));
+    events
+}
+
+/// grafi 0.0.36 creates its table and writes the corpus; the Rust store detects the layout,
+/// reads every row back typed and exact, appends; grafi then reads everything, ours included.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the grafi 0.0.36 venv: cargo xtask interop"]
+async fn grafi_writes_rust_reads_and_appends_grafi_reads_all() {
+    let db = ScratchDb::new().await;
+    let py_url = sqlalchemy_url(&db.url);
+    grafi(&[
+        "write",
+        "--db",
+        &py_url,
+        "--jsonl",
+        corpus_file().to_str().unwrap(),
+    ]);
+
+    let store = builder(&db)
+        .connect()
+        .await
+        .expect("open grafi 0.0.36's table");
+    assert_eq!(store.dialect(), Dialect::V0_0_36);
+    let corpus = grafi_036_corpus();
+    let stored = store.get_events().await.unwrap();
+    assert_eq!(stored.len(), corpus.len());
+    for (s, e) in stored.iter().zip(&corpus) {
+        assert!(s.builtin_type().is_some(), "{} came back raw", e.event_id());
+        assert!(same_event(s, e), "{} differs", e.event_id());
+    }
+    let ours = rust_events("conv-rust-after-grafi36");
+    assert_eq!(
+        store.record_events(ours.clone()).await.unwrap().recorded,
+        ours.len()
+    );
+
+    let mut everything = corpus.clone();
+    everything.extend(ours);
+    let file = write_jsonl(&everything);
+    let out = grafi(&["check", "--db", &py_url, "--jsonl", file.to_str().unwrap()]);
+    assert!(
+        out.contains(&format!(
+            "{} matched, 0 mismatched, 0 missing",
+            everything.len()
+        )),
+        "{out}"
+    );
+    let read_out = std::env::temp_dir().join(format!("grafi36-read-{}.jsonl", db.name));
+    grafi(&["read", "--db", &py_url, "--out", read_out.to_str().unwrap()]);
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(read_out);
+    drop(store);
+}
+
+/// The Rust store creates grafi 0.0.36's table and writes the corpus and a trace of its own
+/// (the INSERT path and the COPY path); grafi 0.0.36 reads every event back, its columns
+/// exactly as grafi writes them (`--strict`: the timestamp column is the wall clock).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the grafi 0.0.36 venv: cargo xtask interop"]
+async fn rust_writes_grafi_reads() {
+    let db = ScratchDb::new().await;
+    let store = builder(&db)
+        .dialect(Dialect::V0_0_36)
+        .connect()
+        .await
+        .unwrap();
+    let mut events = grafi_036_corpus();
+    events.extend(rust_events("conv-rust36"));
+    // One at a time (INSERT) for the first ten, the rest in one batch (COPY).
+    for e in &events[..10] {
+        store.record_events(vec![e.clone()]).await.unwrap();
+    }
+    store.record_events(events[10..].to_vec()).await.unwrap();
+    let file = write_jsonl(&events);
+    let py_url = sqlalchemy_url(&db.url);
+    let out = grafi(&[
+        "check",
+        "--strict",
+        "--db",
+        &py_url,
+        "--jsonl",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains(&format!(
+            "{} matched, 0 mismatched, 0 missing",
+            events.len()
+        )),
+        "{out}"
+    );
+    let read_out = std::env::temp_dir().join(format!("grafi36-read-{}.jsonl", db.name));
+    grafi(&["read", "--db", &py_url, "--out", read_out.to_str().unwrap()]);
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(read_out);
+    drop(store);
+}
