@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use grafi_events::{
-    new_id, python_json, ComponentInfo, ConsumeFromTopic, Content, Event, InvokeContext, Message,
-    NodeInfo, Timestamp,
+    new_id, python_json, ComponentInfo, ConsumeFromTopic, Content, Dialect, Event, InvokeContext,
+    Message, NodeInfo, Timestamp,
 };
 use grafi_store::{EventStore, RecordOutcome, Selection};
 use serde_json::json;
@@ -31,6 +31,7 @@ pub async fn run(
     store: Arc<dyn EventStore>,
     selection: &Selection,
     conversations: usize,
+    dialect: Dialect,
 ) -> anyhow::Result<Outcome> {
     let where_ = if selection.url.is_memory() {
         "in-process, nothing persists".to_owned()
@@ -42,7 +43,13 @@ pub async fn run(
 
     // 1. Simulate.
     let mut sim = Sim::new(conversations);
-    let runs: Vec<ConversationRun> = (0..conversations).map(|i| sim.conversation(i)).collect();
+    let mut runs: Vec<ConversationRun> = (0..conversations).map(|i| sim.conversation(i)).collect();
+    if dialect == Dialect::V0_0_36 {
+        for request in runs.iter_mut().flat_map(|c| &mut c.requests) {
+            let events = std::mem::take(&mut request.events);
+            request.events = events.into_iter().map(Event::into_grafi_0_0_36).collect();
+        }
+    }
     let total_events: usize = runs
         .iter()
         .flat_map(|c| &c.requests)
@@ -51,7 +58,7 @@ pub async fn run(
     let total_requests: usize = runs.iter().map(|c| c.requests.len()).sum();
     outln!(
         "Simulated {conversations} conversation{} ({total_requests} requests, {total_events} events) \
-         with the typed event constructors.",
+         with the typed event constructors, in grafi {dialect}'s format.",
         plural(conversations)
     )?;
 

@@ -377,7 +377,11 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .new_table_dialect(new_table_dialect);
     let store = open(&selection, options).await?;
     match cli.command {
-        Command::Demo(args) => demo::run(store, &selection, args.conversations as usize).await,
+        Command::Demo(args) => {
+            // What the store's table holds (a new table: what --dialect or the URL named).
+            let dialect = cli.dialect.or(store.table_dialect()).unwrap_or_default();
+            demo::run(store, &selection, args.conversations as usize, dialect).await
+        }
         Command::Import(args) => {
             let options = args.input.options();
             import::run(

@@ -1193,6 +1193,39 @@ mod postgres {
         assert_eq!(db.export(&[]).len(), 201);
     }
 
+    /// `demo --dialect 0.0.36` creates grafi 0.0.36's table and fills it with 0.0.36 events;
+    /// a later demo without --dialect writes what the table holds.
+    #[test]
+    fn demo_writes_the_dialect_named_then_the_tables() {
+        let db = ScratchDb::new();
+        db.cmd()
+            .args(["--dialect", "0.0.36", "demo", "--conversations", "2"])
+            .assert()
+            .success()
+            .stdout(predicates::str::contains("in grafi 0.0.36's format"));
+        db.cmd()
+            .args(["demo", "--conversations", "1"])
+            .assert()
+            .success()
+            .stdout(predicates::str::contains("in grafi 0.0.36's format"));
+        let stats = db
+            .cmd()
+            .args(["stats", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let doc = one_json_document(&stats);
+        let events = doc["events"].as_u64().unwrap();
+        assert!(events > 100, "{doc}");
+        assert_eq!(
+            doc["by_dialect"],
+            serde_json::json!({"0.0.24": 0, "0.0.36": events, "other": 0})
+        );
+        assert!(doc["by_type"].get("OutputTopic").is_none(), "{doc}");
+    }
+
     #[test]
     fn unreachable_database_names_host_and_port_but_not_the_password() {
         // Port 1 on localhost: nothing listens there.

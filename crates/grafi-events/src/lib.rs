@@ -39,6 +39,7 @@ mod message;
 mod model;
 pub mod python_json;
 mod registry;
+mod relayout;
 mod timestamp;
 mod wire;
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use grafi_events::Event;
+use grafi_events::{Dialect, Event};
 
 use crate::error::StoreError;
 
@@ -181,6 +181,13 @@ pub trait EventStore: Send + Sync {
         None
     }
 
+    /// The one grafi dialect this store holds, when it holds one only (a PostgreSQL table of
+    /// grafi 0.0.24's or 0.0.36's layout refuses the other by name); `None` for a store that
+    /// keeps either, as the in-memory one does. What a writer should build its events in.
+    fn table_dialect(&self) -> Option<Dialect> {
+        None
+    }
+
     /// Closes the store: every later call fails with [`StoreError::Closed`], calls already
     /// running finish (up to the call deadline), then connections are closed. Calling it
     /// again does nothing. Both grafi-rs backends do so; the default, for a backend that
@@ -238,6 +245,9 @@ impl<S: EventStore + ?Sized> EventStore for Arc<S> {
     }
     fn pool_status(&self) -> Option<PoolStatus> {
         (**self).pool_status()
+    }
+    fn table_dialect(&self) -> Option<Dialect> {
+        (**self).table_dialect()
     }
     async fn close(&self) -> Result<(), StoreError> {
         (**self).close().await

@@ -549,6 +549,10 @@ impl EventStore for DieselEventStore {
             }))
     }
 
+    fn table_dialect(&self) -> Option<grafi_events::Dialect> {
+        Some(self.dialect())
+    }
+
     fn pool_status(&self) -> Option<PoolStatus> {
         let state = self.inner.pool.state();
         Some(PoolStatus::new(

@@ -201,6 +201,10 @@ impl EventStore for Metered {
         self.inner.pool_status()
     }
 
+    fn table_dialect(&self) -> Option<grafi_events::Dialect> {
+        self.inner.table_dialect()
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         self.inner.close().await
     }

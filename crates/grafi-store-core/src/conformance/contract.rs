@@ -333,7 +333,7 @@ pub async fn unicode_control_characters_and_megabyte_payloads(store: &dyn EventS
 
 /// Records a real corpus of `dialect`: `true` when stored whole, `false` when the store's
 /// table holds the other dialect and refused the batch as it must (naming its first event,
-/// writing nothing).
+/// writing nothing, and saying so in `table_dialect`).
 async fn corpus_is_stored(store: &dyn EventStore, corpus: &[Event], dialect: Dialect) -> bool {
     match store.record_events(corpus.to_vec()).await {
         Err(StoreError::InvalidEvent {
@@ -343,6 +343,11 @@ async fn corpus_is_stored(store: &dyn EventStore, corpus: &[Event], dialect: Dia
         }) => {
             assert_eq!(event, dialect);
             assert_ne!(table, dialect);
+            assert_eq!(
+                store.table_dialect(),
+                Some(table),
+                "the store says what it holds"
+            );
             assert_eq!(event_id, corpus[0].event_id());
             assert!(store.get_events().await.unwrap().is_empty());
             false
@@ -350,6 +355,7 @@ async fn corpus_is_stored(store: &dyn EventStore, corpus: &[Event], dialect: Dia
         Err(other) => panic!("the grafi {dialect} corpus was refused: {other}"),
         Ok(outcome) => {
             assert_eq!(outcome.recorded, corpus.len());
+            assert!(store.table_dialect().is_none_or(|d| d == dialect));
             true
         }
     }

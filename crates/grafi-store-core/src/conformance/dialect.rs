@@ -7,10 +7,7 @@
 
 use std::sync::OnceLock;
 
-use grafi_events::{
-    ConsumeFromTopic, Dialect, Event, EventMeta, MessageList, Payload, PublishToTopic,
-    UnknownFields,
-};
+use grafi_events::{Dialect, Event};
 
 static SUITE_DIALECT: OnceLock<Dialect> = OnceLock::new();
 
@@ -34,15 +31,11 @@ pub fn suite_dialect() -> Dialect {
 
 /// `event`, built by grafi-events' constructors (which write 0.0.24), in the suite's dialect.
 ///
-/// For grafi 0.0.36 the messages move to where grafi 0.0.36 keeps them: an assistant's or
-/// workflow's input into an embedded PublishToTopic event, its answer into an embedded
-/// ConsumeFromTopic event, a node's output into an embedded PublishToTopic event; topics get a
-/// type, and an OutputTopic becomes what grafi 0.0.36 records instead, a PublishToTopic to an
-/// `AgentOutputTopic`. (A TopicEvent, which grafi 0.0.36 cannot store, stays one, and is
-/// refused.) The embedded events' ids derive from the event's, so a fixture stays deterministic.
+/// For grafi 0.0.36: [`Event::into_grafi_0_0_36`] (the embedded events' ids derive from the
+/// event's, so a fixture stays deterministic).
 pub fn in_suite_dialect(event: Event) -> Event {
     match suite_dialect() {
-        Dialect::V0_0_36 => as_036(event),
+        Dialect::V0_0_36 => event.into_grafi_0_0_36(),
         _ => event,
     }
 }
@@ -50,94 +43,6 @@ pub fn in_suite_dialect(event: Event) -> Event {
 /// [`in_suite_dialect`] for a batch.
 pub fn all_in_suite_dialect(events: Vec<Event>) -> Vec<Event> {
     events.into_iter().map(in_suite_dialect).collect()
-}
-
-fn embedded_meta(of: &EventMeta, suffix: &str) -> EventMeta {
-    EventMeta {
-        event_id: format!("{}-{suffix}", of.event_id),
-        unknown: UnknownFields::default(),
-        dialect: Dialect::V0_0_36,
-        ..of.clone()
-    }
-}
-
-fn messages(payload: &Payload) -> MessageList {
-    payload.messages().cloned().unwrap_or_default()
-}
-
-fn published(of: &EventMeta, payload: &Payload) -> Payload {
-    Payload::Published(Box::new(PublishToTopic {
-        meta: embedded_meta(of, "in"),
-        consumed_event_ids: Vec::new(),
-        publisher_name: String::new(),
-        publisher_type: String::new(),
-        topic_name: String::new(),
-        topic_type: Some("NoneTopic".into()),
-        offset: -1,
-        data: messages(payload),
-    }))
-}
-
-fn consumed(of: &EventMeta, payload: &Payload) -> Payload {
-    Payload::Consumed(vec![ConsumeFromTopic {
-        meta: embedded_meta(of, "out"),
-        consumer_name: "conformance_workflow".into(),
-        consumer_type: "EventDrivenWorkflow".into(),
-        topic_name: "agent_output_topic".into(),
-        topic_type: Some("AgentOutputTopic".into()),
-        offset: 0,
-        data: messages(payload),
-    }])
-}
-
-fn consumed_036(payload: &mut Payload) {
-    if let Payload::Consumed(events) = payload {
-        for c in events {
-            c.meta.dialect = Dialect::V0_0_36;
-            c.topic_type.get_or_insert_with(|| "Topic".into());
-        }
-    }
-}
-
-fn as_036(mut event: Event) -> Event {
-    match &mut event {
-        Event::AssistantInvoke(e) | Event::WorkflowInvoke(e) => {
-            e.input_data = published(&e.meta, &e.input_data);
-        }
-        Event::AssistantRespond(e) | Event::WorkflowRespond(e) => {
-            e.input_data = published(&e.meta, &e.input_data);
-            e.output_data = consumed(&e.meta, &e.output_data);
-        }
-        Event::AssistantFailed(e) | Event::WorkflowFailed(e) => {
-            e.input_data = published(&e.meta, &e.input_data);
-        }
-        Event::NodeInvoke(e) => consumed_036(&mut e.input_data),
-        Event::NodeRespond(e) => {
-            consumed_036(&mut e.input_data);
-            e.output_data = published(&e.meta, &e.output_data);
-        }
-        Event::NodeFailed(e) => consumed_036(&mut e.input_data),
-        Event::PublishToTopic(e) => {
-            e.topic_type.get_or_insert_with(|| "Topic".into());
-        }
-        // grafi 0.0.36 has no OutputTopic: what grafi 0.0.24 recorded as one, it records as a
-        // publication to an AgentOutputTopic.
-        Event::OutputTopic(e) => {
-            let mut e = e.clone();
-            e.topic_type = Some("AgentOutputTopic".into());
-            event = Event::PublishToTopic(e);
-        }
-        Event::ConsumeFromTopic(e) => {
-            e.topic_type.get_or_insert_with(|| "Topic".into());
-        }
-        _ => {}
-    }
-    if event.builtin_type().is_some() {
-        if let Some(meta) = event.meta_mut() {
-            meta.dialect = Dialect::V0_0_36;
-        }
-    }
-    event
 }
 
 #[cfg(test)]
@@ -149,7 +54,10 @@ mod tests {
     /// shapes and decodes back to itself from its document.
     #[test]
     fn a_trace_in_0_0_36_fits_the_dialect_and_round_trips() {
-        let trace: Vec<Event> = agent_trace("c", 2, 0).into_iter().map(as_036).collect();
+        let trace: Vec<Event> = agent_trace("c", 2, 0)
+            .into_iter()
+            .map(Event::into_grafi_0_0_36)
+            .collect();
         for event in &trace {
             assert_eq!(event.dialect(), Some(Dialect::V0_0_36));
             assert_eq!(event.shape_error(), None, "{}", event.event_type());
