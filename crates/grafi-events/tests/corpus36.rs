@@ -135,3 +135,37 @@ fn topic_reads_see_the_topic_name() {
     assert_eq!(offset, doc["event_context"]["offset"].as_i64().unwrap());
     assert!(event.is_topic_record());
 }
+
+/// A damaged 0.0.36 document is refused with the event id and the path of the field, also
+/// deep inside an embedded event; fields grafi 0.0.36 does not write are kept in place.
+#[test]
+fn errors_name_the_event_and_the_field_and_unknown_fields_are_kept() {
+    let line = corpus()
+        .into_iter()
+        .find(|l| l.contains("\"event_type\": \"AssistantInvoke\""))
+        .unwrap();
+    let mut doc: Value = serde_json::from_str(&line).unwrap();
+    let id = doc["event_id"].as_str().unwrap().to_owned();
+
+    let mut wrong = doc.clone();
+    wrong["data"]["input_data"] = Value::String("[]".into());
+    let err = grafi_events::EventRegistry::builtin()
+        .decode_value(wrong)
+        .unwrap_err();
+    assert_eq!(err.event_id.as_deref(), Some(id.as_str()));
+    assert_eq!(err.path, "data.input_data", "{err}");
+
+    let mut deep = doc.clone();
+    deep["data"]["input_data"]["event_context"]["offset"] = Value::String("x".into());
+    let err = grafi_events::EventRegistry::builtin()
+        .decode_value(deep)
+        .unwrap_err();
+    assert_eq!(err.path, "data.input_data.event_context.offset", "{err}");
+
+    doc["event_context"]["added_by_a_later_grafi"] = serde_json::json!({"b": 1, "a": [2]});
+    doc["data"]["input_data"]["event_context"]["z"] = Value::Null;
+    let text = grafi_events::python_json::to_string(&doc);
+    let event = decode_str(&text).unwrap();
+    assert_eq!(event.dialect(), Some(Dialect::V0_0_36));
+    assert_eq!(event.to_json(), text);
+}

@@ -2,7 +2,8 @@
 //! the wire format unchanged.
 
 use grafi_events::{
-    decode_str, ComponentInfo, ConsumeFromTopic, Event, InvokeContext, Message, NodeInfo, Timestamp,
+    decode_str, ComponentInfo, ConsumeFromTopic, Dialect, Event, InvokeContext, Message, NodeInfo,
+    Timestamp,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -104,5 +105,25 @@ proptest! {
         for list in back.input_messages().into_iter().chain(back.output_messages()) {
             prop_assert!(list.decode().is_ok());
         }
+    }
+
+    /// The same events laid out as grafi 0.0.36 records them, with an `error_details` object
+    /// on failures: decoded in their dialect, equal, byte for byte.
+    #[test]
+    fn generated_0_0_36_events_round_trip(e in event(), details in proptest::option::of(json_value())) {
+        let mut e = e.into_grafi_0_0_36();
+        if let Event::ToolFailed(f) | Event::AssistantFailed(f) | Event::WorkflowFailed(f) = &mut e {
+            f.error_details = details;
+        }
+        if let Event::NodeFailed(f) = &mut e {
+            f.error_details = Some(serde_json::json!({"error_type": "ValueError"}));
+        }
+        prop_assert_eq!(e.shape_error(), None);
+        let json = e.to_json();
+        prop_assert!(json.is_ascii());
+        let back = decode_str(&json).unwrap();
+        prop_assert_eq!(back.dialect(), Some(Dialect::V0_0_36));
+        prop_assert_eq!(&back, &e);
+        prop_assert_eq!(back.to_json(), json);
     }
 }
