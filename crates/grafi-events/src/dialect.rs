@@ -31,6 +31,18 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// The `event_context` keys that show a dialect: any of the first five is grafi 0.0.24's
+    /// (a field named by family, or `topic_name`); the last two together are grafi 0.0.36's.
+    pub(crate) const CONTEXT_KEYS: [&'static str; 7] = [
+        "topic_name",
+        "tool_id",
+        "node_id",
+        "workflow_id",
+        "assistant_id",
+        "name",
+        "type",
+    ];
+
     /// Both, oldest first.
     pub const ALL: [Dialect; 2] = [Dialect::V0_0_24, Dialect::V0_0_36];
 
@@ -60,16 +72,16 @@ impl Dialect {
 
     /// The dialect an `event_context` object is written in (see [`Dialect::of_document`]).
     pub fn of_context(context: &Map<String, Value>) -> Option<Dialect> {
-        const OLD: [&str; 5] = [
-            "topic_name",
-            "tool_id",
-            "node_id",
-            "workflow_id",
-            "assistant_id",
-        ];
-        if OLD.iter().any(|k| context.contains_key(*k)) {
+        Dialect::of_context_keys(|key| context.contains_key(key))
+    }
+
+    /// [`Dialect::of_context`] from whether the context has each key, for decoders that do
+    /// not hold it as a map.
+    pub(crate) fn of_context_keys(has: impl Fn(&str) -> bool) -> Option<Dialect> {
+        let [old @ .., name, type_] = Dialect::CONTEXT_KEYS;
+        if old.iter().any(|k| has(k)) {
             Some(Dialect::V0_0_24)
-        } else if context.contains_key("name") && context.contains_key("type") {
+        } else if has(name) && has(type_) {
             Some(Dialect::V0_0_36)
         } else {
             None

@@ -4,8 +4,9 @@
 //! Why: building the document (a map per object, a `String` per key, then moving fields out of
 //! it) costs about as much as reading the text, and stores decode every row they return.
 //!
-//! The fast path only takes documents of exactly the shape grafi writes: every field known,
-//! none repeated, every type as expected. Anything else makes it give up (`None`) and the
+//! The fast path only takes documents of exactly the shape grafi writes, in either dialect:
+//! every field one the dialect's wire table ([`crate::wire`]) names, none repeated, every
+//! type as expected. Anything else makes it give up (`None`) and the
 //! caller decodes the general way ([`crate::decode`]), which builds the same event or names
 //! the error. So the two paths cannot disagree on what they both accept: on every input the
 //! fast path takes, they build equal events (tested on the corpus, by property and on the
@@ -17,12 +18,14 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::context::InvokeContext;
+use crate::dialect::Dialect;
 use crate::event::Event;
 use crate::event_type::EventType;
 use crate::kwargs::Kwargs;
 use crate::message::MessageList;
 use crate::model::*;
 use crate::timestamp::Timestamp;
+use crate::wire::{self, data_shape, has_error_details, Ctx, Family, Kind, Shape};
 
 /// The envelope fields a stored row keeps in columns of their own, and the JSON text of the
 /// two it keeps as JSON. Built by stores to call
@@ -198,117 +201,131 @@ impl From<FastInvokeContext> for InvokeContext {
     }
 }
 
-/// `event_context` of any built-in type: every field any family knows, each optional here;
-/// [`assemble`] takes what the type needs and refuses leftovers.
-#[derive(DeriveDeserialize)]
-#[serde(deny_unknown_fields)]
+/// `event_context` of any built-in type in any dialect: `invoke_context`, and every other key
+/// some dialect's wire table names ([`wire::context_key`]), each once; [`assemble`] takes what
+/// the type needs in the dialect the keys show and refuses leftovers. A key no dialect names,
+/// a repeated key or a value of another kind makes the fast path give up.
 struct Context {
-    #[serde(deserialize_with = "map_only")]
-    invoke_context: FastInvokeContext,
-    #[serde(default, deserialize_with = "present")]
-    assistant_id: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    assistant_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    assistant_type: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    workflow_id: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    workflow_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    workflow_type: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    tool_id: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    tool_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    tool_type: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    node_id: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    node_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    node_type: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    subscribed_topics: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "present")]
-    publish_to_topics: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "present")]
-    topic_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    offset: Option<i64>,
-    #[serde(default, deserialize_with = "present")]
-    publisher_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    publisher_type: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    consumed_event_ids: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "present")]
-    consumer_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    consumer_type: Option<String>,
+    invoke_context: Option<FastInvokeContext>,
+    /// `(key index, value)` in document order: a handful per context, so a short list is
+    /// cheaper to fill, move and search than a slot per key.
+    values: Vec<(usize, CtxValue)>,
 }
 
 impl Context {
-    /// Whether any field is still untaken (the general path would keep it as unknown).
-    fn has_leftovers(&self) -> bool {
-        let strings = [
-            &self.assistant_id,
-            &self.assistant_name,
-            &self.assistant_type,
-            &self.workflow_id,
-            &self.workflow_name,
-            &self.workflow_type,
-            &self.tool_id,
-            &self.tool_name,
-            &self.tool_type,
-            &self.node_id,
-            &self.node_name,
-            &self.node_type,
-            &self.topic_name,
-            &self.publisher_name,
-            &self.publisher_type,
-            &self.consumer_name,
-            &self.consumer_type,
-        ];
-        strings.iter().any(|s| s.is_some())
-            || self.subscribed_topics.is_some()
-            || self.publish_to_topics.is_some()
-            || self.consumed_event_ids.is_some()
-            || self.offset.is_some()
+    fn find(&self, index: usize) -> Option<usize> {
+        self.values.iter().position(|(k, _)| *k == index)
+    }
+}
+
+enum CtxValue {
+    Str(String),
+    List(Vec<String>),
+    Int(i64),
+}
+
+impl<'de> Deserialize<'de> for Context {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ContextVisitor;
+        impl<'de> Visitor<'de> for ContextVisitor {
+            type Value = Context;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an event_context object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Context, A::Error> {
+                let mut ctx = Context {
+                    invoke_context: None,
+                    values: Vec::with_capacity(8),
+                };
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "invoke_context" {
+                        if ctx.invoke_context.is_some() {
+                            return Err(de::Error::duplicate_field("invoke_context"));
+                        }
+                        let MapOnly(invoke) = map.next_value()?;
+                        ctx.invoke_context = Some(invoke);
+                        continue;
+                    }
+                    let Some((i, kind)) = wire::context_key(&key) else {
+                        return Err(de::Error::custom("a key no dialect names"));
+                    };
+                    if ctx.find(i).is_some() {
+                        return Err(de::Error::custom("a repeated key"));
+                    }
+                    let value = match kind {
+                        Kind::Str => CtxValue::Str(map.next_value()?),
+                        Kind::List => CtxValue::List(map.next_value()?),
+                        Kind::Int => CtxValue::Int(map.next_value()?),
+                        Kind::Object => return Err(de::Error::custom("an unexpected object")),
+                    };
+                    ctx.values.push((i, value));
+                }
+                if ctx.invoke_context.is_none() {
+                    return Err(de::Error::missing_field("invoke_context"));
+                }
+                Ok(ctx)
+            }
+        }
+        d.deserialize_map(ContextVisitor)
+    }
+}
+
+/// The context fields of one event, taken by its dialect's wire names.
+#[derive(Default)]
+struct ContextFields {
+    id: String,
+    name: String,
+    type_name: String,
+    subscribed_topics: Vec<String>,
+    publish_to_topics: Vec<String>,
+    consumed_event_ids: Vec<String>,
+    publisher_name: String,
+    publisher_type: String,
+    consumer_name: String,
+    consumer_type: String,
+    topic_name: String,
+    topic_type: Option<String>,
+    offset: i64,
+}
+
+impl Context {
+    /// The dialect the keys show, as the general path reads it.
+    fn dialect(&self) -> Dialect {
+        wire::dialect_of_keys(|i| self.find(i).is_some()).unwrap_or_default()
     }
 
-    fn component(&mut self, ty: EventType) -> Option<ComponentInfo> {
-        let (id, name, type_name) = match ty {
-            EventType::AssistantInvoke
-            | EventType::AssistantRespond
-            | EventType::AssistantFailed => (
-                &mut self.assistant_id,
-                &mut self.assistant_name,
-                &mut self.assistant_type,
-            ),
-            EventType::WorkflowInvoke | EventType::WorkflowRespond | EventType::WorkflowFailed => (
-                &mut self.workflow_id,
-                &mut self.workflow_name,
-                &mut self.workflow_type,
-            ),
-            _ => (&mut self.tool_id, &mut self.tool_name, &mut self.tool_type),
-        };
-        Some(ComponentInfo {
-            id: id.take()?,
-            name: name.take()?,
-            type_name: type_name.take()?,
-        })
-    }
-
-    fn node(&mut self) -> Option<NodeInfo> {
-        Some(NodeInfo {
-            id: self.node_id.take()?,
-            name: self.node_name.take()?,
-            type_name: self.node_type.take()?,
-            subscribed_topics: self.subscribed_topics.take().unwrap_or_default(),
-            publish_to_topics: self.publish_to_topics.take().unwrap_or_default(),
-        })
+    /// Takes the fields `family` has in `dialect`; `None` when one is missing (the general
+    /// path names it) or another is left over (the general path keeps it as unknown).
+    fn take(&mut self, dialect: Dialect, family: Family) -> Option<ContextFields> {
+        let mut f = ContextFields::default();
+        for &(field, index) in wire::indexed_layout(dialect, family) {
+            let Some(i) = index else {
+                continue; // invoke_context
+            };
+            let value = self.find(i).map(|at| self.values.swap_remove(at).1);
+            match (field, value) {
+                // grafi defaults these lists when absent, as the general path does.
+                (Ctx::SubscribedTopics | Ctx::PublishToTopics | Ctx::ConsumedEventIds, None) => {}
+                (Ctx::SubscribedTopics, Some(CtxValue::List(v))) => f.subscribed_topics = v,
+                (Ctx::PublishToTopics, Some(CtxValue::List(v))) => f.publish_to_topics = v,
+                (Ctx::ConsumedEventIds, Some(CtxValue::List(v))) => f.consumed_event_ids = v,
+                (Ctx::Offset, Some(CtxValue::Int(v))) => f.offset = v,
+                (Ctx::TopicType, Some(CtxValue::Str(v))) => f.topic_type = Some(v),
+                (field, Some(CtxValue::Str(v))) => match field {
+                    Ctx::Id => f.id = v,
+                    Ctx::Name => f.name = v,
+                    Ctx::Type => f.type_name = v,
+                    Ctx::PublisherName => f.publisher_name = v,
+                    Ctx::PublisherType => f.publisher_type = v,
+                    Ctx::ConsumerName => f.consumer_name = v,
+                    Ctx::ConsumerType => f.consumer_type = v,
+                    Ctx::TopicName => f.topic_name = v,
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+        self.values.is_empty().then_some(f)
     }
 }
 
@@ -347,15 +364,22 @@ pub(crate) struct DataFields {
     #[serde(default, deserialize_with = "present")]
     input_data: Option<Input>,
     #[serde(default, deserialize_with = "present")]
-    output_data: Option<ListLiteral>,
+    output_data: Option<Input>,
     #[serde(default, deserialize_with = "present")]
     error: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    error_details: Option<Value>,
 }
 
-/// `data.input_data`: a message list's JSON string, or (node events) the consumed events.
+/// A `data` slot of a component event, in whichever shape it came: a message list's JSON
+/// string, an array (consumed events, or a grafi 0.0.36 tool's messages), or one embedded
+/// document. [`assemble`] checks it against the shape the wire table gives the slot.
 enum Input {
     Text(MessageList),
     Consumed(Vec<FastDocument<ListLiteral>>),
+    /// A message array's text, as `json.dumps` writes it (what the general path keeps).
+    Messages(MessageList),
+    Published(Box<FastDocument<ListLiteral>>),
 }
 
 impl<'de> Deserialize<'de> for Input {
@@ -363,16 +387,51 @@ impl<'de> Deserialize<'de> for Input {
     /// node event are then parsed from that text (a second pass over it, for node events only).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = <&'de RawValue>::deserialize(d)?;
-        if raw.get().starts_with('[') {
-            let docs: Vec<MapOnly<FastDocument<ListLiteral>>> =
-                serde_json::from_str(raw.get()).map_err(de::Error::custom)?;
-            return Ok(Input::Consumed(
-                docs.into_iter().map(|MapOnly(doc)| doc).collect(),
-            ));
+        match raw.get().as_bytes().first() {
+            Some(b'[') => {
+                if let Ok(docs) =
+                    serde_json::from_str::<Vec<MapOnly<FastDocument<ListLiteral>>>>(raw.get())
+                {
+                    return Ok(Input::Consumed(
+                        docs.into_iter().map(|MapOnly(doc)| doc).collect(),
+                    ));
+                }
+                let list: Value = serde_json::from_str(raw.get()).map_err(de::Error::custom)?;
+                Ok(Input::Messages(MessageList::from_json(
+                    crate::python_json::to_string(&list),
+                )))
+            }
+            Some(b'{') => {
+                let MapOnly(doc) = serde_json::from_str(raw.get()).map_err(de::Error::custom)?;
+                Ok(Input::Published(Box::new(doc)))
+            }
+            _ => MessageList::from_string_literal(raw)
+                .map(Input::Text)
+                .ok_or_else(|| de::Error::custom("not a message list or consumed events")),
         }
-        MessageList::from_string_literal(raw)
-            .map(Input::Text)
-            .ok_or_else(|| de::Error::custom("not a message list or consumed events"))
+    }
+}
+
+impl Input {
+    /// The payload, if it has `shape`.
+    fn into_payload(self, shape: Shape, dialect: Dialect) -> Option<Payload> {
+        Some(match (shape, self) {
+            (Shape::MessageText, Input::Text(list)) => Payload::Messages(list),
+            (Shape::MessageArray, Input::Messages(list)) => Payload::Messages(list),
+            // `[]` parses as no consumed events; as a message array it is the same text.
+            (Shape::MessageArray, Input::Consumed(docs)) if docs.is_empty() => {
+                Payload::Messages(MessageList::from_json("[]"))
+            }
+            (Shape::ConsumedList, Input::Consumed(docs)) => Payload::Consumed(
+                docs.into_iter()
+                    .map(|doc| embedded_consumed(doc, dialect))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            (Shape::Published, Input::Published(doc)) => {
+                Payload::Published(Box::new(embedded_published(*doc, dialect)?))
+            }
+            _ => return None,
+        })
     }
 }
 
@@ -386,9 +445,9 @@ struct MetaParts {
 
 impl MetaParts {
     /// The same defaults as the general path's `Envelope::finish`.
-    fn finish(self, invoke_context: InvokeContext) -> EventMeta {
+    fn finish(self, invoke_context: InvokeContext, dialect: Dialect) -> EventMeta {
         EventMeta {
-            dialect: crate::dialect::Dialect::V0_0_24,
+            dialect,
             assistant_request_id: self
                 .assistant_request_id
                 .unwrap_or_else(|| invoke_context.assistant_request_id.clone()),
@@ -403,53 +462,51 @@ impl MetaParts {
     }
 }
 
-/// The event of type `ty`, if the parts hold exactly what that type needs.
+/// The event of type `ty`, if the parts hold exactly what that type needs in the dialect
+/// its context shows.
 fn assemble(ty: EventType, meta: MetaParts, mut ctx: Context, data: Data) -> Option<Event> {
-    let invoke_context = InvokeContext::from(std::mem::take(&mut ctx.invoke_context));
-    let event = match ty {
-        EventType::TopicEvent
-        | EventType::PublishToTopic
-        | EventType::OutputTopic
-        | EventType::ConsumeFromTopic => topic_family(ty, meta, invoke_context, &mut ctx, data)?,
-        _ => {
-            let Data::Fields(fields) = data else {
-                return None;
-            };
-            component_family(ty, meta, invoke_context, &mut ctx, fields)?
+    let dialect = ctx.dialect();
+    let family = Family::of(ty);
+    let invoke_context = InvokeContext::from(ctx.invoke_context.take()?);
+    let fields = ctx.take(dialect, family)?;
+    let meta = meta.finish(invoke_context, dialect);
+    match (family, data) {
+        (Family::Publish | Family::Consume | Family::Topic, Data::Text(data)) => {
+            Some(topic_event(ty, meta, fields, data))
         }
-    };
-    (!ctx.has_leftovers()).then_some(event)
+        (Family::Publish | Family::Consume | Family::Topic, Data::Fields(_)) => None,
+        (_, Data::Fields(data)) => component_event(ty, family, meta, fields, data),
+        (_, Data::Text(_)) => None,
+    }
 }
 
-fn topic_family(
-    ty: EventType,
-    meta: MetaParts,
-    invoke_context: InvokeContext,
-    ctx: &mut Context,
-    data: Data,
-) -> Option<Event> {
-    let Data::Text(data) = data else {
-        return None;
-    };
-    let meta = meta.finish(invoke_context);
-    Some(match ty {
+fn topic_event(ty: EventType, meta: EventMeta, f: ContextFields, data: MessageList) -> Event {
+    match ty {
         EventType::TopicEvent => Event::TopicEvent(TopicEvent {
             meta,
-            topic_name: ctx.topic_name.take()?,
-            topic_type: None,
-            offset: ctx.offset.take()?,
+            topic_name: f.topic_name,
+            topic_type: f.topic_type,
+            offset: f.offset,
             data,
         }),
-        EventType::ConsumeFromTopic => Event::ConsumeFromTopic(consumed(meta, ctx, data)?),
+        EventType::ConsumeFromTopic => Event::ConsumeFromTopic(ConsumeFromTopic {
+            meta,
+            consumer_name: f.consumer_name,
+            consumer_type: f.consumer_type,
+            topic_name: f.topic_name,
+            topic_type: f.topic_type,
+            offset: f.offset,
+            data,
+        }),
         _ => {
             let published = PublishToTopic {
                 meta,
-                consumed_event_ids: ctx.consumed_event_ids.take().unwrap_or_default(),
-                publisher_name: ctx.publisher_name.take()?,
-                publisher_type: ctx.publisher_type.take()?,
-                topic_name: ctx.topic_name.take()?,
-                topic_type: None,
-                offset: ctx.offset.take()?,
+                consumed_event_ids: f.consumed_event_ids,
+                publisher_name: f.publisher_name,
+                publisher_type: f.publisher_type,
+                topic_name: f.topic_name,
+                topic_type: f.topic_type,
+                offset: f.offset,
                 data,
             };
             if ty == EventType::OutputTopic {
@@ -458,24 +515,13 @@ fn topic_family(
                 Event::PublishToTopic(published)
             }
         }
-    })
+    }
 }
 
-fn consumed(meta: EventMeta, ctx: &mut Context, data: MessageList) -> Option<ConsumeFromTopic> {
-    Some(ConsumeFromTopic {
-        meta,
-        consumer_name: ctx.consumer_name.take()?,
-        consumer_type: ctx.consumer_type.take()?,
-        topic_name: ctx.topic_name.take()?,
-        topic_type: None,
-        offset: ctx.offset.take()?,
-        data,
-    })
-}
-
-/// One consumed event inside a node event: a whole ConsumeFromTopic document.
-fn consumed_document(doc: FastDocument<ListLiteral>) -> Option<ConsumeFromTopic> {
-    if doc.event_type != EventType::ConsumeFromTopic.as_str() {
+/// One embedded document of type `ty` (inside a component event's `data`), in the dialect of
+/// the event that embeds it (the general path reads each in its own; they must agree).
+fn embedded(doc: FastDocument<ListLiteral>, ty: EventType, dialect: Dialect) -> Option<Event> {
+    if doc.event_type != ty.as_str() {
         return None;
     }
     let doc = FastDocument {
@@ -487,57 +533,60 @@ fn consumed_document(doc: FastDocument<ListLiteral>) -> Option<ConsumeFromTopic>
         event_context: doc.event_context,
         data: Data::Text(doc.data.0),
     };
-    match assemble_document(EventType::ConsumeFromTopic, doc)? {
+    assemble_document(ty, doc).filter(|e| e.dialect() == Some(dialect))
+}
+
+fn embedded_consumed(doc: FastDocument<ListLiteral>, dialect: Dialect) -> Option<ConsumeFromTopic> {
+    match embedded(doc, EventType::ConsumeFromTopic, dialect)? {
         Event::ConsumeFromTopic(consumed) => Some(consumed),
         _ => None,
     }
 }
 
-fn component_family(
+fn embedded_published(doc: FastDocument<ListLiteral>, dialect: Dialect) -> Option<PublishToTopic> {
+    match embedded(doc, EventType::PublishToTopic, dialect)? {
+        Event::PublishToTopic(published) => Some(published),
+        _ => None,
+    }
+}
+
+fn component_event(
     ty: EventType,
-    meta: MetaParts,
-    invoke_context: InvokeContext,
-    ctx: &mut Context,
+    family: Family,
+    meta: EventMeta,
+    f: ContextFields,
     data: DataFields,
 ) -> Option<Event> {
     let DataFields {
         input_data,
         output_data,
         error,
+        error_details,
     } = data;
-    let is_node = matches!(
-        ty,
-        EventType::NodeInvoke | EventType::NodeRespond | EventType::NodeFailed
-    );
-    let is_respond = matches!(
-        ty,
-        EventType::AssistantRespond
-            | EventType::WorkflowRespond
-            | EventType::ToolRespond
-            | EventType::NodeRespond
-    );
-    let is_failed = matches!(
-        ty,
-        EventType::AssistantFailed
-            | EventType::WorkflowFailed
-            | EventType::ToolFailed
-            | EventType::NodeFailed
-    );
+    let name = ty.as_str();
+    let is_respond = name.ends_with("Respond");
+    let is_failed = name.ends_with("Failed");
+    let dialect = meta.dialect;
     // A field this type does not read would be kept as unknown by the general path.
-    if output_data.is_some() != is_respond || error.is_some() != is_failed {
+    if output_data.is_some() != is_respond
+        || error.is_some() != is_failed
+        || (error_details.is_some() && !(is_failed && has_error_details(dialect)))
+    {
         return None;
     }
-    let meta = meta.finish(invoke_context);
-    if is_node {
-        let Input::Consumed(docs) = input_data? else {
-            return None;
+    let input_data = input_data?.into_payload(data_shape(dialect, family, false), dialect)?;
+    let output_data = match output_data {
+        Some(output) => Some(output.into_payload(data_shape(dialect, family, true), dialect)?),
+        None => None,
+    };
+    if family == Family::Node {
+        let component = NodeInfo {
+            id: f.id,
+            name: f.name,
+            type_name: f.type_name,
+            subscribed_topics: f.subscribed_topics,
+            publish_to_topics: f.publish_to_topics,
         };
-        let component = ctx.node()?;
-        let input_data = Payload::Consumed(
-            docs.into_iter()
-                .map(consumed_document)
-                .collect::<Option<Vec<_>>>()?,
-        );
         return Some(match ty {
             EventType::NodeInvoke => Event::NodeInvoke(Invoke {
                 meta,
@@ -548,22 +597,22 @@ fn component_family(
                 meta,
                 component,
                 input_data,
-                output_data: Payload::Messages(output_data?.0),
+                output_data: output_data?,
             }),
             _ => Event::NodeFailed(Failed {
                 meta,
                 component,
                 input_data,
                 error: error?,
-                error_details: None,
+                error_details,
             }),
         });
     }
-    let Input::Text(input_data) = input_data? else {
-        return None;
+    let component = ComponentInfo {
+        id: f.id,
+        name: f.name,
+        type_name: f.type_name,
     };
-    let input_data = Payload::Messages(input_data);
-    let component = ctx.component(ty)?;
     Some(match ty {
         EventType::AssistantInvoke => Event::AssistantInvoke(Invoke {
             meta,
@@ -585,7 +634,7 @@ fn component_family(
                 meta,
                 component,
                 input_data,
-                output_data: Payload::Messages(output_data?.0),
+                output_data: output_data?,
             };
             match ty {
                 EventType::AssistantRespond => Event::AssistantRespond(respond),
@@ -599,7 +648,7 @@ fn component_family(
                 component,
                 input_data,
                 error: error?,
-                error_details: None,
+                error_details,
             };
             match ty {
                 EventType::AssistantFailed => Event::AssistantFailed(failed),

@@ -24,6 +24,115 @@ pub(crate) enum Ctx {
     Offset,
 }
 
+/// What a context field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Str,
+    List,
+    Int,
+    Object,
+}
+
+impl Ctx {
+    pub(crate) fn kind(self) -> Kind {
+        match self {
+            Ctx::SubscribedTopics | Ctx::PublishToTopics | Ctx::ConsumedEventIds => Kind::List,
+            Ctx::Offset => Kind::Int,
+            Ctx::InvokeContext => Kind::Object,
+            _ => Kind::Str,
+        }
+    }
+}
+
+/// Every `event_context` key some dialect names, once, with what it holds (one key holds
+/// the same kind of value in every family and dialect): the fields of the fast decoder, which
+/// holds their values in an array of this size.
+pub(crate) const MAX_CONTEXT_KEYS: usize = 24;
+
+/// The wire tables indexed for the fast decoder, built once from [`context_layout`].
+struct KeyIndex {
+    /// Keys by their length in bytes: the few keys of one length are compared.
+    by_len: Vec<Vec<(&'static str, usize, Kind)>>,
+    /// `(dialect, family)` → the layout with each key's index (`None`: `invoke_context`).
+    layouts: Vec<Vec<(Ctx, Option<usize>)>>,
+    /// Indices of the keys [`Dialect::of_context_keys`] looks at.
+    dialect_keys: [(&'static str, Option<usize>); 7],
+}
+
+fn key_index() -> &'static KeyIndex {
+    static INDEX: std::sync::LazyLock<KeyIndex> = std::sync::LazyLock::new(|| {
+        let mut keys: Vec<(&'static str, Kind)> = Vec::new();
+        for dialect in Dialect::ALL {
+            for family in Family::ALL {
+                for &(field, key) in context_layout(dialect, family) {
+                    if field == Ctx::InvokeContext {
+                        continue;
+                    }
+                    match keys.iter().find(|(k, _)| *k == key) {
+                        Some((_, kind)) => assert_eq!(*kind, field.kind(), "{key}"),
+                        None => keys.push((key, field.kind())),
+                    }
+                }
+            }
+        }
+        assert!(keys.len() <= MAX_CONTEXT_KEYS, "raise MAX_CONTEXT_KEYS");
+        let index_of = |key: &str| keys.iter().position(|(k, _)| *k == key);
+        let mut by_len: Vec<Vec<(&'static str, usize, Kind)>> = Vec::new();
+        for (i, &(key, kind)) in keys.iter().enumerate() {
+            if by_len.len() <= key.len() {
+                by_len.resize_with(key.len() + 1, Vec::new);
+            }
+            by_len[key.len()].push((key, i, kind));
+        }
+        let mut layouts = Vec::new();
+        for dialect in Dialect::ALL {
+            for family in Family::ALL {
+                layouts.push(
+                    context_layout(dialect, family)
+                        .iter()
+                        .map(|&(field, key)| (field, index_of(key)))
+                        .collect(),
+                );
+            }
+        }
+        let dialect_keys = Dialect::CONTEXT_KEYS.map(|key| (key, index_of(key)));
+        KeyIndex {
+            by_len,
+            layouts,
+            dialect_keys,
+        }
+    });
+    &INDEX
+}
+
+/// The index of an `event_context` key (below [`MAX_CONTEXT_KEYS`]) and its kind.
+pub(crate) fn context_key(key: &str) -> Option<(usize, Kind)> {
+    key_index()
+        .by_len
+        .get(key.len())?
+        .iter()
+        .find(|(k, ..)| *k == key)
+        .map(|&(_, i, kind)| (i, kind))
+}
+
+/// [`context_layout`] with each key's [`context_key`] index.
+pub(crate) fn indexed_layout(dialect: Dialect, family: Family) -> &'static [(Ctx, Option<usize>)] {
+    let d = Dialect::ALL.iter().position(|&x| x == dialect).unwrap_or(0);
+    &key_index().layouts[d * Family::ALL.len() + family as usize]
+}
+
+/// The dialect whose keys (by [`context_key`] index) are set, by
+/// [`Dialect::of_context_keys`]'s rule.
+pub(crate) fn dialect_of_keys(is_set: impl Fn(usize) -> bool) -> Option<Dialect> {
+    let keys = &key_index().dialect_keys;
+    Dialect::of_context_keys(|key| {
+        keys.iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, i)| *i)
+            .is_some_and(&is_set)
+    })
+}
+
 /// How a `data` slot is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shape {
@@ -61,6 +170,16 @@ pub(crate) enum Family {
 }
 
 impl Family {
+    pub(crate) const ALL: [Family; 7] = [
+        Family::Assistant,
+        Family::Workflow,
+        Family::Tool,
+        Family::Node,
+        Family::Publish,
+        Family::Consume,
+        Family::Topic,
+    ];
+
     pub(crate) fn of(ty: EventType) -> Family {
         use EventType as T;
         match ty {
