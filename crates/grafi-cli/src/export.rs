@@ -5,6 +5,7 @@ use std::sync::Arc;
 use grafi_events::Event;
 use grafi_store::EventStore;
 
+use crate::dialects::DialectCounts;
 use crate::out;
 use crate::Outcome;
 
@@ -36,8 +37,10 @@ async fn write_events(
     out: &mut out::Buffered,
 ) -> anyhow::Result<Outcome> {
     let mut undecodable = 0usize;
+    let mut dialects = DialectCounts::default();
     let mut write = |out: &mut out::Buffered, events: &[Arc<Event>]| -> anyhow::Result<()> {
         for event in events {
+            dialects.add(event);
             out.write_all(event.to_json().as_bytes())?;
             out.write_all(b"\n")?;
             if let Event::Raw(raw) = &**event {
@@ -76,6 +79,11 @@ async fn write_events(
             }
         },
     }
+    tracing::info!(
+        target: "grafi_cli",
+        dialects = %dialects.describe(),
+        "export written"
+    );
     if undecodable > 0 {
         crate::errln!(
             "{undecodable} events do not decode and were exported exactly as stored \

@@ -79,7 +79,9 @@ enum Command {
     /// Import a JSONL file of grafi event documents (`-` for stdin). Idempotent: re-running
     /// after a failure is safe. Ctrl-C stops at a batch boundary and says where to resume.
     Import(ImportArgs),
-    /// Export events as JSONL on stdout, in recording order (topic queries: offset order).
+    /// Export events as JSONL on stdout, each document in the grafi dialect it was recorded in,
+    /// in recording order (topic queries: offset order). With -v, says how many of each
+    /// dialect it wrote.
     Export(ExportArgs),
     /// Check a JSONL file (`-` for stdin): every line must decode and re-encode to the same
     /// document, and be storable. Stores nothing.

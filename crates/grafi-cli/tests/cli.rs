@@ -1135,13 +1135,14 @@ mod postgres {
         );
         let exported = db
             .cmd()
-            .arg("export")
+            .args(["-v", "export"])
             .assert()
             .success()
             .get_output()
-            .stdout
             .clone();
-        assert_eq!(String::from_utf8(exported).unwrap(), corpus36);
+        assert_eq!(String::from_utf8(exported.stdout).unwrap(), corpus36);
+        let said = String::from_utf8_lossy(&exported.stderr);
+        assert!(said.contains("grafi 0.0.36: 201"), "{said}");
         let stats = db
             .cmd()
             .args(["stats", "--json"])
