@@ -364,7 +364,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             MigrateAction::Run(c) => (migrate::Action::Run, c.yes, c.lock_timeout.0),
             MigrateAction::Revert(c) => (migrate::Action::Revert, c.yes, c.lock_timeout.0),
         };
-        return migrate::run(&selection, action, yes, lock_timeout).await;
+        return migrate::run(&selection, action, yes, lock_timeout, cli.dialect).await;
     }
     // Reading commands never create or migrate a table: on a big grafi table, migrating
     // rewrites it under an exclusive lock.

@@ -72,6 +72,7 @@ pub async fn run(
     _action: Action,
     _yes: bool,
     _lock_timeout: Option<Duration>,
+    _dialect: Option<grafi_events::Dialect>,
 ) -> anyhow::Result<Outcome> {
     Err(UsageError("this grafi-store was built without PostgreSQL support".into()).into())
 }
@@ -82,11 +83,30 @@ pub async fn run(
     action: Action,
     yes: bool,
     lock_timeout: Option<Duration>,
+    dialect: Option<grafi_events::Dialect>,
 ) -> anyhow::Result<Outcome> {
     use grafi_store::grafi_store_diesel::migrate;
 
     let url = postgres_url(selection)?;
-    let status = migrate::status(url.expose()).await?;
+    let mut status = migrate::status(url.expose()).await?;
+    // A missing table is created by the store, in the layout of the dialect named (--dialect
+    // or the URL's grafi_dialect=; grafi 0.0.24's otherwise), with every migration; a table
+    // that exists must have the layout named. Neither happens without --yes.
+    if matches!(action, Action::Run) && yes && (status.table.is_none() || dialect.is_some()) {
+        let create = status.table.is_none();
+        let options = grafi_store::OpenOptions::default()
+            .run_migrations(create)
+            .dialect(dialect);
+        let store = grafi_store::open_url_with(&selection.url, options)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
+        if create {
+            let created = store.table_dialect().unwrap_or_default();
+            outln!("created table events in grafi {created}'s layout")?;
+            status = migrate::status(url.expose()).await?;
+        }
+        store.close().await?;
+    }
     outln!("database: {url}")?;
     match &status.table {
         Some(table) => outln!(
@@ -122,6 +142,16 @@ pub async fn run(
             if status.pending.is_empty() {
                 outln!("nothing to do: every migration is applied")?;
                 return Ok(Outcome::Success);
+            }
+            if status.table.is_none() {
+                let named =
+                    grafi_store::grafi_store_diesel::ConnectionSettings::parse(url.expose())
+                        .ok()
+                        .and_then(|settings| settings.dialect());
+                let layout = dialect.or(named).unwrap_or_default();
+                outln!(
+                    "the table is created in grafi {layout}'s layout (--dialect names another)"
+                )?;
             }
             outln!("plan (in this order, each in its own transaction):")?;
             for name in &status.pending {

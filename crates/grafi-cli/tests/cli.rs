@@ -1227,6 +1227,46 @@ mod postgres {
         assert!(doc["by_type"].get("OutputTopic").is_none(), "{doc}");
     }
 
+    /// `migrate run --dialect 0.0.36` on an empty database creates grafi 0.0.36's table with
+    /// every migration; naming the other dialect afterwards is refused, and nothing changes.
+    #[test]
+    fn migrate_run_creates_the_table_of_the_dialect_named() {
+        let db = ScratchDb::new();
+        db.cmd()
+            .args(["--dialect", "0.0.36", "migrate", "run"])
+            .assert()
+            .failure()
+            .stdout(predicates::str::contains("grafi 0.0.36's layout"));
+        db.cmd()
+            .args(["--dialect", "0.0.36", "migrate", "run", "--yes"])
+            .assert()
+            .success()
+            .stdout(predicates::str::contains(
+                "created table events in grafi 0.0.36's layout",
+            ));
+        db.cmd()
+            .args(["migrate", "status"])
+            .assert()
+            .success()
+            .stdout(predicates::str::contains("pending: (none)"));
+        let refused = db
+            .cmd()
+            .args(["--dialect", "0.0.24", "migrate", "run", "--yes"])
+            .assert()
+            .failure()
+            .get_output()
+            .stderr
+            .clone();
+        let refused = String::from_utf8_lossy(&refused);
+        assert!(refused.contains("grafi 0.0.36's layout"), "{refused}");
+        db.cmd()
+            .arg("import")
+            .arg(corpus_path())
+            .assert()
+            .code(1)
+            .stdout(predicates::str::contains("imported 0,"));
+    }
+
     #[test]
     fn unreachable_database_names_host_and_port_but_not_the_password() {
         // Port 1 on localhost: nothing listens there.
