@@ -607,6 +607,24 @@ pub fn shorten(text: &str, max: usize) -> String {
     }
 }
 
+/// The grafi dialect of the first event in the file at `path` that shows one (a few hundred
+/// lines and 16 MiB at most are read), for the layout of a table `import` creates; `None` for stdin, an
+/// unreadable file, or none found: the store's default then applies.
+pub fn dialect_of_file(path: &str) -> Option<grafi_events::Dialect> {
+    use std::io::{BufRead, Read};
+    const LINES: usize = 200;
+    const BYTES: u64 = 16 << 20;
+    if path == "-" {
+        return None;
+    }
+    let file = std::io::BufReader::new(std::fs::File::open(path).ok()?.take(BYTES));
+    file.lines()
+        .take(LINES)
+        .map_while(Result::ok)
+        .filter_map(|line| grafi_events::decode_str(line.trim_start_matches('\u{feff}')).ok())
+        .find_map(|event| event.dialect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -869,22 +887,4 @@ mod tests {
         );
         assert_eq!(first_difference(&a, &a, String::new()), None);
     }
-}
-
-/// The grafi dialect of the first event in the file at `path` that shows one (a few hundred
-/// lines and 16 MiB at most are read), for the layout of a table `import` creates; `None` for stdin, an
-/// unreadable file, or none found: the store's default then applies.
-pub fn dialect_of_file(path: &str) -> Option<grafi_events::Dialect> {
-    use std::io::{BufRead, Read};
-    const LINES: usize = 200;
-    const BYTES: u64 = 16 << 20;
-    if path == "-" {
-        return None;
-    }
-    let file = std::io::BufReader::new(std::fs::File::open(path).ok()?.take(BYTES));
-    file.lines()
-        .take(LINES)
-        .map_while(Result::ok)
-        .filter_map(|line| grafi_events::decode_str(line.trim_start_matches('\u{feff}')).ok())
-        .find_map(|event| event.dialect())
 }
