@@ -15,7 +15,13 @@
 //!   alternating, medians per round written to `criterion/paired/*.json` for `bench-report`
 //!   (see [`paired`]).
 //!
-//! Runs on a scratch database on `DATABASE_URL` (default the local server), dropped at the end.
+//! Every group runs on both table layouts: grafi 0.0.24's (`…/postgres/…`, the 0.0.24 corpus)
+//! and grafi 0.0.36's (`…/postgres36/…`: the whole document in one `jsonb` column, plus the
+//! store's `extra` copy where `jsonb` would not give the document back; the 0.0.36 corpus).
+//! The raw baselines of a layout write and read that layout's rows: for 0.0.36 the same
+//! `extra` values the store wrote, learnt by recording the templates once.
+//!
+//! Runs on scratch databases on `DATABASE_URL` (default the local server), dropped at the end.
 
 use std::error::Error;
 use std::time::{Duration, Instant};
@@ -23,8 +29,8 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures::pin_mut;
-use grafi_benches::{dataset, CONVERSATION_LEN};
-use grafi_events::{new_id, Event};
+use grafi_benches::{dataset, dataset36, CONVERSATION_LEN};
+use grafi_events::{new_id, Dialect, Event};
 use grafi_store_core::EventStore;
 use grafi_store_diesel::{ConnectionSettings, DieselEventStore};
 use tokio::runtime::Runtime;
@@ -37,7 +43,8 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// Pre-encoded JSON text, bound as `json` or `jsonb` (binary jsonb is a version byte + text).
+/// Pre-encoded text, bound as `json` or `jsonb` (binary jsonb is a version byte + text), or
+/// as `text`/`varchar`.
 #[derive(Debug)]
 struct JsonText(String);
 
@@ -55,10 +62,81 @@ impl ToSql for JsonText {
     }
 
     fn accepts(ty: &Type) -> bool {
-        *ty == Type::JSON || *ty == Type::JSONB
+        [Type::JSON, Type::JSONB, Type::TEXT, Type::VARCHAR].contains(ty)
     }
 
     to_sql_checked!();
+}
+
+/// Which grafi's table a bench works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// grafi 0.0.24's: `event_context` (jsonb) and `data` (json).
+    V24,
+    /// grafi 0.0.36's: `event_version` and `event_data` (jsonb, the whole document), and the
+    /// store's `extra` (json).
+    V36,
+}
+
+impl Layout {
+    /// The backend part of the benchmark ids.
+    fn backend(self) -> &'static str {
+        match self {
+            Layout::V24 => "postgres",
+            Layout::V36 => "postgres36",
+        }
+    }
+
+    fn dialect(self) -> Dialect {
+        match self {
+            Layout::V24 => Dialect::V0_0_24,
+            Layout::V36 => Dialect::V0_0_36,
+        }
+    }
+
+    fn dataset(self, n: usize) -> Vec<Event> {
+        match self {
+            Layout::V24 => dataset(n),
+            Layout::V36 => dataset36(n),
+        }
+    }
+
+    /// The columns the raw INSERT and COPY write, in [`Row::params`] order.
+    fn insert_columns(self) -> &'static str {
+        match self {
+            Layout::V24 => {
+                "event_id, conversation_id, assistant_request_id, event_type, event_context, \
+                 data, \"timestamp\""
+            }
+            Layout::V36 => {
+                "event_id, conversation_id, assistant_request_id, event_type, event_version, \
+                 event_data, \"timestamp\", extra"
+            }
+        }
+    }
+
+    fn copy_types(self) -> Vec<Type> {
+        let mut types = vec![Type::VARCHAR; 4];
+        match self {
+            Layout::V24 => types.extend([Type::JSONB, Type::JSON, Type::TIMESTAMP]),
+            Layout::V36 => types.extend([Type::VARCHAR, Type::JSONB, Type::TIMESTAMP, Type::JSON]),
+        }
+        types
+    }
+
+    /// What the raw reads select: the store's columns, as text.
+    fn select_columns(self) -> &'static str {
+        match self {
+            Layout::V24 => {
+                "id, event_id, assistant_request_id, event_type, event_context::text, \
+                 data::text, \"timestamp\", extra::text"
+            }
+            Layout::V36 => {
+                "id, event_id, assistant_request_id, event_type, event_version::text, \
+                 event_data::text, \"timestamp\", extra::text"
+            }
+        }
+    }
 }
 
 /// A row as the store writes it, encoded before the clock starts.
@@ -67,41 +145,116 @@ struct Row {
     conversation_id: String,
     assistant_request_id: String,
     event_type: String,
-    context: JsonText,
-    data: JsonText,
+    /// The layout's own two columns: `event_context` and `data`, or `event_version` and
+    /// `event_data`.
+    own: [JsonText; 2],
     timestamp: chrono::NaiveDateTime,
+    /// grafi 0.0.36's layout only: `extra`, as the store wrote it for the template.
+    extra: Option<Option<JsonText>>,
 }
 
 impl Row {
-    /// The seven values, in the column order of both the raw INSERT and the COPY.
-    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
-        [
+    /// The values, in the column order of both the raw INSERT and the COPY
+    /// ([`Layout::insert_columns`]).
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
             &self.event_id,
             &self.conversation_id,
             &self.assistant_request_id,
             &self.event_type,
-            &self.context,
-            &self.data,
+            &self.own[0],
+            &self.own[1],
             &self.timestamp,
-        ]
+        ];
+        if let Some(extra) = &self.extra {
+            params.push(extra);
+        }
+        params
     }
 }
 
-fn row(e: &Event) -> Row {
+/// What the store wrote for each template event of grafi 0.0.36's dataset that the raw rows
+/// cannot compute themselves: whether it kept the document in `extra` (the store decides
+/// whether `jsonb` gives the document back), and the `timestamp` column (the document's wall
+/// clock, its offset dropped). Empty for grafi 0.0.24's layout.
+#[derive(Default)]
+struct Templates {
+    extra: Vec<bool>,
+    timestamp: Vec<chrono::NaiveDateTime>,
+}
+
+impl Templates {
+    /// Records the templates through the store once and reads their rows back.
+    fn learn(bench: &Bench, template: &[Event]) -> Self {
+        if bench.layout == Layout::V24 {
+            return Self::default();
+        }
+        let count = grafi_benches::corpus36_events().len();
+        let events = &template[..count];
+        bench
+            .rt
+            .block_on(bench.store.record_events(events.to_vec()))
+            .unwrap();
+        let mut learnt = Self::default();
+        for e in events {
+            let row = bench
+                .rt
+                .block_on(bench.client.query_one(
+                    "SELECT extra IS NOT NULL, \"timestamp\" FROM events WHERE event_id = $1",
+                    &[&e.event_id()],
+                ))
+                .unwrap();
+            learnt.extra.push(row.get(0));
+            learnt.timestamp.push(row.get(1));
+        }
+        bench.truncate();
+        learnt
+    }
+}
+
+/// Event `i` of a layout's dataset (or of a prefix of it, refreshed) as the store writes it.
+fn row(bench: &Bench, i: usize, e: &Event) -> Row {
+    let (own, timestamp, extra) = match bench.layout {
+        Layout::V24 => (
+            [JsonText(e.context_json()), JsonText(e.data_json())],
+            e.utc().naive_utc(),
+            None,
+        ),
+        Layout::V36 => {
+            let t = &bench.templates;
+            let at = i % t.extra.len();
+            let document = e.to_json();
+            let extra = t.extra[at].then(|| JsonText(document.clone()));
+            let version = e.meta().map_or("1.0", |m| m.event_version.as_str());
+            (
+                [JsonText(version.to_owned()), JsonText(document)],
+                t.timestamp[at],
+                Some(extra),
+            )
+        }
+    };
     Row {
         event_id: e.event_id().to_owned(),
         conversation_id: e.conversation_id().to_owned(),
         assistant_request_id: e.assistant_request_id().to_owned(),
         event_type: e.event_type().to_owned(),
-        context: JsonText(e.context_json()),
-        data: JsonText(e.data_json()),
-        timestamp: e.utc().naive_utc(),
+        own,
+        timestamp,
+        extra,
     }
 }
 
-/// One raw INSERT of `event`'s row under a fresh id, timed without encoding the row.
-fn timed_raw_insert(bench: &Bench, insert: &Statement, event: &Event) -> Duration {
-    let mut r = row(event);
+fn rows(bench: &Bench, events: &[Event]) -> Vec<Row> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| row(bench, i, e))
+        .collect()
+}
+
+/// One raw INSERT of event `i`'s row under a fresh id, timed without encoding the row.
+fn timed_raw_insert(bench: &Bench, insert: &Statement, i: usize, event: &Event) -> Duration {
+    let mut r = row(bench, i, event);
     r.event_id = new_id();
     let start = Instant::now();
     bench
@@ -128,10 +281,14 @@ struct Bench {
     store: DieselEventStore,
     client: Client,
     db_name: String,
+    layout: Layout,
+    templates: Templates,
 }
 
 impl Bench {
-    fn new() -> Self {
+    /// A scratch database whose `events` table the store creates in `layout`, and the same
+    /// table again (`events_ceiling`) for the raw COPY.
+    fn new(layout: Layout) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -155,6 +312,7 @@ impl Bench {
                     .expose_conninfo()
             );
             let store = DieselEventStore::builder(url.clone())
+                .dialect(layout.dialect())
                 .pool_size(4)
                 .connect()
                 .await
@@ -171,6 +329,8 @@ impl Bench {
             store,
             client,
             db_name,
+            layout,
+            templates: Templates::default(),
         }
     }
 
@@ -184,6 +344,14 @@ impl Bench {
         self.empty_tables();
         // Needs superuser or pg_checkpoint; without it the groups just share more noise.
         let _ = self.rt.block_on(self.client.batch_execute("CHECKPOINT"));
+    }
+
+    /// Columns of a raw row ([`Row::params`]).
+    fn row_width(&self) -> usize {
+        match self.layout {
+            Layout::V24 => 7,
+            Layout::V36 => 8,
+        }
     }
 
     fn empty_tables(&self) {
@@ -215,24 +383,16 @@ async fn connect(url: &str) -> Client {
     client
 }
 
-async fn copy_rows(client: &mut Client, rows: &[Row]) {
+async fn copy_rows(client: &mut Client, layout: Layout, rows: &[Row]) {
     let tx = client.transaction().await.unwrap();
     let sink = tx
-        .copy_in(
-            "COPY events_ceiling (event_id, conversation_id, assistant_request_id, event_type, \
-             event_context, data, \"timestamp\") FROM STDIN (FORMAT binary)",
-        )
+        .copy_in(&format!(
+            "COPY events_ceiling ({}) FROM STDIN (FORMAT binary)",
+            layout.insert_columns()
+        ))
         .await
         .unwrap();
-    let types = [
-        Type::VARCHAR,
-        Type::VARCHAR,
-        Type::VARCHAR,
-        Type::VARCHAR,
-        Type::JSONB,
-        Type::JSON,
-        Type::TIMESTAMP,
-    ];
+    let types = layout.copy_types();
     let writer = BinaryCopyInWriter::new(sink, &types);
     pin_mut!(writer);
     for r in rows {
@@ -243,8 +403,16 @@ async fn copy_rows(client: &mut Client, rows: &[Row]) {
 }
 
 fn writes(c: &mut Criterion) {
-    let mut bench = Bench::new();
-    let template = dataset(10_000);
+    for layout in [Layout::V24, Layout::V36] {
+        writes_on(c, layout);
+    }
+}
+
+fn writes_on(c: &mut Criterion, layout: Layout) {
+    let backend = layout.backend();
+    let mut bench = Bench::new(layout);
+    let template = layout.dataset(10_000);
+    bench.templates = Templates::learn(&bench, &template);
 
     for size in [1usize, 10, 100, 1_000, 10_000] {
         let events = &template[..size];
@@ -256,7 +424,7 @@ fn writes(c: &mut Criterion) {
                 .sample_size(10)
                 .measurement_time(Duration::from_secs(10));
         }
-        group.bench_function(BenchmarkId::new("postgres", size), |b| {
+        group.bench_function(BenchmarkId::new(backend, size), |b| {
             b.iter_custom(|iters| {
                 if large {
                     bench.truncate();
@@ -284,15 +452,17 @@ fn writes(c: &mut Criterion) {
             group
                 .sample_size(10)
                 .measurement_time(Duration::from_secs(10));
-            group.bench_function(BenchmarkId::new("postgres", size), |b| {
+            group.bench_function(BenchmarkId::new(backend, size), |b| {
                 b.iter_custom(|iters| {
                     bench.truncate();
                     let mut timed = Duration::ZERO;
                     for _ in 0..iters {
                         bench.empty_tables();
-                        let rows: Vec<Row> = refreshed(events).iter().map(row).collect();
+                        let rows = rows(&bench, &refreshed(events));
                         let start = Instant::now();
-                        bench.rt.block_on(copy_rows(&mut bench.client, &rows));
+                        bench
+                            .rt
+                            .block_on(copy_rows(&mut bench.client, layout, &rows));
                         timed += start.elapsed();
                     }
                     timed
@@ -305,7 +475,7 @@ fn writes(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("record_event");
     group.throughput(Throughput::Elements(1));
-    group.bench_function(BenchmarkId::new("postgres", 1), |b| {
+    group.bench_function(BenchmarkId::new(backend, 1), |b| {
         b.iter_custom(|iters| {
             let mut timed = Duration::ZERO;
             for event in refreshed(&template[..(iters as usize).min(template.len())])
@@ -324,19 +494,24 @@ fn writes(c: &mut Criterion) {
     });
     group.finish();
 
+    let placeholders: Vec<String> = (1..=bench.row_width()).map(|n| format!("${n}")).collect();
     let insert = bench
         .rt
-        .block_on(bench.client.prepare(
-            "INSERT INTO events (event_id, conversation_id, assistant_request_id, event_type, event_context, data, \"timestamp\") \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
-        ))
+        .block_on(bench.client.prepare(&format!(
+            "INSERT INTO events ({}) VALUES ({}) ON CONFLICT (event_id) DO NOTHING",
+            layout.insert_columns(),
+            placeholders.join(", ")
+        )))
         .unwrap();
     let mut group = c.benchmark_group("raw_insert");
     group.throughput(Throughput::Elements(1));
-    group.bench_function(BenchmarkId::new("postgres", 1), |b| {
+    group.bench_function(BenchmarkId::new(backend, 1), |b| {
         b.iter_custom(|iters| {
             (0..iters as usize)
-                .map(|i| timed_raw_insert(&bench, &insert, &template[i % template.len()]))
+                .map(|i| {
+                    let at = i % template.len();
+                    timed_raw_insert(&bench, &insert, at, &template[at])
+                })
                 .sum()
         })
     });
@@ -344,11 +519,15 @@ fn writes(c: &mut Criterion) {
 
     if paired_wanted() {
         let mut events = template.iter().cycle();
-        let mut rows = template.iter().cycle();
+        let mut rows = template.iter().enumerate().cycle();
+        let name = match layout {
+            Layout::V24 => "record_event",
+            Layout::V36 => "record_event36",
+        };
         paired(
-            "record_event",
-            "record_event/postgres/1",
-            "raw_insert/postgres/1",
+            name,
+            &format!("record_event/{backend}/1"),
+            &format!("raw_insert/{backend}/1"),
             || {
                 let mut event = events.next().unwrap().clone();
                 event.meta_mut().unwrap().event_id = new_id();
@@ -356,15 +535,25 @@ fn writes(c: &mut Criterion) {
                 bench.rt.block_on(bench.store.record_event(event)).unwrap();
                 start.elapsed()
             },
-            || timed_raw_insert(&bench, &insert, rows.next().unwrap()),
+            || {
+                let (at, event) = rows.next().unwrap();
+                timed_raw_insert(&bench, &insert, at, event)
+            },
         );
     }
     bench.truncate();
 }
 
 fn reads(c: &mut Criterion) {
-    let bench = Bench::new();
-    let all = dataset(100_000);
+    for layout in [Layout::V24, Layout::V36] {
+        reads_on(c, layout);
+    }
+}
+
+fn reads_on(c: &mut Criterion, layout: Layout) {
+    let backend = layout.backend();
+    let bench = Bench::new(layout);
+    let all = layout.dataset(100_000);
     let mut stored = 0;
     for store_size in [10_000usize, 100_000] {
         for chunk in all[stored..store_size].chunks(10_000) {
@@ -399,7 +588,7 @@ fn reads(c: &mut Criterion) {
         let mut group = c.benchmark_group("get_event");
         group.throughput(Throughput::Elements(1));
         let mut i = 0;
-        group.bench_function(BenchmarkId::new("postgres", store_size), |b| {
+        group.bench_function(BenchmarkId::new(backend, store_size), |b| {
             b.iter(|| {
                 i = (i + 1) % ids.len();
                 bench
@@ -417,7 +606,7 @@ fn reads(c: &mut Criterion) {
         let mut group = c.benchmark_group("get_conversation_events");
         group.throughput(Throughput::Elements(CONVERSATION_LEN as u64));
         let mut k = 0;
-        group.bench_function(BenchmarkId::new("postgres", store_size), |b| {
+        group.bench_function(BenchmarkId::new(backend, store_size), |b| {
             b.iter(|| {
                 k = (k + 7) % conversations;
                 let got = bench
@@ -439,23 +628,21 @@ fn reads(c: &mut Criterion) {
     }
 }
 
-const COLUMNS: &str = "id, event_id, assistant_request_id, event_type, event_context::text, data::text, \"timestamp\", extra::text";
-
-/// `raw_get_event/postgres/100000`: the store's lookups (the same ids) as a prepared
+/// `raw_get_event/{backend}/100000`: the store's lookups (the same ids) as a prepared
 /// statement, rows fetched as text and not decoded.
 fn raw_get_event(c: &mut Criterion, bench: &Bench, ids: &[String]) {
+    let backend = bench.layout.backend();
     let by_id = bench
         .rt
-        .block_on(
-            bench
-                .client
-                .prepare(&format!("SELECT {COLUMNS} FROM events WHERE event_id = $1")),
-        )
+        .block_on(bench.client.prepare(&format!(
+            "SELECT {} FROM events WHERE event_id = $1",
+            bench.layout.select_columns()
+        )))
         .unwrap();
     let mut group = c.benchmark_group("raw_get_event");
     group.throughput(Throughput::Elements(1));
     let mut i = 0;
-    group.bench_function(BenchmarkId::new("postgres", 100_000), |b| {
+    group.bench_function(BenchmarkId::new(backend, 100_000), |b| {
         b.iter(|| {
             i = (i + 1) % ids.len();
             let rows = bench
@@ -470,10 +657,14 @@ fn raw_get_event(c: &mut Criterion, bench: &Bench, ids: &[String]) {
 
     if paired_wanted() {
         let (mut i, mut j) = (0, 0);
+        let name = match bench.layout {
+            Layout::V24 => "get_event",
+            Layout::V36 => "get_event36",
+        };
         paired(
-            "get_event",
-            "get_event/postgres/100000",
-            "raw_get_event/postgres/100000",
+            name,
+            &format!("get_event/{backend}/100000"),
+            &format!("raw_get_event/{backend}/100000"),
             || {
                 i = (i + 1) % ids.len();
                 let start = Instant::now();
@@ -590,6 +781,7 @@ fn criterion_home() -> std::path::PathBuf {
 /// The issue's raw query (`ORDER BY id`), then the store's own query shape (rows sorted
 /// here), context for the read ratio.
 fn raw_conversations(c: &mut Criterion, bench: &Bench, conversations: usize) {
+    let backend = bench.layout.backend();
     for (group_name, order_by, sort_here) in [
         ("raw_conversation", " ORDER BY id", false),
         ("raw_conversation_client_sort", "", true),
@@ -597,13 +789,14 @@ fn raw_conversations(c: &mut Criterion, bench: &Bench, conversations: usize) {
         let statement = bench
             .rt
             .block_on(bench.client.prepare(&format!(
-                "SELECT {COLUMNS} FROM events WHERE conversation_id = $1{order_by}"
+                "SELECT {} FROM events WHERE conversation_id = $1{order_by}",
+                bench.layout.select_columns()
             )))
             .unwrap();
         let mut group = c.benchmark_group(group_name);
         group.throughput(Throughput::Elements(CONVERSATION_LEN as u64));
         let mut k = 0;
-        group.bench_function(BenchmarkId::new("postgres", 100_000), |b| {
+        group.bench_function(BenchmarkId::new(backend, 100_000), |b| {
             b.iter(|| {
                 k = (k + 7) % conversations;
                 let conv = format!("bench-conv-{k}");

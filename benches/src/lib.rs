@@ -4,6 +4,10 @@
 //! ~200 KB outlier (≈ 2 KB each on average), copied with fresh event ids and regrouped into
 //! conversations of 100 events (10 requests of 10), so store sizes and conversation reads
 //! look like production traffic rather than synthetic one-liners.
+//!
+//! The grafi 0.0.36 data ([`corpus36_lines`], [`dataset36`]) is built the same way from grafi
+//! 0.0.36's real corpus (201 events of ≈ 3.4 KB, none above 20 KB), for the benchmarks of the
+//! 0.0.36 table layout.
 
 use grafi_events::{new_id, Event};
 
@@ -27,10 +31,34 @@ pub fn corpus_events() -> Vec<Event> {
         .collect()
 }
 
+/// grafi 0.0.36's corpus documents, as text (one per line).
+pub fn corpus36_lines() -> Vec<&'static str> {
+    include_str!("../../fixtures/grafi-0.0.36/events.jsonl")
+        .lines()
+        .collect()
+}
+
+/// grafi 0.0.36's corpus decoded (every event of it; none is above 20 KB).
+pub fn corpus36_events() -> Vec<Event> {
+    corpus36_lines()
+        .into_iter()
+        .map(|l| grafi_events::decode_str(l).expect("corpus decodes"))
+        .filter(|e| e.meta().is_some())
+        .collect()
+}
+
 /// `n` realistic events with fresh ids, in conversations of [`CONVERSATION_LEN`].
 /// Conversation `k` is named `bench-conv-{k}`.
 pub fn dataset(n: usize) -> Vec<Event> {
-    let templates = corpus_events();
+    replicate(corpus_events(), n)
+}
+
+/// [`dataset`] from grafi 0.0.36's corpus: the same ids, requests and conversations.
+pub fn dataset36(n: usize) -> Vec<Event> {
+    replicate(corpus36_events(), n)
+}
+
+fn replicate(templates: Vec<Event>, n: usize) -> Vec<Event> {
     (0..n)
         .map(|i| {
             let mut event = templates[i % templates.len()].clone();

@@ -188,44 +188,56 @@ enum By {
     Median,
 }
 
-/// The ratios the targets are stated in, each `(numerator, denominator, by, target)`.
+/// The PostgreSQL backends: grafi 0.0.24's table layout, and grafi 0.0.36's (`…/postgres36/…`).
+const POSTGRES_BACKENDS: [&str; 2] = ["postgres", "postgres36"];
+
+/// The ratios the targets are stated in, each `(numerator, denominator, by, target)`. Each
+/// PostgreSQL ratio comes for both table layouts, 0.0.36's row right after 0.0.24's.
 fn comparisons() -> Vec<(String, String, By, &'static str)> {
     let mut rows = Vec::new();
-    for size in [1_000, 10_000] {
-        rows.push((
-            format!("record_events/postgres/{size}"),
-            format!("copy_ceiling/postgres/{size}"),
-            By::Rate,
-            "≥ 80 %",
-        ));
-    }
     let postgres = [
         (
-            "record_event/postgres/1",
-            "raw_insert/postgres/1",
+            "record_events/{}/1000",
+            "copy_ceiling/{}/1000",
+            By::Rate,
+            "≥ 80 %",
+        ),
+        (
+            "record_events/{}/10000",
+            "copy_ceiling/{}/10000",
+            By::Rate,
+            "≥ 80 %",
+        ),
+        ("record_event/{}/1", "raw_insert/{}/1", By::Median, "≤ 1.3×"),
+        (
+            "get_event/{}/100000",
+            "raw_get_event/{}/100000",
             By::Median,
             "≤ 1.3×",
         ),
         (
-            "get_event/postgres/100000",
-            "raw_get_event/postgres/100000",
-            By::Median,
-            "≤ 1.3×",
-        ),
-        (
-            "get_conversation_events/postgres/100000",
-            "raw_conversation/postgres/100000",
+            "get_conversation_events/{}/100000",
+            "raw_conversation/{}/100000",
             By::Rate,
             "≥ 50 %",
         ),
         (
-            "get_conversation_events/postgres/100000",
-            "raw_conversation_client_sort/postgres/100000",
+            "get_conversation_events/{}/100000",
+            "raw_conversation_client_sort/{}/100000",
             By::Rate,
             "(context)",
         ),
     ];
-    rows.extend(postgres.map(|(of, to, by, target)| (of.to_owned(), to.to_owned(), by, target)));
+    for (of, to, by, target) in postgres {
+        for backend in POSTGRES_BACKENDS {
+            rows.push((
+                of.replace("{}", backend),
+                to.replace("{}", backend),
+                by,
+                target,
+            ));
+        }
+    }
     // The same 1,000 events / 50 conversations at every store size (the target), then reads
     // scattered over the whole store (cache-cold; reported, no target).
     for (op, target) in [
@@ -311,6 +323,39 @@ mod tests {
                 "| record_events/memory/1000 (events/s ÷ 2 M) | 125 % | ≥ 100 % |",
             ]
         );
+    }
+
+    #[test]
+    fn the_036_layout_s_ratios_follow_the_024_layout_s() {
+        let results: BTreeMap<String, Result> = [
+            ("record_events/postgres/1000", result(41e6, 40e6, 1000.0)),
+            ("copy_ceiling/postgres/1000", result(33e6, 32e6, 1000.0)),
+            ("record_events/postgres36/1000", result(41e6, 45e6, 1000.0)),
+            ("copy_ceiling/postgres36/1000", result(33e6, 36e6, 1000.0)),
+            ("record_event/postgres36/1", result(500e3, 1.0, 1.0)),
+            ("raw_insert/postgres36/1", result(400e3, 1.0, 1.0)),
+        ]
+        .into_iter()
+        .map(|(id, r)| (id.to_owned(), r))
+        .collect();
+        assert_eq!(
+            ratio_lines(&results),
+            [
+                "| record_events/postgres/1000 ÷ copy_ceiling/postgres/1000 (rate) | 80 % | ≥ 80 % |",
+                "| record_events/postgres36/1000 ÷ copy_ceiling/postgres36/1000 (rate) | 80 % | ≥ 80 % |",
+                "| record_event/postgres36/1 p50 ÷ raw_insert/postgres36/1 p50 | 1.25× | ≤ 1.3× |",
+            ]
+        );
+        let paired = serde_json::json!({
+            "of": "get_event/postgres36/100000",
+            "to": "raw_get_event/postgres36/100000",
+            "calls_per_round": 10,
+            "rounds_p50_ns": [[120e3, 100e3]],
+        });
+        assert!(Paired::from_json(&paired)
+            .unwrap()
+            .line()
+            .ends_with("| 1.20× (1.20–1.20×) | ≤ 1.3× |"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ const DEFAULT_VERSION: &str = "1.0";
 pub(crate) fn encode(event: &Event, exact: Option<&EventRegistry>) -> NewRow {
     let document = event.to_json();
     let extra = exact
-        .filter(|registry| !crate::jsonb::reads_back_exactly(&document, registry))
+        .filter(|registry| !crate::jsonb::event_reads_back_exactly(event, &document, registry))
         .map(|_| document.clone());
     NewRow {
         event_id: event.event_id().to_owned(),

@@ -48,8 +48,7 @@ async fn naming_two_different_dialects_is_refused_before_connecting() {
         .dialect(Dialect::V0_0_24)
         .connect()
         .await
-        .err()
-        .expect("two dialects named");
+        .expect_err("two dialects named");
     assert!(
         matches!(&err, StoreError::Config(m) if m.contains("name one")),
         "{err}"
@@ -57,8 +56,7 @@ async fn naming_two_different_dialects_is_refused_before_connecting() {
     let err = DieselEventStore::builder(with_dialect(&db.url, "0.0.99"))
         .connect()
         .await
-        .err()
-        .expect("an unknown dialect");
+        .expect_err("an unknown dialect");
     assert!(
         matches!(&err, StoreError::Config(m) if m.contains("0.0.99")),
         "{err}"

@@ -751,8 +751,9 @@ async fn a_store_creates_grafi_0_0_36s_table_with_its_exact_ddl_then_the_migrati
 
 #[tokio::test]
 async fn a_document_jsonb_refuses_is_named_as_that_event_and_nothing_is_written() {
-    // A NUL in a message of a Tool event: grafi 0.0.36's own write fails the same way
-    // (`jsonb` holds no U+0000); in a topic event's `data` string it would be stored fine.
+    // A NUL in a message of a Tool event: grafi 0.0.36's own write fails (`jsonb` holds no
+    // U+0000; in a topic event's `data` string it would be stored fine). Validation knows the
+    // event's dialect, so it refuses it by name before anything is sent.
     let line = corpus()
         .into_iter()
         .find(|l| grafi_row(l).event_type == "ToolInvoke")
@@ -762,6 +763,10 @@ async fn a_document_jsonb_refuses_is_named_as_that_event_and_nothing_is_written(
     doc["event_id"] = Value::String("with-nul".into());
     let with_nul = lenient_events(&[&doc.to_string()]).remove(0);
     assert_eq!(with_nul.dialect(), Some(Dialect::V0_0_36));
+    // A document of no dialect (an unknown type) fits either table, so validation cannot
+    // know its `data` goes to `jsonb` here: the server refuses it, and the store names it.
+    let raw_nul = lenient_events(&[r#"{"event_id": "raw-nul", "event_type": "Heartbeat", "timestamp": "2025-07-08T09:14:27+00:00", "event_context": {"invoke_context": {"conversation_id": "c"}}, "data": {"note": "a\u0000b"}}"#]).remove(0);
+    assert_eq!(raw_nul.dialect(), None);
 
     let db = grafi36_db().await;
     for copy in [None, Some(1)] {
@@ -772,9 +777,19 @@ async fn a_document_jsonb_refuses_is_named_as_that_event_and_nothing_is_written(
             Err(StoreError::InvalidEvent {
                 event_id,
                 index: 2,
+                reason: InvalidReason::NulCharacter { field: "data" },
+            }) => assert_eq!(event_id, "with-nul"),
+            other => panic!("copy {copy:?}: {other:?}"),
+        }
+        let mut batch = corpus_events()[..4].to_vec();
+        batch.insert(3, raw_nul.clone());
+        match store.record_events(batch).await {
+            Err(StoreError::InvalidEvent {
+                event_id,
+                index: 3,
                 reason: InvalidReason::Refused { message },
             }) => {
-                assert_eq!(event_id, "with-nul");
+                assert_eq!(event_id, "raw-nul");
                 assert!(message.contains("22P05"), "{message}");
             }
             other => panic!("copy {copy:?}: {other:?}"),
