@@ -4,56 +4,23 @@
 //! `cargo test`; `cargo xtask interop` builds the venv and runs them with `GRAFI_PYTHON` set.
 
 mod common;
+#[path = "common/grafi_python.rs"]
+mod grafi_python;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::{builder, ScratchDb};
-use grafi_events::Event;
+use grafi_python::{sqlalchemy_url, write_jsonl, Harness};
 use grafi_store_core::conformance::{agent_trace, grafi_corpus, same_event};
 use grafi_store_core::EventStore;
 
-fn python() -> String {
-    std::env::var("GRAFI_PYTHON").expect("GRAFI_PYTHON: run `cargo xtask interop`")
-}
+const GRAFI: Harness = Harness {
+    env: "GRAFI_PYTHON",
+    script: "grafi_pg.py",
+};
 
-fn harness() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/grafi_pg.py")
-}
-
-/// SQLAlchemy 2 wants `postgresql://`.
-fn sqlalchemy_url(url: &str) -> String {
-    match url.strip_prefix("postgres://") {
-        Some(rest) => format!("postgresql://{rest}"),
-        None => url.to_owned(),
-    }
-}
-
-/// Runs `grafi_pg.py ARGS`; returns stdout, panics with both streams on failure.
 fn grafi(args: &[&str]) -> String {
-    let output = Command::new(python())
-        .arg(harness())
-        .args(args)
-        .output()
-        .expect("run grafi_pg.py");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "grafi_pg.py {args:?} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-    );
-    println!("grafi_pg.py {}: {}", args[0], stdout.trim());
-    stdout
-}
-
-fn write_jsonl(events: &[Event]) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "grafi-interop-{}.jsonl",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let text: String = events.iter().map(|e| e.to_json() + "\n").collect();
-    std::fs::write(&path, text).unwrap();
-    path
+    GRAFI.run(args)
 }
 
 /// grafi creates the table and writes the corpus; the Rust store serves it as it is (no DDL), reads every row,

@@ -5,62 +5,28 @@
 //! `cargo test`; `cargo xtask interop` builds it and runs them with `GRAFI36_PYTHON` set.
 
 mod common;
+#[path = "common/grafi_python.rs"]
+mod grafi_python;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::{builder, ScratchDb};
 use grafi_events::{Dialect, Event};
+use grafi_python::{sqlalchemy_url, write_jsonl, Harness};
 use grafi_store_core::conformance::{agent_trace, grafi_036_corpus, same_event, set_suite_dialect};
 use grafi_store_core::EventStore;
 
-fn python() -> String {
-    std::env::var("GRAFI36_PYTHON").expect("GRAFI36_PYTHON: run `cargo xtask interop`")
-}
+const GRAFI: Harness = Harness {
+    env: "GRAFI36_PYTHON",
+    script: "grafi36_pg.py",
+};
 
-fn harness() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/grafi36_pg.py")
+fn grafi(args: &[&str]) -> String {
+    GRAFI.run(args)
 }
 
 fn corpus_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/grafi-0.0.36/events.jsonl")
-}
-
-/// SQLAlchemy 2 wants `postgresql://`, and asyncpg takes none of libpq's query options
-/// (`application_name`, `sslmode`): the scratch database is local, in plain text.
-fn sqlalchemy_url(url: &str) -> String {
-    let url = url.split('?').next().unwrap_or(url);
-    match url.strip_prefix("postgres://") {
-        Some(rest) => format!("postgresql://{rest}"),
-        None => url.to_owned(),
-    }
-}
-
-/// Runs `grafi36_pg.py ARGS`; returns stdout, panics with both streams on failure.
-fn grafi(args: &[&str]) -> String {
-    let output = Command::new(python())
-        .arg(harness())
-        .args(args)
-        .output()
-        .expect("run grafi36_pg.py");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "grafi36_pg.py {args:?} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-    );
-    println!("grafi36_pg.py {}: {}", args[0], stdout.trim());
-    stdout
-}
-
-fn write_jsonl(events: &[Event]) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "grafi36-interop-{}.jsonl",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let text: String = events.iter().map(|e| e.to_json() + "\n").collect();
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 /// Events a Rust service records beside grafi 0.0.36's: a generated trace in 0.0.36's shape.
