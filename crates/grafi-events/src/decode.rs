@@ -11,7 +11,9 @@ use crate::fields::{join, wrong_type, Fields};
 use crate::message::MessageList;
 use crate::model::*;
 use crate::timestamp::Timestamp;
-use crate::wire::{context_layout, data_shape, has_error_details, Ctx, Family, Shape};
+use crate::wire::{
+    context_layout, data_shape, has_error_details, ContextFields, Ctx, Family, Shape,
+};
 
 /// The envelope of a document, taken apart; the family decoders take their fields from
 /// `context` and `data`, then [`Envelope::finish`] keeps whatever is left.
@@ -152,23 +154,17 @@ fn decode_envelope(ty: EventType, env: Envelope) -> Result<Event, DecodeError> {
         Family::Consume => Event::ConsumeFromTopic(consumed(env)?),
         Family::Topic => {
             let (env, ctx, data) = env.split();
-            let mut c = ContextValues::take(env.dialect(), family, ctx)?;
+            let (c, rest) = take_context(env.dialect(), family, ctx)?;
             let data = MessageList::from_value(data, env.data_path())?;
-            Event::TopicEvent(TopicEvent {
-                topic_name: std::mem::take(&mut c.topic_name),
-                topic_type: c.topic_type.take(),
-                offset: c.offset,
-                data,
-                meta: env.finish(c.rest, Map::new()),
-            })
+            Event::TopicEvent(c.topic_event(env.finish(rest, Map::new()), data))
         }
         Family::Node => {
             let (env, ctx, data) = env.split();
             let dialect = env.dialect();
-            let mut c = ContextValues::take(dialect, family, ctx)?;
+            let (c, ctx_rest) = take_context(dialect, family, ctx)?;
             let component = c.node();
             let (slots, rest) = DataSlots::take(dialect, family, ty, data, env.data_path())?;
-            let meta = env.finish(c.rest, rest);
+            let meta = env.finish(ctx_rest, rest);
             match ty {
                 EventType::NodeInvoke => Event::NodeInvoke(slots.invoke(meta, component)),
                 EventType::NodeRespond => Event::NodeRespond(slots.respond(meta, component)),
@@ -178,10 +174,10 @@ fn decode_envelope(ty: EventType, env: Envelope) -> Result<Event, DecodeError> {
         Family::Assistant | Family::Workflow | Family::Tool => {
             let (env, ctx, data) = env.split();
             let dialect = env.dialect();
-            let mut c = ContextValues::take(dialect, family, ctx)?;
+            let (c, ctx_rest) = take_context(dialect, family, ctx)?;
             let component = c.component();
             let (slots, rest) = DataSlots::take(dialect, family, ty, data, env.data_path())?;
-            let meta = env.finish(c.rest, rest);
+            let meta = env.finish(ctx_rest, rest);
             match ty {
                 EventType::AssistantInvoke => Event::AssistantInvoke(slots.invoke(meta, component)),
                 EventType::WorkflowInvoke => Event::WorkflowInvoke(slots.invoke(meta, component)),
@@ -201,68 +197,33 @@ fn decode_envelope(ty: EventType, env: Envelope) -> Result<Event, DecodeError> {
     })
 }
 
-/// The `event_context` fields of any family, taken by the dialect's wire names.
-#[derive(Default)]
-struct ContextValues {
-    id: String,
-    name: String,
-    type_name: String,
-    subscribed_topics: Vec<String>,
-    publish_to_topics: Vec<String>,
-    consumed_event_ids: Vec<String>,
-    publisher_name: String,
-    publisher_type: String,
-    consumer_name: String,
-    consumer_type: String,
-    topic_name: String,
-    topic_type: Option<String>,
-    offset: i64,
-    /// What is left of `event_context`: the fields the dialect does not name.
-    rest: Fields,
-}
-
-impl ContextValues {
-    fn take(dialect: Dialect, family: Family, mut ctx: Fields) -> Result<Self, DecodeError> {
-        let mut v = ContextValues::default();
-        for &(field, key) in context_layout(dialect, family) {
-            match field {
-                Ctx::Id => v.id = ctx.take_str(key)?,
-                Ctx::Name => v.name = ctx.take_str(key)?,
-                Ctx::Type => v.type_name = ctx.take_str(key)?,
-                Ctx::InvokeContext => {}
-                Ctx::SubscribedTopics => v.subscribed_topics = ctx.take_str_list_or_empty(key)?,
-                Ctx::PublishToTopics => v.publish_to_topics = ctx.take_str_list_or_empty(key)?,
-                Ctx::ConsumedEventIds => v.consumed_event_ids = ctx.take_str_list_or_empty(key)?,
-                Ctx::PublisherName => v.publisher_name = ctx.take_str(key)?,
-                Ctx::PublisherType => v.publisher_type = ctx.take_str(key)?,
-                Ctx::ConsumerName => v.consumer_name = ctx.take_str(key)?,
-                Ctx::ConsumerType => v.consumer_type = ctx.take_str(key)?,
-                Ctx::TopicName => v.topic_name = ctx.take_str(key)?,
-                Ctx::TopicType => v.topic_type = Some(ctx.take_str(key)?),
-                Ctx::Offset => v.offset = ctx.take_i64(key)?,
-            }
-        }
-        v.rest = ctx;
-        Ok(v)
-    }
-
-    fn component(&mut self) -> ComponentInfo {
-        ComponentInfo {
-            id: std::mem::take(&mut self.id),
-            name: std::mem::take(&mut self.name),
-            type_name: std::mem::take(&mut self.type_name),
+/// Takes the `event_context` fields `family` has in `dialect`, by the wire table's names;
+/// returns them and what is left (the fields the dialect does not name).
+fn take_context(
+    dialect: Dialect,
+    family: Family,
+    mut ctx: Fields,
+) -> Result<(ContextFields, Fields), DecodeError> {
+    let mut v = ContextFields::default();
+    for &(field, key) in context_layout(dialect, family) {
+        match field {
+            Ctx::Id => v.id = ctx.take_str(key)?,
+            Ctx::Name => v.name = ctx.take_str(key)?,
+            Ctx::Type => v.type_name = ctx.take_str(key)?,
+            Ctx::InvokeContext => {}
+            Ctx::SubscribedTopics => v.subscribed_topics = ctx.take_str_list_or_empty(key)?,
+            Ctx::PublishToTopics => v.publish_to_topics = ctx.take_str_list_or_empty(key)?,
+            Ctx::ConsumedEventIds => v.consumed_event_ids = ctx.take_str_list_or_empty(key)?,
+            Ctx::PublisherName => v.publisher_name = ctx.take_str(key)?,
+            Ctx::PublisherType => v.publisher_type = ctx.take_str(key)?,
+            Ctx::ConsumerName => v.consumer_name = ctx.take_str(key)?,
+            Ctx::ConsumerType => v.consumer_type = ctx.take_str(key)?,
+            Ctx::TopicName => v.topic_name = ctx.take_str(key)?,
+            Ctx::TopicType => v.topic_type = Some(ctx.take_str(key)?),
+            Ctx::Offset => v.offset = ctx.take_i64(key)?,
         }
     }
-
-    fn node(&mut self) -> NodeInfo {
-        NodeInfo {
-            id: std::mem::take(&mut self.id),
-            name: std::mem::take(&mut self.name),
-            type_name: std::mem::take(&mut self.type_name),
-            subscribed_topics: std::mem::take(&mut self.subscribed_topics),
-            publish_to_topics: std::mem::take(&mut self.publish_to_topics),
-        }
-    }
+    Ok((v, ctx))
 }
 
 /// The `data` of a component event: its slots, read by the dialect's shapes.
@@ -385,33 +346,16 @@ fn embedded(
 
 fn published(env: Envelope) -> Result<PublishToTopic, DecodeError> {
     let (env, ctx, data) = env.split();
-    let mut c = ContextValues::take(env.dialect(), Family::Publish, ctx)?;
+    let (c, rest) = take_context(env.dialect(), Family::Publish, ctx)?;
     let data = MessageList::from_value(data, env.data_path())?;
-    Ok(PublishToTopic {
-        consumed_event_ids: std::mem::take(&mut c.consumed_event_ids),
-        publisher_name: std::mem::take(&mut c.publisher_name),
-        publisher_type: std::mem::take(&mut c.publisher_type),
-        topic_name: std::mem::take(&mut c.topic_name),
-        topic_type: c.topic_type.take(),
-        offset: c.offset,
-        data,
-        meta: env.finish(c.rest, Map::new()),
-    })
+    Ok(c.published(env.finish(rest, Map::new()), data))
 }
 
 fn consumed(env: Envelope) -> Result<ConsumeFromTopic, DecodeError> {
     let (env, ctx, data) = env.split();
-    let mut c = ContextValues::take(env.dialect(), Family::Consume, ctx)?;
+    let (c, rest) = take_context(env.dialect(), Family::Consume, ctx)?;
     let data = MessageList::from_value(data, env.data_path())?;
-    Ok(ConsumeFromTopic {
-        consumer_name: std::mem::take(&mut c.consumer_name),
-        consumer_type: std::mem::take(&mut c.consumer_type),
-        topic_name: std::mem::take(&mut c.topic_name),
-        topic_type: c.topic_type.take(),
-        offset: c.offset,
-        data,
-        meta: env.finish(c.rest, Map::new()),
-    })
+    Ok(c.consumed(env.finish(rest, Map::new()), data))
 }
 
 /// A list of whole ConsumeFromTopic documents (`data.input_data` of node events).

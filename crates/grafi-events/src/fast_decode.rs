@@ -25,7 +25,7 @@ use crate::kwargs::Kwargs;
 use crate::message::MessageList;
 use crate::model::*;
 use crate::timestamp::Timestamp;
-use crate::wire::{self, data_shape, has_error_details, Ctx, Family, Kind, Shape};
+use crate::wire::{self, data_shape, has_error_details, ContextFields, Ctx, Family, Kind, Shape};
 
 /// The envelope fields a stored row keeps in columns of their own, and the JSON text of the
 /// two it keeps as JSON. Built by stores to call
@@ -270,24 +270,6 @@ impl<'de> Deserialize<'de> for Context {
     }
 }
 
-/// The context fields of one event, taken by its dialect's wire names.
-#[derive(Default)]
-struct ContextFields {
-    id: String,
-    name: String,
-    type_name: String,
-    subscribed_topics: Vec<String>,
-    publish_to_topics: Vec<String>,
-    consumed_event_ids: Vec<String>,
-    publisher_name: String,
-    publisher_type: String,
-    consumer_name: String,
-    consumer_type: String,
-    topic_name: String,
-    topic_type: Option<String>,
-    offset: i64,
-}
-
 impl Context {
     /// The dialect the keys show, as the general path reads it.
     fn dialect(&self) -> Dialect {
@@ -482,39 +464,10 @@ fn assemble(ty: EventType, meta: MetaParts, mut ctx: Context, data: Data) -> Opt
 
 fn topic_event(ty: EventType, meta: EventMeta, f: ContextFields, data: MessageList) -> Event {
     match ty {
-        EventType::TopicEvent => Event::TopicEvent(TopicEvent {
-            meta,
-            topic_name: f.topic_name,
-            topic_type: f.topic_type,
-            offset: f.offset,
-            data,
-        }),
-        EventType::ConsumeFromTopic => Event::ConsumeFromTopic(ConsumeFromTopic {
-            meta,
-            consumer_name: f.consumer_name,
-            consumer_type: f.consumer_type,
-            topic_name: f.topic_name,
-            topic_type: f.topic_type,
-            offset: f.offset,
-            data,
-        }),
-        _ => {
-            let published = PublishToTopic {
-                meta,
-                consumed_event_ids: f.consumed_event_ids,
-                publisher_name: f.publisher_name,
-                publisher_type: f.publisher_type,
-                topic_name: f.topic_name,
-                topic_type: f.topic_type,
-                offset: f.offset,
-                data,
-            };
-            if ty == EventType::OutputTopic {
-                Event::OutputTopic(published)
-            } else {
-                Event::PublishToTopic(published)
-            }
-        }
+        EventType::TopicEvent => Event::TopicEvent(f.topic_event(meta, data)),
+        EventType::ConsumeFromTopic => Event::ConsumeFromTopic(f.consumed(meta, data)),
+        EventType::OutputTopic => Event::OutputTopic(f.published(meta, data)),
+        _ => Event::PublishToTopic(f.published(meta, data)),
     }
 }
 
@@ -580,13 +533,7 @@ fn component_event(
         None => None,
     };
     if family == Family::Node {
-        let component = NodeInfo {
-            id: f.id,
-            name: f.name,
-            type_name: f.type_name,
-            subscribed_topics: f.subscribed_topics,
-            publish_to_topics: f.publish_to_topics,
-        };
+        let component = f.node();
         return Some(match ty {
             EventType::NodeInvoke => Event::NodeInvoke(Invoke {
                 meta,
@@ -608,11 +555,7 @@ fn component_event(
             }),
         });
     }
-    let component = ComponentInfo {
-        id: f.id,
-        name: f.name,
-        type_name: f.type_name,
-    };
+    let component = f.component();
     Some(match ty {
         EventType::AssistantInvoke => Event::AssistantInvoke(Invoke {
             meta,

@@ -4,6 +4,10 @@
 
 use crate::dialect::Dialect;
 use crate::event_type::EventType;
+use crate::message::MessageList;
+use crate::model::{
+    ComponentInfo, ConsumeFromTopic, EventMeta, NodeInfo, PublishToTopic, TopicEvent,
+};
 
 /// A field of `event_context`, whatever a dialect calls it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,4 +337,78 @@ pub(crate) fn has_error_details(dialect: Dialect) -> bool {
 /// events do; `OutputTopic`, a subclass in 0.0.24, does not).
 pub(crate) fn context_first(ty: EventType) -> bool {
     matches!(ty, EventType::PublishToTopic | EventType::ConsumeFromTopic)
+}
+
+/// The `event_context` fields of any family, as the decoders take them by the wire table,
+/// and the events they make.
+#[derive(Default)]
+pub(crate) struct ContextFields {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) type_name: String,
+    pub(crate) subscribed_topics: Vec<String>,
+    pub(crate) publish_to_topics: Vec<String>,
+    pub(crate) consumed_event_ids: Vec<String>,
+    pub(crate) publisher_name: String,
+    pub(crate) publisher_type: String,
+    pub(crate) consumer_name: String,
+    pub(crate) consumer_type: String,
+    pub(crate) topic_name: String,
+    pub(crate) topic_type: Option<String>,
+    pub(crate) offset: i64,
+}
+
+impl ContextFields {
+    pub(crate) fn component(self) -> ComponentInfo {
+        ComponentInfo {
+            id: self.id,
+            name: self.name,
+            type_name: self.type_name,
+        }
+    }
+
+    pub(crate) fn node(self) -> NodeInfo {
+        NodeInfo {
+            id: self.id,
+            name: self.name,
+            type_name: self.type_name,
+            subscribed_topics: self.subscribed_topics,
+            publish_to_topics: self.publish_to_topics,
+        }
+    }
+
+    pub(crate) fn published(self, meta: EventMeta, data: MessageList) -> PublishToTopic {
+        PublishToTopic {
+            meta,
+            consumed_event_ids: self.consumed_event_ids,
+            publisher_name: self.publisher_name,
+            publisher_type: self.publisher_type,
+            topic_name: self.topic_name,
+            topic_type: self.topic_type,
+            offset: self.offset,
+            data,
+        }
+    }
+
+    pub(crate) fn consumed(self, meta: EventMeta, data: MessageList) -> ConsumeFromTopic {
+        ConsumeFromTopic {
+            meta,
+            consumer_name: self.consumer_name,
+            consumer_type: self.consumer_type,
+            topic_name: self.topic_name,
+            topic_type: self.topic_type,
+            offset: self.offset,
+            data,
+        }
+    }
+
+    pub(crate) fn topic_event(self, meta: EventMeta, data: MessageList) -> TopicEvent {
+        TopicEvent {
+            meta,
+            topic_name: self.topic_name,
+            topic_type: self.topic_type,
+            offset: self.offset,
+            data,
+        }
+    }
 }
