@@ -137,6 +137,7 @@ fn check_reason(
     }
     let mut scan = Scan {
         memo: std::mem::take(memo),
+        data_in_jsonb: event.dialect() == Some(Dialect::V0_0_36),
         ..Scan::default()
     };
     scan_event(event, &mut scan);
@@ -146,7 +147,7 @@ fn check_reason(
             field: "event_context",
         });
     }
-    if scan.data_nul && event.dialect() == Some(Dialect::V0_0_36) {
+    if scan.data_nul {
         return Err(InvalidReason::NulCharacter { field: "data" });
     }
     if let Some(number) = scan.context_number_out_of_range {
@@ -176,8 +177,10 @@ fn check_reason(
 struct Scan {
     bytes: usize,
     context_nul: bool,
-    /// Whether `data` holds a NUL outside a topic event's message text: refused only where
-    /// the dialect keeps `data` as `jsonb` (grafi 0.0.36).
+    /// Whether the dialect keeps `data` as `jsonb` (grafi 0.0.36), where a NUL outside a topic
+    /// event's message text is refused; only then is `data` searched for one.
+    data_in_jsonb: bool,
+    /// Whether `data` holds such a NUL (searched only when `data_in_jsonb`).
     data_nul: bool,
     /// The first number in `event_context` that `jsonb` cannot hold (shortened).
     context_number_out_of_range: Option<String>,
@@ -404,7 +407,9 @@ impl Scan {
             Value::String(s) => s.len(),
             other => other.to_string().len(),
         };
-        self.data_nul |= value_has_nul(v);
+        if self.data_in_jsonb {
+            self.data_nul |= value_has_nul(v);
+        }
     }
 
     /// A message list kept as text inside a JSON string (topic events; grafi 0.0.24): its NULs
@@ -417,7 +422,9 @@ impl Scan {
     /// become NULs in the document.
     fn message_json(&mut self, m: &MessageList) {
         self.messages(m);
-        self.data_nul |= json_text_has_nul(m.as_str());
+        if self.data_in_jsonb {
+            self.data_nul |= json_text_has_nul(m.as_str());
+        }
     }
 }
 
@@ -470,9 +477,10 @@ fn scan_consumed(consumed: &[ConsumeFromTopic], scan: &mut Scan) {
         // An embedded consume event is a document at level 4: top, data, the array, itself.
         scan_embedded(&c.meta, 4, scan);
         scan.bytes += c.consumer_name.len() + c.topic_name.len();
-        scan.data_nul |= [&c.consumer_name, &c.consumer_type, &c.topic_name]
-            .iter()
-            .any(|s| has_nul(s));
+        scan.data_nul |= scan.data_in_jsonb
+            && [&c.consumer_name, &c.consumer_type, &c.topic_name]
+                .iter()
+                .any(|s| has_nul(s));
         scan.messages(&c.data);
     }
 }
@@ -481,13 +489,14 @@ fn scan_consumed(consumed: &[ConsumeFromTopic], scan: &mut Scan) {
 fn scan_embedded(meta: &EventMeta, level: usize, scan: &mut Scan) {
     let mut inner = Scan {
         memo: std::mem::take(&mut scan.memo),
+        data_in_jsonb: scan.data_in_jsonb,
         ..Scan::default()
     };
     scan_meta(meta, level, &mut inner);
     scan.memo = std::mem::take(&mut inner.memo);
     scan.bytes += inner.bytes;
     scan.depth = scan.depth.max(inner.depth);
-    scan.data_nul |= inner.context_nul || inner.data_nul;
+    scan.data_nul |= (scan.data_in_jsonb && inner.context_nul) || inner.data_nul;
 }
 
 /// A `data` slot of a component event, whatever its shape.
@@ -500,11 +509,11 @@ fn scan_payload(payload: &Payload, scan: &mut Scan) {
             // One document at level 3: top, data, itself.
             scan_embedded(&e.meta, 3, scan);
             scan.bytes += e.publisher_name.len() + e.topic_name.len();
-            scan.data_nul |= e
-                .consumed_event_ids
-                .iter()
-                .chain([&e.publisher_name, &e.publisher_type, &e.topic_name])
-                .any(|s| has_nul(s));
+            scan.data_nul |= scan.data_in_jsonb
+                && e.consumed_event_ids
+                    .iter()
+                    .chain([&e.publisher_name, &e.publisher_type, &e.topic_name])
+                    .any(|s| has_nul(s));
             scan.messages(&e.data);
         }
         // A shape newer than this validation: its size, as the document writes it.
@@ -630,6 +639,46 @@ mod tests {
 
     fn nested(levels: usize) -> Value {
         (0..levels).fold(json!(1), |inner, _| json!([inner]))
+    }
+
+    /// A NUL in `data` is data where the dialect keeps `data` as text (0.0.24), and refused by
+    /// name where it is `jsonb` (0.0.36), except in a topic event's message text, which holds
+    /// it escaped in both.
+    #[test]
+    fn a_nul_in_data_is_refused_only_in_grafi_0_0_36() {
+        use grafi_events::{ConsumeFromTopic, Message, NodeInfo};
+        let ctx = || InvokeContext::new("c", "r");
+        let consumed = ConsumeFromTopic::new(ctx(), ("node\u{0}", "LLMNode"), ("t", 0), &[]);
+        let in_name = Event::node_invoke(ctx(), NodeInfo::new("n", "LLMNode"), vec![consumed]);
+        let nul = [Message::user("a\u{0}b")];
+        let in_message = Event::tool_invoke(ctx(), ComponentInfo::new("t", "T"), &nul);
+        let in_topic = Event::publish_to_topic(ctx(), ("n", "LLMNode"), ("t", 0), vec![], &nul);
+        let in_error = Event::tool_failed(ctx(), ComponentInfo::new("t", "T"), &[], "x\u{0}");
+        let limits = Limits::default();
+        for event in [&in_name, &in_message, &in_topic, &in_error] {
+            assert!(
+                check(event, 0, &limits).is_ok(),
+                "0.0.24 {}",
+                event.event_type()
+            );
+            let event = event.clone().into_grafi_0_0_36();
+            let verdict = check(&event, 0, &limits);
+            if event.is_topic_record() {
+                assert!(verdict.is_ok(), "{verdict:?}");
+            } else {
+                assert!(
+                    matches!(
+                        verdict,
+                        Err(StoreError::InvalidEvent {
+                            reason: InvalidReason::NulCharacter { field: "data" },
+                            ..
+                        })
+                    ),
+                    "0.0.36 {}: {verdict:?}",
+                    event.event_type()
+                );
+            }
+        }
     }
 
     /// Both search paths (up to 64 bytes, and longer) find a NUL wherever it sits, and only
