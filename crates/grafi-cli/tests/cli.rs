@@ -1143,15 +1143,7 @@ mod postgres {
         assert_eq!(String::from_utf8(exported.stdout).unwrap(), corpus36);
         let said = String::from_utf8_lossy(&exported.stderr);
         assert!(said.contains("grafi 0.0.36: 201"), "{said}");
-        let stats = db
-            .cmd()
-            .args(["stats", "--json"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let doc = one_json_document(&stats);
+        let doc = db.stats_json();
         assert_eq!(
             doc["by_dialect"],
             serde_json::json!({"0.0.24": 0, "0.0.36": 201, "other": 0})
@@ -1209,15 +1201,7 @@ mod postgres {
             .assert()
             .success()
             .stdout(predicates::str::contains("in grafi 0.0.36's format"));
-        let stats = db
-            .cmd()
-            .args(["stats", "--json"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let doc = one_json_document(&stats);
+        let doc = db.stats_json();
         let events = doc["events"].as_u64().unwrap();
         assert!(events > 100, "{doc}");
         assert_eq!(
@@ -1345,6 +1329,12 @@ mod postgres {
             let mut cmd = grafi_store();
             cmd.args(["--store", &self.url]);
             cmd
+        }
+
+        /// `stats --json`, parsed.
+        fn stats_json(&self) -> serde_json::Value {
+            let out = self.cmd().args(["stats", "--json"]).assert().success();
+            one_json_document(&out.get_output().stdout)
         }
 
         fn export(&self, filter: &[&str]) -> Vec<Event> {
