@@ -110,7 +110,8 @@ pub async fn run(
     outln!("database: {url}")?;
     match &status.table {
         Some(table) => outln!(
-            "table events: {} rows, {:.1} MB with indexes, id {}, {}",
+            "table events: grafi {}'s layout, {} rows, {:.1} MB with indexes, id {}, {}",
+            table.dialect,
             match table.estimated_rows {
                 n if n >= 0 => format!("about {n}"),
                 _ => "an unknown number of".to_owned(),
@@ -120,7 +121,7 @@ pub async fn run(
             if table.has_extra {
                 "column `extra` present"
             } else {
-                "no `extra` column (grafi's own layout)"
+                "no `extra` column (as grafi creates it)"
             }
         )?,
         None => outln!("table events: none yet")?,

@@ -1232,7 +1232,8 @@ mod postgres {
             .args(["migrate", "status"])
             .assert()
             .success()
-            .stdout(predicates::str::contains("pending: (none)"));
+            .stdout(predicates::str::contains("pending: (none)"))
+            .stdout(predicates::str::contains("grafi 0.0.36's layout"));
         let refused = db
             .cmd()
             .args(["--dialect", "0.0.24", "migrate", "run", "--yes"])

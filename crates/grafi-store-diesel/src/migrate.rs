@@ -121,6 +121,9 @@ pub struct TableInfo {
     pub id_type: String,
     /// Whether the `extra` column exists.
     pub has_extra: bool,
+    /// Whose layout the table has: grafi 0.0.36's when it holds `event_data`, else 0.0.24's
+    /// (connecting checks the layout in full; this is for reports).
+    pub dialect: grafi_events::Dialect,
 }
 
 fn ensure_multi_thread() -> Result<(), StoreError> {
@@ -281,6 +284,8 @@ pub async fn status(conninfo: &str) -> Result<Status, StoreError> {
         id_type: Option<String>,
         #[diesel(sql_type = Bool)]
         has_extra: bool,
+        #[diesel(sql_type = Bool)]
+        has_event_data: bool,
     }
     let has_bookkeeping: Vec<Applied> = diesel::sql_query(
         "SELECT 'x' AS version WHERE to_regclass('__diesel_schema_migrations') IS NOT NULL",
@@ -306,7 +311,10 @@ pub async fn status(conninfo: &str) -> Result<Status, StoreError> {
                     AND column_name = 'id') AS id_type, \
                 EXISTS (SELECT 1 FROM information_schema.columns \
                   WHERE table_schema = current_schema() AND table_name = 'events' \
-                    AND column_name = 'extra') AS has_extra \
+                    AND column_name = 'extra') AS has_extra, \
+                EXISTS (SELECT 1 FROM information_schema.columns \
+                  WHERE table_schema = current_schema() AND table_name = 'events' \
+                    AND column_name = 'event_data') AS has_event_data \
          FROM pg_class c WHERE c.oid = to_regclass('events')",
     )
     .load(&mut conn)
@@ -333,6 +341,11 @@ pub async fn status(conninfo: &str) -> Result<Status, StoreError> {
             total_bytes: t.total_bytes.unwrap_or(0),
             id_type: t.id_type.unwrap_or_default(),
             has_extra: t.has_extra,
+            dialect: if t.has_event_data {
+                grafi_events::Dialect::V0_0_36
+            } else {
+                grafi_events::Dialect::V0_0_24
+            },
         }),
     })
 }
