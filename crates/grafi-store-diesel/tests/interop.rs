@@ -10,7 +10,7 @@ mod grafi_python;
 use std::path::PathBuf;
 
 use common::{builder, ScratchDb};
-use grafi_python::{sqlalchemy_url, write_jsonl, Harness};
+use grafi_python::{sqlalchemy_url, Harness};
 use grafi_store_core::conformance::{agent_trace, grafi_corpus, same_event};
 use grafi_store_core::EventStore;
 
@@ -56,19 +56,7 @@ async fn grafi_writes_rust_reads_and_appends_grafi_reads_all() {
 
     let mut everything = corpus.clone();
     everything.extend(ours);
-    let file = write_jsonl(&everything);
-    let out = grafi(&["check", "--db", &py_url, "--jsonl", file.to_str().unwrap()]);
-    assert!(
-        out.contains(&format!(
-            "{} matched, 0 mismatched, 0 missing",
-            everything.len()
-        )),
-        "{out}"
-    );
-    let read_out = std::env::temp_dir().join(format!("grafi-read-{}.jsonl", db.name));
-    grafi(&["read", "--db", &py_url, "--out", read_out.to_str().unwrap()]);
-    let _ = std::fs::remove_file(file);
-    let _ = std::fs::remove_file(read_out);
+    GRAFI.check_and_read(&py_url, &everything, &[]);
     drop(store);
 }
 
@@ -81,19 +69,7 @@ async fn rust_writes_grafi_reads() {
     let mut events = grafi_corpus();
     events.extend(agent_trace("conv-rust", 4, 0));
     store.record_events(events.clone()).await.unwrap();
-    let file = write_jsonl(&events);
     let py_url = sqlalchemy_url(&db.url);
-    let out = grafi(&["check", "--db", &py_url, "--jsonl", file.to_str().unwrap()]);
-    assert!(
-        out.contains(&format!(
-            "{} matched, 0 mismatched, 0 missing",
-            events.len()
-        )),
-        "{out}"
-    );
-    let read_out = std::env::temp_dir().join(format!("grafi-read-{}.jsonl", db.name));
-    grafi(&["read", "--db", &py_url, "--out", read_out.to_str().unwrap()]);
-    let _ = std::fs::remove_file(file);
-    let _ = std::fs::remove_file(read_out);
+    GRAFI.check_and_read(&py_url, &events, &[]);
     drop(store);
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use common::{builder, ScratchDb};
 use grafi_events::{Dialect, Event};
-use grafi_python::{sqlalchemy_url, write_jsonl, Harness};
+use grafi_python::{sqlalchemy_url, Harness};
 use grafi_store_core::conformance::{agent_trace, grafi_036_corpus, same_event, set_suite_dialect};
 use grafi_store_core::EventStore;
 
@@ -72,19 +72,7 @@ async fn grafi_writes_rust_reads_and_appends_grafi_reads_all() {
 
     let mut everything = corpus.clone();
     everything.extend(ours);
-    let file = write_jsonl(&everything);
-    let out = grafi(&["check", "--db", &py_url, "--jsonl", file.to_str().unwrap()]);
-    assert!(
-        out.contains(&format!(
-            "{} matched, 0 mismatched, 0 missing",
-            everything.len()
-        )),
-        "{out}"
-    );
-    let read_out = std::env::temp_dir().join(format!("grafi36-read-{}.jsonl", db.name));
-    grafi(&["read", "--db", &py_url, "--out", read_out.to_str().unwrap()]);
-    let _ = std::fs::remove_file(file);
-    let _ = std::fs::remove_file(read_out);
+    GRAFI.check_and_read(&py_url, &everything, &[]);
     drop(store);
 }
 
@@ -107,26 +95,7 @@ async fn rust_writes_grafi_reads() {
         store.record_events(vec![e.clone()]).await.unwrap();
     }
     store.record_events(events[10..].to_vec()).await.unwrap();
-    let file = write_jsonl(&events);
     let py_url = sqlalchemy_url(&db.url);
-    let out = grafi(&[
-        "check",
-        "--strict",
-        "--db",
-        &py_url,
-        "--jsonl",
-        file.to_str().unwrap(),
-    ]);
-    assert!(
-        out.contains(&format!(
-            "{} matched, 0 mismatched, 0 missing",
-            events.len()
-        )),
-        "{out}"
-    );
-    let read_out = std::env::temp_dir().join(format!("grafi36-read-{}.jsonl", db.name));
-    grafi(&["read", "--db", &py_url, "--out", read_out.to_str().unwrap()]);
-    let _ = std::fs::remove_file(file);
-    let _ = std::fs::remove_file(read_out);
+    GRAFI.check_and_read(&py_url, &events, &["--strict"]);
     drop(store);
 }

@@ -39,6 +39,30 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// grafi's `check` finds every one of `events` in the database at `py_url`, equal (with
+    /// `--strict` among `flags`, the columns too), then grafi's `read` walks every read path;
+    /// panics otherwise.
+    pub fn check_and_read(&self, py_url: &str, events: &[Event], flags: &[&str]) {
+        let file = write_jsonl(events);
+        let mut args = vec!["check"];
+        args.extend_from_slice(flags);
+        args.extend(["--db", py_url, "--jsonl", file.to_str().unwrap()]);
+        let out = self.run(&args);
+        assert!(
+            out.contains(&format!(
+                "{} matched, 0 mismatched, 0 missing",
+                events.len()
+            )),
+            "{out}"
+        );
+        let read_out = file.with_extension("read.jsonl");
+        self.run(&["read", "--db", py_url, "--out", read_out.to_str().unwrap()]);
+        let _ = std::fs::remove_file(file);
+        let _ = std::fs::remove_file(read_out);
+    }
+}
+
 /// SQLAlchemy 2 wants `postgresql://`, and asyncpg takes none of libpq's query options
 /// (`application_name`, `sslmode`): the scratch database is local, in plain text.
 pub fn sqlalchemy_url(url: &str) -> String {
