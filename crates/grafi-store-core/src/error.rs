@@ -184,6 +184,16 @@ pub enum StoreError {
     /// The store is misconfigured (bad URL, missing table, migrations refused).
     #[error("configuration error: {0}")]
     Config(String),
+    /// The store cannot do this (a backend without positions asked to stream, a table without
+    /// the position column asked to subscribe); `message` says what would make it possible.
+    /// Never retryable.
+    #[error("{operation} is not available: {message}")]
+    Unsupported {
+        /// The store operation.
+        operation: &'static str,
+        /// Why, and what to do.
+        message: String,
+    },
 }
 
 /// Why the server refused ([`StoreError::Denied`]).
@@ -243,7 +253,8 @@ impl StoreError {
             | StoreError::Decode { .. }
             | StoreError::Denied { .. }
             | StoreError::Closed { .. }
-            | StoreError::Config(_) => false,
+            | StoreError::Config(_)
+            | StoreError::Unsupported { .. } => false,
         }
     }
 

@@ -16,14 +16,18 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod error;
+mod position;
 mod store;
+pub mod stream;
 pub mod validate;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
 pub use error::{DeniedKind, InvalidReason, StoreError};
+pub use position::{Cursor, CursorParseError, Filter, PositionPage, Positioned};
 pub use store::{EventPage, EventStore, PoolStatus, RecordOutcome};
+pub use stream::{EventStream, ReadStream, Wakeup};
 pub use validate::Limits;
 
 pub use grafi_events;

@@ -6,6 +6,8 @@ use async_trait::async_trait;
 use grafi_events::{Dialect, Event};
 
 use crate::error::StoreError;
+use crate::position::{Cursor, Filter, PositionPage};
+use crate::stream::{self, EventStream, ReadStream, Wakeup};
 
 /// What a call to [`EventStore::record_events`] did.
 ///
@@ -188,6 +190,84 @@ pub trait EventStore: Send + Sync {
         None
     }
 
+    /// Up to `limit` events after `after` that pass `filter`, in position order, and only
+    /// events whose position is final: no event recorded later, by any writer, can take a
+    /// position before them. The one primitive of [`stream_events`](Self::stream_events) and
+    /// [`subscribe`](Self::subscribe); the default says the backend has no positions.
+    async fn read_positions(
+        &self,
+        after: &Cursor,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<PositionPage, StoreError> {
+        let _ = (after, filter, limit);
+        Err(StoreError::Unsupported {
+            operation: "read_positions",
+            message: "this store keeps no positions".into(),
+        })
+    }
+
+    /// The cursor just after the last event whose position is final now: where a
+    /// subscription that wants new events only starts.
+    async fn end_cursor(&self) -> Result<Cursor, StoreError> {
+        Err(StoreError::Unsupported {
+            operation: "end_cursor",
+            message: "this store keeps no positions".into(),
+        })
+    }
+
+    /// A wake-up for subscriptions: returns when events may have been recorded. The
+    /// default says the backend cannot follow new events.
+    async fn listen(&self) -> Result<Box<dyn Wakeup>, StoreError> {
+        Err(StoreError::Unsupported {
+            operation: "subscribe",
+            message: "this store cannot follow new events".into(),
+        })
+    }
+
+    /// Every event after `from`, in position order, each with the cursor that resumes after
+    /// it; the stream ends once it has delivered every event final when it read its last page.
+    /// Memory stays bounded (one page at a time, read when the consumer asks).
+    ///
+    /// ```
+    /// # async fn demo(store: &dyn grafi_store_core::EventStore) -> Result<(), grafi_store_core::StoreError> {
+    /// use futures::TryStreamExt;
+    /// use grafi_store_core::Cursor;
+    /// let mut events = store.stream_events(Cursor::start());
+    /// let mut checkpoint = Cursor::start();
+    /// while let Some(item) = events.try_next().await? {
+    ///     println!("{}", item.event.event_id());
+    ///     checkpoint = item.cursor; // resume here later: store.stream_events(checkpoint)
+    /// }
+    /// # Ok(()) }
+    /// ```
+    fn stream_events(&self, from: Cursor) -> EventStream<'_> {
+        stream::finite(self, from)
+    }
+
+    /// Every event after `from` that passes `filter`, then each new one as it becomes final,
+    /// forever: each exactly once, in position order, with the cursor that resumes after it.
+    ///
+    /// A retryable error (the database restarting, a lost connection) is delivered as an
+    /// `Err` item and the subscription goes on from the last event delivered, so nothing is
+    /// skipped or repeated; a permanent one ends it. Reading is pulled by the consumer: a slow
+    /// consumer holds one page, never an unbounded backlog.
+    fn subscribe(&self, from: Cursor, filter: Filter) -> EventStream<'_> {
+        stream::follow(self, from, filter)
+    }
+
+    /// [`get_conversation_events`](Self::get_conversation_events) as a stream. The default
+    /// reads the whole conversation first; a backend can read it in bounded pages.
+    fn stream_conversation_events<'a>(&'a self, conversation_id: &'a str) -> ReadStream<'a> {
+        stream::of_vec(self.get_conversation_events(conversation_id))
+    }
+
+    /// [`get_agent_events`](Self::get_agent_events) as a stream. The default reads the whole
+    /// request first; a backend can read it in bounded pages.
+    fn stream_agent_events<'a>(&'a self, assistant_request_id: &'a str) -> ReadStream<'a> {
+        stream::of_vec(self.get_agent_events(assistant_request_id))
+    }
+
     /// Closes the store: every later call fails with [`StoreError::Closed`], calls already
     /// running finish (up to the call deadline), then connections are closed. Calling it
     /// again does nothing. Both grafi-rs backends do so; the default, for a backend that
@@ -248,6 +328,32 @@ impl<S: EventStore + ?Sized> EventStore for Arc<S> {
     }
     fn table_dialect(&self) -> Option<Dialect> {
         (**self).table_dialect()
+    }
+    async fn read_positions(
+        &self,
+        after: &Cursor,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<PositionPage, StoreError> {
+        (**self).read_positions(after, filter, limit).await
+    }
+    async fn end_cursor(&self) -> Result<Cursor, StoreError> {
+        (**self).end_cursor().await
+    }
+    async fn listen(&self) -> Result<Box<dyn Wakeup>, StoreError> {
+        (**self).listen().await
+    }
+    fn stream_events(&self, from: Cursor) -> EventStream<'_> {
+        (**self).stream_events(from)
+    }
+    fn subscribe(&self, from: Cursor, filter: Filter) -> EventStream<'_> {
+        (**self).subscribe(from, filter)
+    }
+    fn stream_conversation_events<'a>(&'a self, conversation_id: &'a str) -> ReadStream<'a> {
+        (**self).stream_conversation_events(conversation_id)
+    }
+    fn stream_agent_events<'a>(&'a self, assistant_request_id: &'a str) -> ReadStream<'a> {
+        (**self).stream_agent_events(assistant_request_id)
     }
     async fn close(&self) -> Result<(), StoreError> {
         (**self).close().await

@@ -8,13 +8,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use grafi_events::Event;
-use grafi_store_core::{EventPage, RecordOutcome};
+use grafi_store_core::{Cursor, EventPage, Filter, PositionPage, Positioned, RecordOutcome};
 
 use crate::id_index::IdIndex;
 
 #[derive(Default)]
 pub(crate) struct Index {
     log: Vec<Arc<Event>>,
+    /// Events recorded before the last `clear`: `log[i]` is at position `cleared + i + 1`, so
+    /// positions keep growing across clears and a cursor from before one never skips an
+    /// event recorded after it.
+    cleared: u64,
     by_id: IdIndex,
     by_conversation: HashMap<Box<str>, Vec<Arc<Event>>>,
     by_request: HashMap<Box<str>, Vec<Arc<Event>>>,
@@ -54,6 +58,63 @@ impl Index {
         push_runs(&mut self.by_conversation, added, Event::conversation_id);
         push_runs(&mut self.by_request, added, Event::assistant_request_id);
         outcome
+    }
+
+    /// Removes every event; positions go on from where they were.
+    pub(crate) fn clear(&mut self) {
+        let cleared = self.cleared + self.log.len() as u64;
+        *self = Index {
+            cleared,
+            ..Index::default()
+        };
+    }
+
+    /// Up to `limit` events after `after` passing `filter`, scanning at most `MAX_SCAN`
+    /// events (a page of a rare filter must not hold the lock over a whole big store).
+    pub(crate) fn read_positions(
+        &self,
+        after: &Cursor,
+        filter: &Filter,
+        limit: usize,
+    ) -> PositionPage {
+        const MAX_SCAN: usize = 10_000;
+        let seen = after.position().map_or(0, |(position, _)| position);
+        let start = usize::try_from(seen.saturating_sub(self.cleared))
+            .unwrap_or(usize::MAX)
+            .min(self.log.len());
+        let mut events = Vec::new();
+        let mut scanned = start;
+        let all = filter.is_all();
+        for event in &self.log[start..] {
+            if events.len() == limit || scanned - start == MAX_SCAN {
+                break;
+            }
+            scanned += 1;
+            if all || filter.matches(event) {
+                events.push(Positioned::new(
+                    self.cursor_of(scanned - 1),
+                    Arc::clone(event),
+                ));
+            }
+        }
+        let end = if scanned > start {
+            self.cursor_of(scanned - 1)
+        } else {
+            *after
+        };
+        PositionPage::new(events, end, scanned < self.log.len())
+    }
+
+    /// The cursor just after the last event.
+    pub(crate) fn end_cursor(&self) -> Cursor {
+        match self.log.len() {
+            0 if self.cleared == 0 => Cursor::start(),
+            len => Cursor::at(self.cleared + len as u64, 0),
+        }
+    }
+
+    fn cursor_of(&self, log_index: usize) -> Cursor {
+        Cursor::at(self.cleared + log_index as u64 + 1, 0)
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<Event>> {

@@ -35,18 +35,40 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use grafi_events::Event;
-use grafi_store_core::{validate, EventPage, EventStore, Limits, RecordOutcome, StoreError};
+use grafi_store_core::{
+    validate, Cursor, EventPage, EventStore, Filter, Limits, PositionPage, RecordOutcome,
+    StoreError, Wakeup,
+};
 use parking_lot::RwLock;
+use tokio::sync::watch;
 
 use index::Index;
 
 /// The in-memory event store. Clones share the same events.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemoryEventStore {
     index: Arc<RwLock<Index>>,
     limits: Limits,
     /// Set by [`EventStore::close`], for every clone.
     closed: Arc<AtomicBool>,
+    /// Bumped after every write (and on close): what subscriptions wait on. A `watch`
+    /// remembers what each receiver has seen, so a write between a subscriber's read and its
+    /// wait still wakes it.
+    changes: Arc<watch::Sender<u64>>,
+}
+
+/// A subscription's wake-up: the store's change counter.
+struct Changes(watch::Receiver<u64>);
+
+#[async_trait]
+impl Wakeup for Changes {
+    async fn wait(&mut self) -> Result<(), StoreError> {
+        // The sender lives as long as any clone of the store; if it is gone, nothing can change.
+        if self.0.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for MemoryEventStore {
@@ -55,6 +77,12 @@ impl std::fmt::Debug for MemoryEventStore {
             .field("events", &self.len())
             .field("limits", &self.limits)
             .finish()
+    }
+}
+
+impl Default for MemoryEventStore {
+    fn default() -> Self {
+        Self::with_limits(Limits::default())
     }
 }
 
@@ -67,9 +95,16 @@ impl MemoryEventStore {
     /// An empty store with custom limits.
     pub fn with_limits(limits: Limits) -> Self {
         Self {
+            index: Arc::default(),
             limits,
-            ..Self::default()
+            closed: Arc::default(),
+            changes: Arc::new(watch::channel(0).0),
         }
+    }
+
+    fn changed(&self) {
+        self.changes
+            .send_modify(|version| *version = version.wrapping_add(1));
     }
 
     /// Number of stored events.
@@ -100,13 +135,37 @@ impl EventStore for MemoryEventStore {
         if events.is_empty() {
             return Ok(RecordOutcome::default());
         }
-        Ok(self.index.write().insert_all(events))
+        let outcome = self.index.write().insert_all(events);
+        if outcome.recorded > 0 {
+            self.changed();
+        }
+        Ok(outcome)
     }
 
     async fn clear_events(&self) -> Result<(), StoreError> {
         self.ensure_open("clear_events")?;
-        *self.index.write() = Index::default();
+        self.index.write().clear();
         Ok(())
+    }
+
+    async fn read_positions(
+        &self,
+        after: &Cursor,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<PositionPage, StoreError> {
+        self.ensure_open("read_positions")?;
+        Ok(self.index.read().read_positions(after, filter, limit))
+    }
+
+    async fn end_cursor(&self) -> Result<Cursor, StoreError> {
+        self.ensure_open("end_cursor")?;
+        Ok(self.index.read().end_cursor())
+    }
+
+    async fn listen(&self) -> Result<Box<dyn Wakeup>, StoreError> {
+        self.ensure_open("subscribe")?;
+        Ok(Box::new(Changes(self.changes.subscribe())))
     }
 
     async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
@@ -160,6 +219,8 @@ impl EventStore for MemoryEventStore {
     /// Refuses every later call, on every clone; the events are dropped with the last clone.
     async fn close(&self) -> Result<(), StoreError> {
         self.closed.store(true, Ordering::Release);
+        // Wake subscriptions, so that they end with `Closed` instead of waiting forever.
+        self.changed();
         Ok(())
     }
 }

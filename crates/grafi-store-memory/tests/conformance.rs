@@ -7,3 +7,7 @@ async fn setup() -> Box<MemoryEventStore> {
 }
 
 grafi_store_core::conformance_suite!(setup);
+
+mod streams {
+    grafi_store_core::streams_suite!(super::setup);
+}

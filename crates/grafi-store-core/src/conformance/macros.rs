@@ -41,6 +41,17 @@ macro_rules! conformance_suite {
             close_refuses_every_later_call,
         );
     };
+    (@streams $setup:path; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::conformance::__macro_support::block_on(2, async {
+                    let fixture = $setup().await;
+                    $crate::conformance::streams::$check(&*fixture).await;
+                });
+            }
+        )*
+    };
     (@tests $setup:path; $($check:ident),* $(,)?) => {
         $(
             #[test]
@@ -237,5 +248,28 @@ macro_rules! model_suite {
             );
             ::std::mem::drop(fixture);
         }
+    };
+}
+
+/// Streams and subscriptions: expands to one test per scenario of
+/// [`conformance::streams`], each on a fresh store from `setup` (an `async fn() -> F`, `F`
+/// derefs to an [`EventStore`] that keeps positions and can follow new events).
+///
+/// Invoked as `grafi_store_core::streams_suite!(setup);`.
+///
+/// [`conformance::streams`]: crate::conformance::streams
+/// [`EventStore`]: crate::EventStore
+#[macro_export]
+macro_rules! streams_suite {
+    ($setup:path $(,)?) => {
+        $crate::conformance_suite!(@streams $setup;
+            stream_delivers_every_event_once_in_order,
+            resuming_from_any_cursor_gets_exactly_the_rest,
+            subscription_catches_up_then_follows,
+            subscription_filters_are_exact,
+            subscription_under_concurrent_writers_skips_and_repeats_nothing,
+            streaming_reads_equal_vec_reads,
+            closing_ends_subscriptions,
+        );
     };
 }

@@ -107,6 +107,7 @@ pub mod bad_input;
 pub mod concurrency;
 pub mod contract;
 pub mod model;
+pub mod streams;
 
 pub use compare::{assert_same_event, same_event};
 pub use dialect::{all_in_suite_dialect, in_suite_dialect, set_suite_dialect, suite_dialect};
