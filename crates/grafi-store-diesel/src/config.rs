@@ -68,6 +68,13 @@ pub struct DieselStoreConfig {
     /// The layout of a table connecting creates, when `dialect` does not name one; an
     /// existing table is served whatever its layout (`None`: grafi 0.0.24's).
     pub(crate) new_table_dialect: Option<Dialect>,
+    /// How often a subscription reads again when no notification woke it: the longest it
+    /// takes to see rows that writers without `NOTIFY` (a Python grafi service, plain SQL)
+    /// insert, and to recover a notification lost while its listener reconnected.
+    pub(crate) poll_interval: Duration,
+    /// Send a `NOTIFY` after writes that record something, so subscriptions (of any
+    /// process) see them at once rather than at their next poll.
+    pub(crate) notify: bool,
 }
 
 /// Default for [`DieselStoreBuilder::copy`]'s `min_events` (measured, docs/performance.md).
@@ -96,7 +103,19 @@ impl DieselStoreConfig {
             copy_pool_size: 2,
             dialect: None,
             new_table_dialect: None,
+            poll_interval: Duration::from_millis(500),
+            notify: true,
         }
+    }
+
+    /// How often a subscription reads again without a notification.
+    pub fn poll_interval(&self) -> Duration {
+        self.poll_interval
+    }
+
+    /// Whether writes send a `NOTIFY` to wake subscriptions.
+    pub fn notify(&self) -> bool {
+        self.notify
     }
 
     /// Maximum connections in the pool.
@@ -192,6 +211,8 @@ impl fmt::Debug for DieselStoreConfig {
             .field("call_timeout", &self.call_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("run_migrations", &self.run_migrations)
+            .field("poll_interval", &self.poll_interval)
+            .field("notify", &self.notify)
             .field("max_retries", &self.max_retries)
             .field("retry_backoff", &self.retry_backoff)
             .field("limits", &self.limits)
@@ -257,6 +278,22 @@ impl DieselStoreBuilder {
     /// Server-side `statement_timeout` (`None`: the server's default).
     pub fn statement_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.statement_timeout = timeout;
+        self
+    }
+
+    /// How often a subscription reads again when no notification woke it (default 500 ms,
+    /// at least 10 ms): the delay before it sees rows that writers without `NOTIFY` insert
+    /// (a Python grafi service, plain SQL).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.config.poll_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Whether writes that record something send a `NOTIFY` (a separate statement after the
+    /// commit, on a pooled connection, coalesced; default: yes) so that subscriptions see them
+    /// at once. Off, subscriptions see them at their next poll.
+    pub fn notify(mut self, notify: bool) -> Self {
+        self.config.notify = notify;
         self
     }
 

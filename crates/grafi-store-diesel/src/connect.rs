@@ -49,7 +49,7 @@ impl Connect {
     }
 
     /// A new session: the socket, TLS as `sslmode` says, authentication.
-    async fn open(&self) -> Result<(Client, Session), StoreError> {
+    pub(crate) async fn open(&self) -> Result<(Client, Session), StoreError> {
         self.settings
             .config()
             .connect(self.tls.clone())

@@ -96,6 +96,9 @@ pub(crate) struct Layout {
     pub extra: bool,
     /// `grafi_event_offset(jsonb)` exists (and with it, the topic index).
     pub offset_function: bool,
+    /// The position column `grafi_tx` (`xid8`, set by its default) exists: streams and
+    /// subscriptions need it.
+    pub positions: bool,
 }
 
 impl Layout {
@@ -145,7 +148,7 @@ impl Layout {
 
     /// Whether everything the migrations add is there.
     pub(crate) fn is_complete(self) -> bool {
-        self.bigint_ids && self.extra && self.offset_function
+        self.bigint_ids && self.extra && self.offset_function && self.positions
     }
 
     /// What `grafi-store migrate run` would add, for messages.
@@ -159,6 +162,9 @@ impl Layout {
         }
         if !self.offset_function {
             missing.push("the topic offset index");
+        }
+        if !self.positions {
+            missing.push("the position column `grafi_tx`");
         }
         missing
     }
@@ -296,6 +302,7 @@ pub(crate) async fn inspect(conn: &mut AsyncPgConnection) -> Result<Option<Found
         bigint_ids: type_of("id") == Some("bigint"),
         extra: type_of("extra").is_some(),
         offset_function: first.offset_function,
+        positions: type_of("grafi_tx") == Some("xid8"),
     };
     let mut copy = Ok(());
     for (name, allowed) in copy_column_types(shape) {

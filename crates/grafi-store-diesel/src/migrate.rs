@@ -88,6 +88,18 @@ pub fn plan(name: &str) -> Plan {
                      beyond 2^31-1.",
             rewrites_table: true,
         }
+    } else if name.starts_with("2025-07-01-000003") {
+        Plan {
+            run: "adds the position column `grafi_tx` (xid8, NOT NULL; rows already stored read \
+                  0, new rows get their transaction's id from the column default): catalog \
+                  only, no rewrite, a brief ACCESS EXCLUSIVE lock; builds index \
+                  ix_events_position (grafi_tx, id) under a SHARE lock (writes wait while it \
+                  builds, about a second per million rows).",
+            revert: "drops the index and the column (catalog only); streams and subscriptions \
+                     stop working until it is added again, and cursors handed out before are \
+                     void.",
+            rewrites_table: false,
+        }
     } else {
         Plan {
             run: "(no description)",

@@ -116,6 +116,7 @@ impl DieselEventStore {
                     connect,
                     layout: found.layout,
                     closed: std::sync::atomic::AtomicBool::new(false),
+                    notifier: std::sync::OnceLock::new(),
                 }),
             };
             tracing::info!(copy = store.inner.copy.is_some(), "event store ready");

@@ -444,6 +444,73 @@ impl QueryFragment<Pg> for IdRangeQuery {
     }
 }
 
+/// `read_positions`: rows after a position, up to a horizon, in position order.
+///
+/// `grafi_tx < horizon` keeps to transactions that have all ended (see `position.rs`); the
+/// conditions match the index `ix_events_position (grafi_tx, id)`. The filter's conditions
+/// narrow on the server; `Filter::matches` decides exactly afterwards (the topic condition
+/// here is a superset: every topic record type, by the layout's topic-name expression).
+pub(crate) struct PositionQuery<'a> {
+    pub layout: Layout,
+    /// `(grafi_tx, id)` of the last row seen, as text and bigint; `None`: from the first row.
+    pub after: Option<(String, i64)>,
+    /// The snapshot's `xmin`, as text.
+    pub horizon: String,
+    pub filter: &'a grafi_store_core::Filter,
+    pub limit: i64,
+}
+
+impl QueryId for PositionQuery<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for PositionQuery<'_> {
+    type SqlType = (RowSqlType, BigInt);
+}
+
+impl QueryFragment<Pg> for PositionQuery<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(self.layout.select_columns());
+        out.push_sql(", grafi_tx::text::int8 FROM events WHERE grafi_tx < ");
+        out.push_bind_param::<Text, _>(&self.horizon)?;
+        out.push_sql("::xid8");
+        if let Some((tx, id)) = &self.after {
+            out.push_sql(" AND (grafi_tx, id) > (");
+            out.push_bind_param::<Text, _>(tx)?;
+            out.push_sql("::xid8, ");
+            out.push_bind_param::<BigInt, _>(id)?;
+            out.push_sql(")");
+        }
+        if let Some(conversation_id) = &self.filter.conversation_id {
+            out.push_sql(" AND conversation_id = ");
+            out.push_bind_param::<Text, _>(conversation_id)?;
+        }
+        if let Some(request_id) = &self.filter.assistant_request_id {
+            out.push_sql(" AND assistant_request_id = ");
+            out.push_bind_param::<Text, _>(request_id)?;
+        }
+        if !self.filter.event_types.is_empty() {
+            out.push_sql(" AND event_type = ANY(");
+            out.push_bind_param::<Array<Text>, _>(&self.filter.event_types)?;
+            out.push_sql(")");
+        }
+        if let Some(topic) = &self.filter.topic {
+            out.push_sql(
+                " AND event_type IN ('PublishToTopic', 'ConsumeFromTopic', 'OutputTopic', \
+                 'TopicEvent') AND ",
+            );
+            out.push_sql(self.layout.topic_name_expression());
+            out.push_sql(" = ");
+            out.push_bind_param::<Text, _>(topic)?;
+        }
+        out.push_sql(" ORDER BY grafi_tx, id LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        Ok(())
+    }
+}
+
 // diesel-async's `RunQueryDsl` (`load`, `load_stream`, `execute`) is implemented for the types
 // that say they support it.
 impl diesel::query_dsl::RunQueryDslSupport for InsertChunk {}
@@ -453,3 +520,4 @@ impl diesel::query_dsl::RunQueryDslSupport for EventByIdQuery<'_> {}
 impl diesel::query_dsl::RunQueryDslSupport for TopicQuery<'_> {}
 impl<C: ByColumn> diesel::query_dsl::RunQueryDslSupport for ByColumnQuery<'_, C> {}
 impl diesel::query_dsl::RunQueryDslSupport for IdRangeQuery {}
+impl diesel::query_dsl::RunQueryDslSupport for PositionQuery<'_> {}

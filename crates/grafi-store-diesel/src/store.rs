@@ -9,7 +9,10 @@ use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::pooled_connection::PoolError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use grafi_events::{Dialect, Event, EventRegistry};
-use grafi_store_core::{EventPage, EventStore, PoolStatus, RecordOutcome, StoreError};
+use grafi_store_core::{
+    Cursor, EventPage, EventStore, Filter, PoolStatus, PositionPage, RecordOutcome, StoreError,
+    Wakeup,
+};
 use tracing::Instrument;
 
 use crate::batch::{insert_pipelined, ChunkEncoder, Encoded};
@@ -43,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) layout: Layout,
     /// Set by `close`: every later call is refused.
     pub(crate) closed: std::sync::atomic::AtomicBool,
+    /// Sends the `NOTIFY` after writes (started by the first write that records something).
+    pub(crate) notifier: std::sync::OnceLock<crate::listen::Notifier>,
 }
 
 impl Inner {
@@ -164,7 +169,10 @@ impl DieselEventStore {
     /// Rows → events. Decoding is CPU work (JSON parsing) done after the query finished, so
     /// large results are split: half is decoded on tokio's blocking pool while this task
     /// decodes the other half, using a second core instead of leaving it idle.
-    async fn decode_rows(&self, mut rows: Vec<RowTuple>) -> Result<Vec<Arc<Event>>, StoreError> {
+    pub(crate) async fn decode_rows(
+        &self,
+        mut rows: Vec<RowTuple>,
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
         const PARALLEL_FROM: usize = 32;
         let registry = Arc::clone(&self.inner.config.registry);
         let shape = self.inner.layout.shape;
@@ -240,8 +248,19 @@ impl DieselEventStore {
         }
     }
 
+    /// Wakes subscriptions (of every process on this database) after a write committed.
+    fn announce_write(&self) {
+        if !self.inner.config.notify {
+            return;
+        }
+        self.inner
+            .notifier
+            .get_or_init(|| crate::listen::Notifier::spawn(Arc::downgrade(&self.inner)))
+            .wake();
+    }
+
     /// Refuses `operation` once the store is closed.
-    fn ensure_open(&self, operation: &'static str) -> Result<(), StoreError> {
+    pub(crate) fn ensure_open(&self, operation: &'static str) -> Result<(), StoreError> {
         if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(StoreError::Closed { operation });
         }
@@ -371,7 +390,27 @@ impl EventStore for DieselEventStore {
         .instrument(span.clone())
         .await;
         record_span(&span, started, &result);
+        if result.as_ref().is_ok_and(|o| o.recorded > 0) {
+            self.announce_write();
+        }
         result
+    }
+
+    async fn read_positions(
+        &self,
+        after: &Cursor,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<PositionPage, StoreError> {
+        self.read_positions_page(after, filter, limit).await
+    }
+
+    async fn end_cursor(&self) -> Result<Cursor, StoreError> {
+        self.horizon_end_cursor().await
+    }
+
+    async fn listen(&self) -> Result<Box<dyn Wakeup>, StoreError> {
+        self.start_listening()
     }
 
     async fn clear_events(&self) -> Result<(), StoreError> {

@@ -20,3 +20,24 @@ mod copy_always {
     use super::common;
     grafi_store_core::conformance_suite!(common::setup_copy_always);
 }
+
+/// Streams and subscriptions (positions from `grafi_tx`, wake-ups from `LISTEN`/`NOTIFY`).
+mod streams {
+    use super::common;
+    grafi_store_core::streams_suite!(common::setup);
+}
+
+/// The same with `NOTIFY` off: subscriptions see new events by polling alone.
+mod streams_polling_only {
+    use super::common;
+
+    async fn setup() -> common::TestStore {
+        common::setup_with(|b| {
+            b.notify(false)
+                .poll_interval(std::time::Duration::from_millis(50))
+        })
+        .await
+    }
+
+    grafi_store_core::streams_suite!(setup);
+}

@@ -66,3 +66,7 @@ mod concurrency {
 mod model {
     grafi_store_core::model_suite!(backend: "postgres, grafi 0.0.36", setup: super::setup);
 }
+
+mod streams {
+    grafi_store_core::streams_suite!(super::setup);
+}
