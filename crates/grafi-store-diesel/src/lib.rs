@@ -59,6 +59,7 @@ mod row;
 #[allow(dead_code, unreachable_pub)]
 mod schema;
 mod store;
+mod streaming;
 mod tls;
 
 pub use config::{DieselStoreBuilder, DieselStoreConfig};

@@ -404,6 +404,40 @@ impl<C: ByColumn> QueryFragment<Pg> for ByColumnQuery<'_, C> {
     }
 }
 
+/// The rows whose indexed column `C` equals a value, in id order: the streaming reads, which
+/// hand rows on as they arrive and so cannot sort them afterwards (the server sorts, and
+/// sends the sorted rows only as fast as the reader takes them).
+pub(crate) struct OrderedByColumnQuery<'a, C> {
+    pub layout: Layout,
+    pub value: &'a str,
+    pub column: std::marker::PhantomData<C>,
+}
+
+/// One prepared statement per column.
+pub(crate) struct OrderedByColumnQueryId<C>(std::marker::PhantomData<C>);
+
+impl<C: ByColumn> QueryId for OrderedByColumnQuery<'_, C> {
+    type QueryId = OrderedByColumnQueryId<C>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<C: ByColumn> Query for OrderedByColumnQuery<'_, C> {
+    type SqlType = RowSqlType;
+}
+
+impl<C: ByColumn> QueryFragment<Pg> for OrderedByColumnQuery<'_, C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(self.layout.select_columns());
+        out.push_sql(" FROM events WHERE ");
+        out.push_sql(C::COLUMN);
+        out.push_sql(" = ");
+        out.push_bind_param::<Text, _>(self.value)?;
+        out.push_sql(" ORDER BY id");
+        Ok(())
+    }
+}
+
 /// `get_events` (`after: None`, no limit) and `get_events_page`: rows in id order after an
 /// id. The bound is a bigint compared with the column whatever its width, so grafi's `int4`
 /// ids use the primary key as well.
@@ -519,5 +553,6 @@ impl diesel::query_dsl::RunQueryDslSupport for InsertOne<'_> {}
 impl diesel::query_dsl::RunQueryDslSupport for EventByIdQuery<'_> {}
 impl diesel::query_dsl::RunQueryDslSupport for TopicQuery<'_> {}
 impl<C: ByColumn> diesel::query_dsl::RunQueryDslSupport for ByColumnQuery<'_, C> {}
+impl<C: ByColumn> diesel::query_dsl::RunQueryDslSupport for OrderedByColumnQuery<'_, C> {}
 impl diesel::query_dsl::RunQueryDslSupport for IdRangeQuery {}
 impl diesel::query_dsl::RunQueryDslSupport for PositionQuery<'_> {}

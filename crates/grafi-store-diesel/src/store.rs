@@ -10,8 +10,8 @@ use diesel_async::pooled_connection::PoolError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use grafi_events::{Dialect, Event, EventRegistry};
 use grafi_store_core::{
-    Cursor, EventPage, EventStore, Filter, PoolStatus, PositionPage, RecordOutcome, StoreError,
-    Wakeup,
+    Cursor, EventPage, EventStore, Filter, PoolStatus, PositionPage, ReadStream, RecordOutcome,
+    StoreError, Wakeup,
 };
 use tracing::Instrument;
 
@@ -411,6 +411,14 @@ impl EventStore for DieselEventStore {
 
     async fn listen(&self) -> Result<Box<dyn Wakeup>, StoreError> {
         self.start_listening()
+    }
+
+    fn stream_conversation_events<'a>(&'a self, conversation_id: &'a str) -> ReadStream<'a> {
+        self.stream_where::<ConversationId>("stream_conversation_events", conversation_id)
+    }
+
+    fn stream_agent_events<'a>(&'a self, assistant_request_id: &'a str) -> ReadStream<'a> {
+        self.stream_where::<AssistantRequestId>("stream_agent_events", assistant_request_id)
     }
 
     async fn clear_events(&self) -> Result<(), StoreError> {
