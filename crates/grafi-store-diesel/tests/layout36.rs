@@ -574,7 +574,7 @@ async fn after_migrate_run_reads_give_back_every_document_byte_for_byte() {
         grafi_store_diesel::migrate::run_pending_migrations(&db.url, Some(Duration::from_secs(5)))
             .await
             .unwrap();
-    assert_eq!(applied.len(), 2);
+    assert_eq!(applied.len(), 3);
     for (sql, expected) in [
         (
             "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'id'",
@@ -724,7 +724,7 @@ async fn a_store_creates_grafi_0_0_36s_table_with_its_exact_ddl_then_the_migrati
     let (columns, indexes) = columns_and_indexes(&db.url).await;
 
     // grafi's columns, in grafi's order, as grafi declares them; the migrations widen `id`
-    // (as on grafi 0.0.24's table) and add the nullable `extra` last.
+    // (as on grafi 0.0.24's table), add the nullable `extra` and the position column last.
     let mut expected = grafi_columns.clone();
     expected[0].data_type = "bigint".into();
     expected.push(Column {
@@ -733,14 +733,21 @@ async fn a_store_creates_grafi_0_0_36s_table_with_its_exact_ddl_then_the_migrati
         is_nullable: "YES".into(),
         column_default: String::new(),
     });
+    expected.push(Column {
+        column_name: "grafi_tx".into(),
+        data_type: "xid8".into(),
+        is_nullable: "NO".into(),
+        column_default: "pg_current_xact_id()".into(),
+    });
     assert_eq!(columns, expected);
-    // grafi's five indexes, defined as grafi defines them, plus the topic index.
-    let added: Vec<&Index> = indexes
+    // grafi's five indexes, defined as grafi defines them, plus the topic and position indexes.
+    let mut added: Vec<&str> = indexes
         .iter()
         .filter(|i| !grafi_indexes.contains(i))
+        .map(|i| i.indexname.as_str())
         .collect();
-    assert_eq!(added.len(), 1, "{added:?}");
-    assert_eq!(added[0].indexname, "ix_events_topic_offset");
+    added.sort_unstable();
+    assert_eq!(added, ["ix_events_position", "ix_events_topic_offset"]);
     assert!(grafi_indexes.iter().all(|i| indexes.contains(i)));
 
     // Not named, a missing table is grafi 0.0.24's.
