@@ -47,6 +47,8 @@ struct Reader<'a, S: ?Sized> {
     done: bool,
     /// `None`: a finite stream, which ends once caught up.
     wakeup: Option<Option<Box<dyn Wakeup>>>,
+    /// Consecutive failures to start listening: the next attempt waits for a backoff.
+    listen_failures: u32,
 }
 
 impl<S: EventStore + ?Sized> Reader<'_, S> {
@@ -62,9 +64,18 @@ impl<S: EventStore + ?Sized> Reader<'_, S> {
                 // Listen before the first read: a notification sent between a read and the
                 // start of listening would otherwise be lost.
                 if wakeup.is_none() {
+                    if self.listen_failures > 0 {
+                        tokio::time::sleep(listen_backoff(self.listen_failures)).await;
+                    }
                     match self.store.listen().await {
-                        Ok(listener) => *wakeup = Some(listener),
-                        Err(error) => return Some(Err(self.fail(error))),
+                        Ok(listener) => {
+                            self.listen_failures = 0;
+                            *wakeup = Some(listener);
+                        }
+                        Err(error) => {
+                            self.listen_failures = self.listen_failures.saturating_add(1);
+                            return Some(Err(self.fail(error)));
+                        }
                     }
                 }
                 if self.caught_up {
@@ -107,6 +118,13 @@ impl<S: EventStore + ?Sized> Reader<'_, S> {
     }
 }
 
+/// 100 ms, doubling, at most 5 s: a backend that cannot listen for a while is not asked in a
+/// busy loop.
+fn listen_backoff(failures: u32) -> std::time::Duration {
+    let millis = 100u64.saturating_mul(1 << failures.saturating_sub(1).min(6));
+    std::time::Duration::from_millis(millis.min(5_000))
+}
+
 fn reader_stream<'a, S: EventStore + ?Sized>(
     store: &'a S,
     from: Cursor,
@@ -121,6 +139,7 @@ fn reader_stream<'a, S: EventStore + ?Sized>(
         caught_up: false,
         done: false,
         wakeup: follow.then_some(None),
+        listen_failures: 0,
     };
     stream::unfold(reader, |mut reader| async move {
         let item = reader.next().await?;
@@ -155,4 +174,74 @@ where
             Err(error) => stream::iter([Err(error)]).right_stream(),
         })
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventPage, PositionPage, RecordOutcome};
+
+    /// A store that cannot listen: every attempt fails, retryably.
+    struct Deaf;
+
+    #[async_trait]
+    impl EventStore for Deaf {
+        async fn record_events(&self, _: Vec<Event>) -> Result<RecordOutcome, StoreError> {
+            unimplemented!()
+        }
+        async fn clear_events(&self) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+        async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
+            unimplemented!()
+        }
+        async fn get_events_page(&self, _: Option<u64>, _: usize) -> Result<EventPage, StoreError> {
+            unimplemented!()
+        }
+        async fn get_event(&self, _: &str) -> Result<Option<Arc<Event>>, StoreError> {
+            unimplemented!()
+        }
+        async fn get_agent_events(&self, _: &str) -> Result<Vec<Arc<Event>>, StoreError> {
+            unimplemented!()
+        }
+        async fn get_conversation_events(&self, _: &str) -> Result<Vec<Arc<Event>>, StoreError> {
+            unimplemented!()
+        }
+        async fn get_topic_events(
+            &self,
+            _: &str,
+            _: &[i64],
+        ) -> Result<Vec<Arc<Event>>, StoreError> {
+            unimplemented!()
+        }
+        async fn read_positions(
+            &self,
+            after: &Cursor,
+            _: &Filter,
+            _: usize,
+        ) -> Result<PositionPage, StoreError> {
+            Ok(PositionPage::new(Vec::new(), *after, false))
+        }
+        async fn listen(&self) -> Result<Box<dyn Wakeup>, StoreError> {
+            Err(StoreError::Unavailable {
+                message: "no listener".into(),
+                outcome_unknown: false,
+                source: None,
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subscription_backs_off_while_its_store_cannot_listen() {
+        let store = Deaf;
+        let mut subscription = store.subscribe(Cursor::start(), Filter::all());
+        let started = tokio::time::Instant::now();
+        for _ in 0..4 {
+            let item = subscription.next().await.expect("the subscription goes on");
+            assert!(matches!(item, Err(StoreError::Unavailable { .. })));
+        }
+        // No wait before the first attempt, then 100, 200 and 400 ms.
+        assert_eq!(started.elapsed(), std::time::Duration::from_millis(700));
+        assert_eq!(listen_backoff(30), std::time::Duration::from_secs(5));
+    }
 }

@@ -5,7 +5,10 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use grafi_events::Event;
-use grafi_store_core::{EventPage, EventStore, PoolStatus, RecordOutcome, StoreError};
+use grafi_store_core::{
+    Cursor, EventPage, EventStore, Filter, PoolStatus, PositionPage, ReadStream, RecordOutcome,
+    StoreError, Wakeup,
+};
 
 /// Wraps a store so that every call is measured with the [`metrics`] facade crate; a service
 /// exports the figures with whatever recorder it installed (none installed: they cost almost
@@ -203,6 +206,44 @@ impl EventStore for Metered {
 
     fn table_dialect(&self) -> Option<grafi_events::Dialect> {
         self.inner.table_dialect()
+    }
+
+    /// Measured per page: `stream_events` and `subscribe` (the trait's, built on this) are
+    /// measured page by page.
+    async fn read_positions(
+        &self,
+        after: &Cursor,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<PositionPage, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.read_positions(after, filter, limit).await;
+        self.observe("read_positions", started, &result);
+        if let Ok(page) = &result {
+            self.read("read_positions", page.events.len());
+        }
+        result
+    }
+
+    async fn end_cursor(&self) -> Result<Cursor, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.end_cursor().await;
+        self.observe("end_cursor", started, &result);
+        result
+    }
+
+    async fn listen(&self) -> Result<Box<dyn Wakeup>, StoreError> {
+        self.inner.listen().await
+    }
+
+    /// The inner store's stream (bounded where the backend's is), not measured.
+    fn stream_conversation_events<'a>(&'a self, conversation_id: &'a str) -> ReadStream<'a> {
+        self.inner.stream_conversation_events(conversation_id)
+    }
+
+    /// The inner store's stream (bounded where the backend's is), not measured.
+    fn stream_agent_events<'a>(&'a self, assistant_request_id: &'a str) -> ReadStream<'a> {
+        self.inner.stream_agent_events(assistant_request_id)
     }
 
     async fn close(&self) -> Result<(), StoreError> {
