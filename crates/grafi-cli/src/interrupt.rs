@@ -33,6 +33,13 @@ impl Interrupt {
         Ok(Self { asked })
     }
 
+    /// An interrupt set by sending `true`, without touching the process's signals.
+    #[cfg(test)]
+    pub fn manual() -> (watch::Sender<bool>, Self) {
+        let (tx, asked) = watch::channel(false);
+        (tx, Self { asked })
+    }
+
     /// Whether a stop was asked for.
     pub fn is_set(&self) -> bool {
         *self.asked.borrow()

@@ -15,6 +15,7 @@ mod logging;
 mod migrate;
 mod out;
 mod stats;
+mod tail;
 mod timeline;
 mod validate;
 
@@ -83,6 +84,11 @@ enum Command {
     /// in recording order (topic queries: offset order). With -v, says how many of each
     /// dialect it wrote.
     Export(ExportArgs),
+    /// Print the events after a cursor, as a timeline or (--json) as JSONL; with --follow,
+    /// keep printing new events as they are recorded, until Ctrl-C or SIGTERM. Ends by printing
+    /// on stderr the cursor to resume from (`resume: --from g1.…`). Needs a store that keeps
+    /// positions (memory:, or a PostgreSQL table migrated by `grafi-store migrate run`).
+    Tail(TailArgs),
     /// Check a JSONL file (`-` for stdin): every line must decode and re-encode to the same
     /// document, and be storable. Stores nothing.
     Validate(ValidateArgs),
@@ -238,6 +244,64 @@ struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
+struct TailArgs {
+    /// Keep going: print each new event as it is recorded, until Ctrl-C or SIGTERM (then exit
+    /// 0). Without it, tail prints the events recorded so far and exits.
+    #[arg(short, long)]
+    follow: bool,
+    /// Print the events after this point: `start` (every event), `end` (only events recorded
+    /// from now on), or a cursor a previous tail printed (`resume: --from g1.…`).
+    #[arg(
+        long,
+        value_name = "start|end|CURSOR",
+        default_value = "start",
+        value_parser = tail::parse_start
+    )]
+    from: tail::Start,
+    /// Only this conversation (`invoke_context.conversation_id`).
+    #[arg(long, value_name = "ID")]
+    conversation: Option<String>,
+    /// Only this assistant request (`assistant_request_id`).
+    #[arg(long, value_name = "ID")]
+    request: Option<String>,
+    /// Only events of this type (e.g. ToolFailed); repeat it for several types.
+    #[arg(long = "type", value_name = "TYPE")]
+    types: Vec<String>,
+    /// Only events about this topic (PublishToTopic, ConsumeFromTopic, OutputTopic and
+    /// TopicEvent records naming it).
+    #[arg(long, value_name = "NAME")]
+    topic: Option<String>,
+    /// Print each event's grafi document, one per line, exactly as `export` writes it,
+    /// instead of the timeline.
+    #[arg(long)]
+    json: bool,
+}
+
+impl TailArgs {
+    fn options(self) -> tail::Options {
+        let mut filter = grafi_store_core::Filter::all();
+        if let Some(id) = self.conversation {
+            filter = filter.conversation(id);
+        }
+        if let Some(id) = self.request {
+            filter = filter.request(id);
+        }
+        for event_type in self.types {
+            filter = filter.event_type(event_type);
+        }
+        if let Some(topic) = self.topic {
+            filter = filter.topic(topic);
+        }
+        tail::Options {
+            from: self.from,
+            follow: self.follow,
+            filter,
+            json: self.json,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
 struct ValidateArgs {
     /// JSONL file, or `-` for stdin.
     #[arg(value_name = "FILE|-")]
@@ -368,7 +432,10 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
     // Reading commands never create or migrate a table: on a big grafi table, migrating
     // rewrites it under an exclusive lock.
-    let writes = !matches!(cli.command, Command::Export(_) | Command::Stats(_));
+    let writes = !matches!(
+        cli.command,
+        Command::Export(_) | Command::Stats(_) | Command::Tail(_)
+    );
     let new_table_dialect = match &cli.command {
         Command::Import(args) if cli.dialect.is_none() => input::dialect_of_file(&args.file),
         _ => None,
@@ -408,6 +475,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             export::run(store, filter).await
         }
+        Command::Tail(args) => tail::run(store, args.options()).await,
         Command::Stats(args) => stats::run(store, &selection, args.json).await,
         Command::Clear(args) => {
             store.clear_events().await.map_err(anyhow::Error::new)?;
@@ -496,8 +564,8 @@ async fn open(
         .await
         .map_err(|e| match e {
             StoreError::Config(_) if !migrate => anyhow::anyhow!(
-                "cannot open the store: {e}\nhint: reading commands (export, stats) never create \
-                 the table; run `grafi-store migrate run` or `grafi-store import` first"
+                "cannot open the store: {e}\nhint: reading commands (export, stats, tail) never \
+                 create the table; run `grafi-store migrate run` or `grafi-store import` first"
             ),
             e => anyhow::anyhow!("cannot open the store: {e}"),
         })
