@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use grafi_events::Event;
-use grafi_store::{EventStore, StoreError};
-use grafi_store_core::Cursor;
+use grafi_store::EventStore;
 
 use crate::dialects::DialectCounts;
 use crate::out;
 use crate::Outcome;
 
-/// Events per page when exporting everything from a store that keeps no positions.
+/// Events per page when exporting everything.
 const PAGE: usize = 1000;
 
 pub enum Filter {
@@ -60,7 +59,7 @@ impl<W: Write> Writer<'_, W> {
     }
 }
 
-/// Every read streams, so memory stays bounded by a page whatever the store holds (a
+/// Every read streams or pages, so memory stays bounded by a page whatever the store holds (a
 /// conversation or a request is one read on a backend without a bounded stream for it).
 async fn write_events(
     store: &dyn EventStore,
@@ -114,36 +113,19 @@ async fn write_events(
     Ok(Outcome::Success)
 }
 
-/// The whole store: by position where the store keeps positions, else page by page in
-/// recording order. A table without the position column is still read: exporting is a
-/// plain read and must not need the migration a subscription needs. `Unsupported` can only
-/// come before the first event (it is the first page's answer), so the pages start from the
-/// beginning and nothing is written twice.
+/// The whole store, page by page in recording order: a plain read of everything committed,
+/// one page in memory at a time.
+///
+/// Not [`EventStore::stream_events`], though it is bounded too: a stream delivers only
+/// events whose position is final, and on PostgreSQL that waits for every transaction that
+/// started earlier anywhere on the server (another database's included) to end. An export
+/// taken beside a long transaction would silently leave out everything committed after it
+/// began; a backup must not. `tail` follows positions, and a later `tail --from` picks such
+/// events up.
 async fn write_all(
     store: &dyn EventStore,
     writer: &mut Writer<'_, impl Write>,
 ) -> anyhow::Result<()> {
-    let mut events = store.stream_events(Cursor::start());
-    let mut written = 0usize;
-    loop {
-        match events.try_next().await {
-            Ok(Some(item)) => {
-                writer.write(&item.event)?;
-                written += 1;
-            }
-            Ok(None) => return Ok(()),
-            Err(StoreError::Unsupported { message, .. }) if written == 0 => {
-                tracing::debug!(
-                    target: "grafi_cli",
-                    %message,
-                    "the store keeps no positions: exporting page by page"
-                );
-                break;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    drop(events);
     let mut after = None;
     loop {
         let page = store.get_events_page(after, PAGE).await?;
@@ -163,37 +145,25 @@ mod tests {
 
     use async_trait::async_trait;
     use grafi_events::{ComponentInfo, InvokeContext, Message};
+    use grafi_store::StoreError;
     use grafi_store::{EventPage, MemoryEventStore, RecordOutcome};
-    use grafi_store_core::{Filter as PositionFilter, PositionPage};
+    use grafi_store_core::{Cursor, Filter as PositionFilter, PositionPage};
 
     use super::*;
 
     const CORPUS: &str = include_str!("../../../fixtures/grafi-0.0.24/events.jsonl");
     const CORPUS36: &str = include_str!("../../../fixtures/grafi-0.0.36/events.jsonl");
 
-    /// A memory store that counts its page and position reads, and keeps no positions
-    /// unless `positions` (the trait's default then answers `Unsupported`, as a PostgreSQL
-    /// table without the position column does).
-    struct Counting {
+    /// A memory store whose positions are never final yet, as on PostgreSQL while an older
+    /// transaction anywhere on the server is open: its position reads find nothing. Counts
+    /// its page reads.
+    struct HeldBack {
         inner: MemoryEventStore,
-        positions: bool,
         page_reads: AtomicUsize,
-        position_reads: AtomicUsize,
-    }
-
-    impl Counting {
-        fn new(inner: MemoryEventStore, positions: bool) -> Self {
-            Self {
-                inner,
-                positions,
-                page_reads: AtomicUsize::new(0),
-                position_reads: AtomicUsize::new(0),
-            }
-        }
     }
 
     #[async_trait]
-    impl EventStore for Counting {
+    impl EventStore for HeldBack {
         async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError> {
             self.inner.record_events(events).await
         }
@@ -230,17 +200,10 @@ mod tests {
         async fn read_positions(
             &self,
             after: &Cursor,
-            filter: &PositionFilter,
-            limit: usize,
+            _filter: &PositionFilter,
+            _limit: usize,
         ) -> Result<PositionPage, StoreError> {
-            self.position_reads.fetch_add(1, Ordering::SeqCst);
-            if !self.positions {
-                return Err(StoreError::Unsupported {
-                    operation: "read_positions",
-                    message: "no position column".into(),
-                });
-            }
-            self.inner.read_positions(after, filter, limit).await
+            Ok(PositionPage::new(Vec::new(), *after, false))
         }
     }
 
@@ -251,11 +214,11 @@ mod tests {
         String::from_utf8(sink).unwrap()
     }
 
-    /// Both real corpora, then more events than one page of either read holds.
+    /// Both real corpora, then more events than two pages hold.
     async fn filled() -> (MemoryEventStore, String) {
         let store = MemoryEventStore::new();
         let ctx = InvokeContext::new("export-conversation", "export-request");
-        let generated: Vec<Event> = (0..1_100)
+        let generated: Vec<Event> = (0..2_100)
             .map(|i| {
                 Event::tool_invoke(
                     ctx.clone(),
@@ -279,19 +242,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_whole_store_reads_the_same_by_position_and_by_page() {
+    async fn the_whole_store_is_every_event_committed_final_or_not() {
         let (memory, expected) = filled().await;
-        assert!(expected.lines().count() > PAGE.max(grafi_store_core::stream::PAGE_EVENTS));
-
-        let by_position = Counting::new(memory.clone(), true);
-        assert_eq!(export(&by_position, Filter::All).await, expected);
-        assert!(by_position.position_reads.load(Ordering::SeqCst) > 1);
-        assert_eq!(by_position.page_reads.load(Ordering::SeqCst), 0);
-
-        let by_page = Counting::new(memory, false);
-        assert_eq!(export(&by_page, Filter::All).await, expected);
-        assert_eq!(by_page.position_reads.load(Ordering::SeqCst), 1);
-        assert!(by_page.page_reads.load(Ordering::SeqCst) > 1);
+        assert!(expected.lines().count() > 2 * PAGE);
+        assert_eq!(export(&memory, Filter::All).await, expected);
+        let held_back = HeldBack {
+            inner: memory,
+            page_reads: AtomicUsize::new(0),
+        };
+        assert_eq!(export(&held_back, Filter::All).await, expected);
+        assert!(held_back.page_reads.load(Ordering::SeqCst) > 2);
     }
 
     #[tokio::test]
