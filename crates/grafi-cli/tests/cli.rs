@@ -1413,6 +1413,26 @@ mod postgres {
         )
     }
 
+    /// Waits until every row's position is final, so that a `tail` without `--follow` (which
+    /// stops at what is final) sees them all: on PostgreSQL a row is final once every older
+    /// transaction on the server has ended, and other tests, in other databases, keep short
+    /// ones open all the time.
+    fn wait_until_final(db: &ScratchDb) {
+        let started = std::time::Instant::now();
+        while scalar(
+            &db.url,
+            "SELECT coalesce(bool_and(grafi_tx < pg_snapshot_xmin(pg_current_snapshot())), true) \
+             FROM events",
+        ) != "true"
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "rows still not final after 60 s: a transaction on the server stays open"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// `export` with `args`: its stdout.
     fn export_text(db: &ScratchDb, args: &[&str]) -> String {
         let out = db.cmd().arg("export").args(args).assert().success();
@@ -1457,6 +1477,7 @@ mod postgres {
     fn tail_json_writes_what_export_writes_and_resumes_after_the_last_event() {
         let db = ScratchDb::new();
         db.cmd().arg("import").arg(corpus_path()).assert().success();
+        wait_until_final(&db);
         let exported = export_text(&db, &[]);
         let (printed, cursor) = tail(&db, &["--json"]);
         assert_eq!(printed, exported);
@@ -1466,6 +1487,7 @@ mod postgres {
         let dir = tempfile::tempdir().unwrap();
         let (file, new) = new_events_file(&dir, "tail-new", 3);
         db.cmd().arg("import").arg(&file).assert().success();
+        wait_until_final(&db);
         let (printed, next) = tail(&db, &["--json", "--from", &cursor]);
         assert_same_events(&decode_lines(&printed), &new);
         let request = new[0].assistant_request_id();
@@ -1498,6 +1520,7 @@ mod postgres {
         let corpus36 = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../fixtures/grafi-0.0.36/events.jsonl");
         db.cmd().arg("import").arg(&corpus36).assert().success();
+        wait_until_final(&db);
         let (printed, _) = tail(&db, &["--json"]);
         assert_eq!(printed, std::fs::read_to_string(&corpus36).unwrap());
     }
@@ -1509,6 +1532,7 @@ mod postgres {
     fn tail_filters_print_exactly_the_matching_events() {
         let db = ScratchDb::new();
         db.cmd().arg("import").arg(corpus_path()).assert().success();
+        wait_until_final(&db);
         let corpus = corpus_events();
         let conversation = corpus[0].conversation_id().to_owned();
         let request = corpus[3].assistant_request_id().to_owned();
