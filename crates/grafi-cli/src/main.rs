@@ -1,9 +1,9 @@
 //! `grafi-store`: run a grafi event store without writing Rust.
 //!
-//! Exit status: 0 success (also when stdout's reader went away, `| head`); 1 some input
-//! line was invalid (import, validate) or the event asked for does not exist (export
-//! --event); 2 usage error; 3 the store or a file failed; 130 import interrupted (Ctrl-C,
-//! SIGTERM).
+//! Exit status: 0 success (also when stdout's reader went away, `| head`, and when Ctrl-C or
+//! SIGTERM ends `tail --follow`); 1 some input line was invalid (import, validate) or the
+//! event asked for does not exist (export --event); 2 usage error; 3 the store or a file
+//! failed; 130 import, or tail without --follow, interrupted (Ctrl-C, SIGTERM).
 
 mod demo;
 mod dialects;
@@ -26,7 +26,8 @@ use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
 use grafi_store::{EventStore, Selection, StoreError};
 use serde::Serialize;
 
-/// grafi event store command line: try the store, move events in and out, check a dump.
+/// grafi event store command line: try the store, move events in and out, watch new ones,
+/// check a dump.
 ///
 /// The store is chosen by --store, else GRAFI_STORE_URL, else DATABASE_URL, else the
 /// in-memory store (`memory:`, nothing persists). PostgreSQL: postgres://user@host:5432/db.
@@ -41,9 +42,10 @@ use serde::Serialize;
                   -v/-q, RUST_LOG sets the filter (e.g. RUST_LOG=grafi_store_diesel=debug for the \
                   PostgreSQL store, grafi_cli=debug for this command).\n\n\
                   Exit status: 0 success (also when the reader of stdout goes away, as with \
-                  `| head`); 1 invalid input lines (import, validate) or no such event \
-                  (export --event); 2 usage error or bad store URL; 3 the store or a file \
-                  failed; 130 import interrupted by Ctrl-C or SIGTERM."
+                  `| head`, and when Ctrl-C or SIGTERM ends tail --follow); 1 invalid input \
+                  lines (import, validate) or no such event (export --event); 2 usage error or \
+                  bad store URL; 3 the store or a file failed; 130 import, or tail without \
+                  --follow, interrupted by Ctrl-C or SIGTERM."
 )]
 struct Cli {
     /// Store URL: `memory:` or `postgres://user[:password]@host[:port]/db`
