@@ -1,7 +1,9 @@
 //! `grafi-store export`: JSONL on stdout, each line the grafi document of one event.
 
+use std::io::Write;
 use std::sync::Arc;
 
+use futures::TryStreamExt;
 use grafi_events::Event;
 use grafi_store::EventStore;
 
@@ -22,57 +24,74 @@ pub enum Filter {
 
 /// The reader going away (`| head`) ends the export quietly: [`out::StdoutClosed`].
 pub async fn run(store: Arc<dyn EventStore>, filter: Filter) -> anyhow::Result<Outcome> {
-    let mut stdout = out::Buffered::new(1 << 16);
+    let mut stdout = out::buffered(1 << 16);
     let outcome = write_events(&*store, filter, &mut stdout).await?;
-    stdout.flush()?;
+    stdout.flush().map_err(out::write_error)?;
     Ok(outcome)
 }
 
 /// Events named on stderr when they do not decode; beyond this, only counted.
 const UNDECODABLE_SHOWN: usize = 10;
 
-async fn write_events(
-    store: &dyn EventStore,
-    filter: Filter,
-    out: &mut out::Buffered,
-) -> anyhow::Result<Outcome> {
-    let mut undecodable = 0usize;
-    let mut dialects = DialectCounts::default();
-    let mut write = |out: &mut out::Buffered, events: &[Arc<Event>]| -> anyhow::Result<()> {
-        for event in events {
-            dialects.add(event);
-            out.write_all(event.to_json().as_bytes())?;
-            out.write_all(b"\n")?;
-            if let Event::Raw(raw) = &**event {
-                if let Some(reason) = &raw.decode_error {
-                    undecodable += 1;
-                    if undecodable <= UNDECODABLE_SHOWN {
-                        crate::errln!("exported as stored, does not decode: {reason}");
-                    }
+/// Writes each event's document as one line, and counts what it wrote.
+struct Writer<'a, W> {
+    sink: &'a mut W,
+    undecodable: usize,
+    dialects: DialectCounts,
+}
+
+impl<W: Write> Writer<'_, W> {
+    fn write(&mut self, event: &Event) -> anyhow::Result<()> {
+        self.dialects.add(event);
+        self.sink
+            .write_all(event.to_json().as_bytes())
+            .and_then(|()| self.sink.write_all(b"\n"))
+            .map_err(out::write_error)?;
+        if let Event::Raw(raw) = event {
+            if let Some(reason) = &raw.decode_error {
+                self.undecodable += 1;
+                if self.undecodable <= UNDECODABLE_SHOWN {
+                    crate::errln!("exported as stored, does not decode: {reason}");
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Every read streams or pages, so memory stays bounded by a page whatever the store holds (a
+/// conversation or a request is one read on a backend without a bounded stream for it).
+async fn write_events(
+    store: &dyn EventStore,
+    filter: Filter,
+    sink: &mut impl Write,
+) -> anyhow::Result<Outcome> {
+    let mut writer = Writer {
+        sink,
+        undecodable: 0,
+        dialects: DialectCounts::default(),
     };
     match filter {
-        Filter::All => {
-            let mut after = None;
-            loop {
-                let page = store.get_events_page(after, PAGE).await?;
-                write(out, &page.events)?;
-                match page.next {
-                    Some(next) if !page.events.is_empty() => after = Some(next),
-                    _ => break,
-                }
+        Filter::All => write_all(store, &mut writer).await?,
+        Filter::Conversation(id) => {
+            let mut events = store.stream_conversation_events(&id);
+            while let Some(event) = events.try_next().await? {
+                writer.write(&event)?;
             }
         }
-        Filter::Conversation(id) => write(out, &store.get_conversation_events(&id).await?)?,
-        Filter::Request(id) => write(out, &store.get_agent_events(&id).await?)?,
+        Filter::Request(id) => {
+            let mut events = store.stream_agent_events(&id);
+            while let Some(event) = events.try_next().await? {
+                writer.write(&event)?;
+            }
+        }
         Filter::Topic(name, offsets) => {
-            write(out, &store.get_topic_events(&name, &offsets).await?)?
+            for event in store.get_topic_events(&name, &offsets).await? {
+                writer.write(&event)?;
+            }
         }
         Filter::Event(id) => match store.get_event(&id).await? {
-            Some(event) => write(out, &[event])?,
+            Some(event) => writer.write(&event)?,
             None => {
                 crate::errln!("no event with id {:?}", crate::input::shorten(&id, 80));
                 return Ok(Outcome::Incomplete);
@@ -81,14 +100,185 @@ async fn write_events(
     }
     tracing::info!(
         target: "grafi_cli",
-        dialects = %dialects.describe(),
+        dialects = %writer.dialects.describe(),
         "export written"
     );
-    if undecodable > 0 {
+    if writer.undecodable > 0 {
         crate::errln!(
-            "{undecodable} events do not decode and were exported exactly as stored \
-             (see docs/reliability.md)"
+            "{} events do not decode and were exported exactly as stored \
+             (see docs/reliability.md)",
+            writer.undecodable
         );
     }
     Ok(Outcome::Success)
+}
+
+/// The whole store, page by page in recording order: a plain read of everything committed,
+/// one page in memory at a time.
+///
+/// Not [`EventStore::stream_events`], though it is bounded too: a stream delivers only
+/// events whose position is final, and on PostgreSQL that waits for every transaction that
+/// started earlier anywhere on the server (another database's included) to end. An export
+/// taken beside a long transaction would silently leave out everything committed after it
+/// began; a backup must not. `tail` follows positions, and a later `tail --from` picks such
+/// events up.
+async fn write_all(
+    store: &dyn EventStore,
+    writer: &mut Writer<'_, impl Write>,
+) -> anyhow::Result<()> {
+    let mut after = None;
+    loop {
+        let page = store.get_events_page(after, PAGE).await?;
+        for event in &page.events {
+            writer.write(event)?;
+        }
+        match page.next {
+            Some(next) if !page.events.is_empty() => after = Some(next),
+            _ => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use grafi_events::{ComponentInfo, InvokeContext, Message};
+    use grafi_store::StoreError;
+    use grafi_store::{EventPage, MemoryEventStore, RecordOutcome};
+    use grafi_store_core::{Cursor, Filter as PositionFilter, PositionPage};
+
+    use super::*;
+
+    const CORPUS: &str = include_str!("../../../fixtures/grafi-0.0.24/events.jsonl");
+    const CORPUS36: &str = include_str!("../../../fixtures/grafi-0.0.36/events.jsonl");
+
+    /// A memory store whose positions are never final yet, as on PostgreSQL while an older
+    /// transaction anywhere on the server is open: its position reads find nothing. Counts
+    /// its page reads.
+    struct HeldBack {
+        inner: MemoryEventStore,
+        page_reads: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl EventStore for HeldBack {
+        async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError> {
+            self.inner.record_events(events).await
+        }
+        async fn clear_events(&self) -> Result<(), StoreError> {
+            self.inner.clear_events().await
+        }
+        async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
+            self.inner.get_events().await
+        }
+        async fn get_events_page(
+            &self,
+            after: Option<u64>,
+            limit: usize,
+        ) -> Result<EventPage, StoreError> {
+            self.page_reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.get_events_page(after, limit).await
+        }
+        async fn get_event(&self, id: &str) -> Result<Option<Arc<Event>>, StoreError> {
+            self.inner.get_event(id).await
+        }
+        async fn get_agent_events(&self, id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
+            self.inner.get_agent_events(id).await
+        }
+        async fn get_conversation_events(&self, id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
+            self.inner.get_conversation_events(id).await
+        }
+        async fn get_topic_events(
+            &self,
+            topic: &str,
+            offsets: &[i64],
+        ) -> Result<Vec<Arc<Event>>, StoreError> {
+            self.inner.get_topic_events(topic, offsets).await
+        }
+        async fn read_positions(
+            &self,
+            after: &Cursor,
+            _filter: &PositionFilter,
+            _limit: usize,
+        ) -> Result<PositionPage, StoreError> {
+            Ok(PositionPage::new(Vec::new(), *after, false))
+        }
+    }
+
+    async fn export(store: &dyn EventStore, filter: Filter) -> String {
+        let mut sink = Vec::new();
+        let outcome = write_events(store, filter, &mut sink).await.unwrap();
+        assert_eq!(outcome, Outcome::Success);
+        String::from_utf8(sink).unwrap()
+    }
+
+    /// Both real corpora, then more events than two pages hold.
+    async fn filled() -> (MemoryEventStore, String) {
+        let store = MemoryEventStore::new();
+        let ctx = InvokeContext::new("export-conversation", "export-request");
+        let generated: Vec<Event> = (0..2_100)
+            .map(|i| {
+                Event::tool_invoke(
+                    ctx.clone(),
+                    ComponentInfo::new("Search", "FunctionCallTool"),
+                    &[Message::user(format!("query {i}"))],
+                )
+            })
+            .collect();
+        let mut expected = format!("{CORPUS}{CORPUS36}");
+        for event in &generated {
+            expected.push_str(&event.to_json());
+            expected.push('\n');
+        }
+        let decoded = CORPUS
+            .lines()
+            .chain(CORPUS36.lines())
+            .map(|l| grafi_events::decode_str(l).unwrap());
+        store.record_events(decoded.collect()).await.unwrap();
+        store.record_events(generated).await.unwrap();
+        (store, expected)
+    }
+
+    #[tokio::test]
+    async fn the_whole_store_is_every_event_committed_final_or_not() {
+        let (memory, expected) = filled().await;
+        assert!(expected.lines().count() > 2 * PAGE);
+        assert_eq!(export(&memory, Filter::All).await, expected);
+        let held_back = HeldBack {
+            inner: memory,
+            page_reads: AtomicUsize::new(0),
+        };
+        assert_eq!(export(&held_back, Filter::All).await, expected);
+        assert!(held_back.page_reads.load(Ordering::SeqCst) > 2);
+    }
+
+    #[tokio::test]
+    async fn a_conversation_or_a_request_is_its_lines_of_the_corpus() {
+        let (memory, _) = filled().await;
+        let corpus: Vec<(&str, Event)> = CORPUS
+            .lines()
+            .map(|l| (l, grafi_events::decode_str(l).unwrap()))
+            .collect();
+        let lines_where = |pick: &dyn Fn(&Event) -> bool| -> String {
+            corpus
+                .iter()
+                .filter(|(_, e)| pick(e))
+                .map(|(l, _)| format!("{l}\n"))
+                .collect()
+        };
+        let conversation = corpus[0].1.conversation_id().to_owned();
+        let expected = lines_where(&|e| e.conversation_id() == conversation);
+        assert!(expected.lines().count() > 1);
+        assert_eq!(
+            export(&memory, Filter::Conversation(conversation.clone())).await,
+            expected
+        );
+        let request = corpus[0].1.assistant_request_id().to_owned();
+        let expected = lines_where(&|e| e.assistant_request_id() == request);
+        assert!(expected.lines().count() > 1);
+        assert_eq!(export(&memory, Filter::Request(request)).await, expected);
+        assert_eq!(export(&memory, Filter::Request("none".into())).await, "");
+    }
 }

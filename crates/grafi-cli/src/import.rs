@@ -154,7 +154,11 @@ pub async fn run(
     options: &input::Options,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let interrupt = Interrupt::listen()?;
+    let interrupt = Interrupt::listen(
+        "stopping at the next batch boundary",
+        "the batch being written may or may not be stored (running the same import again is \
+         safe)",
+    )?;
     let (lines, total_bytes) = Lines::open(path, options.max_line_bytes)?;
     let mut report = Report::new(options.errors.as_deref())?;
     let bar = progress_bar(total_bytes);

@@ -1,6 +1,8 @@
-//! Ctrl-C (SIGINT) and SIGTERM while `import` runs: the first asks it to stop at the next
-//! batch boundary (the batch being written completes or fails as usual, none is started
-//! after it); the second ends the process at once. Both exit with status 130.
+//! Ctrl-C (SIGINT) and SIGTERM while a command runs: the first asks it to stop where it can
+//! stop cleanly (`import` at the next batch boundary: the batch being written completes or
+//! fails as usual, none is started after it; `tail` after the last event it printed); the
+//! second ends the process at once, with status 130, for a command stuck where it cannot
+//! look (a write to a stalled pipe, a slow store call).
 
 use tokio::sync::watch;
 
@@ -14,22 +16,28 @@ pub struct Interrupt {
 
 impl Interrupt {
     /// Takes over SIGINT and SIGTERM (their default action, ending the process at once, is
-    /// gone until the process ends).
-    pub fn listen() -> anyhow::Result<Self> {
+    /// gone until the process ends). `stopping` is logged (info) at the first signal, `again`
+    /// printed on stderr at the second, just before the process exits: each command says
+    /// what an early exit leaves behind.
+    pub fn listen(stopping: &'static str, again: &'static str) -> anyhow::Result<Self> {
         let (tx, asked) = watch::channel(false);
         let mut signals = Signals::new()?;
         tokio::spawn(async move {
             signals.next().await;
-            tracing::info!(target: "grafi_cli", "interrupted: stopping at the next batch boundary");
+            tracing::info!(target: "grafi_cli", "interrupted: {stopping}");
             let _ = tx.send(true);
             signals.next().await;
-            crate::errln!(
-                "interrupted again: exiting now; the batch being written may or may not be \
-                 stored (running the same import again is safe)"
-            );
+            crate::errln!("interrupted again: exiting now; {again}");
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         });
         Ok(Self { asked })
+    }
+
+    /// An interrupt set by sending `true`, without touching the process's signals.
+    #[cfg(test)]
+    pub fn manual() -> (watch::Sender<bool>, Self) {
+        let (tx, asked) = watch::channel(false);
+        (tx, Self { asked })
     }
 
     /// Whether a stop was asked for.

@@ -1,9 +1,9 @@
 //! `grafi-store`: run a grafi event store without writing Rust.
 //!
-//! Exit status: 0 success (also when stdout's reader went away, `| head`); 1 some input
-//! line was invalid (import, validate) or the event asked for does not exist (export
-//! --event); 2 usage error; 3 the store or a file failed; 130 import interrupted (Ctrl-C,
-//! SIGTERM).
+//! Exit status: 0 success (also when stdout's reader went away, `| head`, and when Ctrl-C or
+//! SIGTERM ends `tail --follow`); 1 some input line was invalid (import, validate) or the
+//! event asked for does not exist (export --event); 2 usage error; 3 the store or a file
+//! failed; 130 import, or tail without --follow, interrupted (Ctrl-C, SIGTERM).
 
 mod demo;
 mod dialects;
@@ -15,6 +15,7 @@ mod logging;
 mod migrate;
 mod out;
 mod stats;
+mod tail;
 mod timeline;
 mod validate;
 
@@ -25,7 +26,8 @@ use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
 use grafi_store::{EventStore, Selection, StoreError};
 use serde::Serialize;
 
-/// grafi event store command line: try the store, move events in and out, check a dump.
+/// grafi event store command line: try the store, move events in and out, watch new ones,
+/// check a dump.
 ///
 /// The store is chosen by --store, else GRAFI_STORE_URL, else DATABASE_URL, else the
 /// in-memory store (`memory:`, nothing persists). PostgreSQL: postgres://user@host:5432/db.
@@ -40,9 +42,10 @@ use serde::Serialize;
                   -v/-q, RUST_LOG sets the filter (e.g. RUST_LOG=grafi_store_diesel=debug for the \
                   PostgreSQL store, grafi_cli=debug for this command).\n\n\
                   Exit status: 0 success (also when the reader of stdout goes away, as with \
-                  `| head`); 1 invalid input lines (import, validate) or no such event \
-                  (export --event); 2 usage error or bad store URL; 3 the store or a file \
-                  failed; 130 import interrupted by Ctrl-C or SIGTERM."
+                  `| head`, and when Ctrl-C or SIGTERM ends tail --follow); 1 invalid input \
+                  lines (import, validate) or no such event (export --event); 2 usage error or \
+                  bad store URL; 3 the store or a file failed; 130 import, or tail without \
+                  --follow, interrupted by Ctrl-C or SIGTERM."
 )]
 struct Cli {
     /// Store URL: `memory:` or `postgres://user[:password]@host[:port]/db`
@@ -83,6 +86,11 @@ enum Command {
     /// in recording order (topic queries: offset order). With -v, says how many of each
     /// dialect it wrote.
     Export(ExportArgs),
+    /// Print the events after a cursor, as a timeline or (--json) as JSONL; with --follow,
+    /// keep printing new events as they are recorded, until Ctrl-C or SIGTERM. Ends by printing
+    /// on stderr the cursor to resume from (`resume: --from g1.…`). Needs a store that keeps
+    /// positions (memory:, or a PostgreSQL table migrated by `grafi-store migrate run`).
+    Tail(TailArgs),
     /// Check a JSONL file (`-` for stdin): every line must decode and re-encode to the same
     /// document, and be storable. Stores nothing.
     Validate(ValidateArgs),
@@ -238,6 +246,64 @@ struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
+struct TailArgs {
+    /// Keep going: print each new event as it is recorded, until Ctrl-C or SIGTERM (then exit
+    /// 0). Without it, tail prints the events recorded so far and exits.
+    #[arg(short, long)]
+    follow: bool,
+    /// Print the events after this point: `start` (every event), `end` (only events recorded
+    /// from now on), or a cursor a previous tail printed (`resume: --from g1.…`).
+    #[arg(
+        long,
+        value_name = "start|end|CURSOR",
+        default_value = "start",
+        value_parser = tail::parse_start
+    )]
+    from: tail::Start,
+    /// Only this conversation (`invoke_context.conversation_id`).
+    #[arg(long, value_name = "ID")]
+    conversation: Option<String>,
+    /// Only this assistant request (`assistant_request_id`).
+    #[arg(long, value_name = "ID")]
+    request: Option<String>,
+    /// Only events of this type (e.g. ToolFailed); repeat it for several types.
+    #[arg(long = "type", value_name = "TYPE")]
+    types: Vec<String>,
+    /// Only events about this topic (PublishToTopic, ConsumeFromTopic, OutputTopic and
+    /// TopicEvent records naming it).
+    #[arg(long, value_name = "NAME")]
+    topic: Option<String>,
+    /// Print each event's grafi document, one per line, exactly as `export` writes it,
+    /// instead of the timeline.
+    #[arg(long)]
+    json: bool,
+}
+
+impl TailArgs {
+    fn options(self) -> tail::Options {
+        let mut filter = grafi_store_core::Filter::all();
+        if let Some(id) = self.conversation {
+            filter = filter.conversation(id);
+        }
+        if let Some(id) = self.request {
+            filter = filter.request(id);
+        }
+        for event_type in self.types {
+            filter = filter.event_type(event_type);
+        }
+        if let Some(topic) = self.topic {
+            filter = filter.topic(topic);
+        }
+        tail::Options {
+            from: self.from,
+            follow: self.follow,
+            filter,
+            json: self.json,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
 struct ValidateArgs {
     /// JSONL file, or `-` for stdin.
     #[arg(value_name = "FILE|-")]
@@ -368,7 +434,10 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
     // Reading commands never create or migrate a table: on a big grafi table, migrating
     // rewrites it under an exclusive lock.
-    let writes = !matches!(cli.command, Command::Export(_) | Command::Stats(_));
+    let writes = !matches!(
+        cli.command,
+        Command::Export(_) | Command::Stats(_) | Command::Tail(_)
+    );
     let new_table_dialect = match &cli.command {
         Command::Import(args) if cli.dialect.is_none() => input::dialect_of_file(&args.file),
         _ => None,
@@ -408,6 +477,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             export::run(store, filter).await
         }
+        Command::Tail(args) => tail::run(store, args.options()).await,
         Command::Stats(args) => stats::run(store, &selection, args.json).await,
         Command::Clear(args) => {
             store.clear_events().await.map_err(anyhow::Error::new)?;
@@ -496,8 +566,8 @@ async fn open(
         .await
         .map_err(|e| match e {
             StoreError::Config(_) if !migrate => anyhow::anyhow!(
-                "cannot open the store: {e}\nhint: reading commands (export, stats) never create \
-                 the table; run `grafi-store migrate run` or `grafi-store import` first"
+                "cannot open the store: {e}\nhint: reading commands (export, stats, tail) never \
+                 create the table; run `grafi-store migrate run` or `grafi-store import` first"
             ),
             e => anyhow::anyhow!("cannot open the store: {e}"),
         })

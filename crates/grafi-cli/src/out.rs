@@ -83,25 +83,11 @@ macro_rules! errln {
     }};
 }
 
-/// Stdout with a large buffer, for output written in bulk (`export`).
-pub struct Buffered {
-    inner: BufWriter<io::StdoutLock<'static>>,
-}
-
-impl Buffered {
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            inner: BufWriter::with_capacity(capacity, io::stdout().lock()),
-        }
-    }
-
-    pub fn write_all(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        self.inner.write_all(bytes).map_err(write_error)
-    }
-
-    pub fn flush(&mut self) -> anyhow::Result<()> {
-        self.inner.flush().map_err(write_error)
-    }
+/// Stdout with a large buffer, for output written in bulk (`export`, `tail`). Those
+/// commands write to any `io::Write` (tests give them a `Vec`); map its errors with
+/// [`write_error`].
+pub fn buffered(capacity: usize) -> BufWriter<io::StdoutLock<'static>> {
+    BufWriter::with_capacity(capacity, io::stdout().lock())
 }
 
 #[cfg(test)]

@@ -283,10 +283,25 @@ pub fn stats_line(stats: &RequestStats) -> String {
 /// One timeline line: time since `start`, type, who, and what.
 pub fn timeline_line(event: &Event, start: DateTime<Utc>) -> String {
     let offset_ms = (event.utc() - start).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+    columns(format!("{:>+9.3}s", offset_ms / 1000.0), event)
+}
+
+/// One line of `tail`, whose events come from any number of runs: the instant (UTC, to the
+/// millisecond), the request (its id's first 8 characters, enough to tell runs apart on
+/// screen; `--json` has the whole id), then type, who and what as in the timeline.
+pub fn tail_line(event: &Event) -> String {
+    let when = event.utc().format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    columns(
+        format!("{when}  {:<9}", shorten(event.assistant_request_id(), 8)),
+        event,
+    )
+}
+
+/// `prefix`, then the event's type, who and what, in the timeline's columns.
+fn columns(prefix: String, event: &Event) -> String {
     let (who, what) = describe(event);
     let mut line = format!(
-        "{:>+9.3}s  {:<17} {:<26}",
-        offset_ms / 1000.0,
+        "{prefix}  {:<17} {:<26}",
         event.event_type(),
         shorten(&who, 26)
     );

@@ -299,6 +299,107 @@ fn clear_needs_yes_and_export_filters_are_exclusive() {
         .stderr(contains("no event with id \"nope\""));
 }
 
+/// The cursor of the `resume: --from CURSOR` line `tail` ends with (stderr's last line).
+fn resume_cursor(stderr: &str) -> String {
+    let last = stderr.lines().last().unwrap_or_default();
+    last.strip_prefix("resume: --from ")
+        .unwrap_or_else(|| panic!("stderr does not end with a resume line: {stderr}"))
+        .to_owned()
+}
+
+/// A new process's memory store is empty: `tail` prints nothing and says to resume from
+/// the start, with or without a filter, from the start or from the end.
+#[test]
+fn tail_of_an_empty_store_prints_nothing_and_where_to_resume() {
+    let commands: &[&[&str]] = &[
+        &["tail"],
+        &["tail", "--json"],
+        &["tail", "--from", "end", "--type", "ToolFailed"],
+        &[
+            "tail",
+            "--from",
+            "g1.3.4",
+            "--conversation",
+            "c",
+            "--topic",
+            "t",
+        ],
+    ];
+    for args in commands {
+        let out = grafi_store()
+            .args(["--store", "memory:"])
+            .args(*args)
+            .assert()
+            .success()
+            .stdout("")
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let expected = if args.contains(&"g1.3.4") {
+            "g1.3.4"
+        } else {
+            "start"
+        };
+        assert_eq!(resume_cursor(&stderr), expected, "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+    // No store given: the in-memory one, with its notice.
+    grafi_store()
+        .arg("tail")
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(contains("in-memory store").and(contains("resume: --from start")));
+}
+
+/// `--from` takes `start`, `end` or a cursor a store printed: anything else is a usage
+/// error that names the text, before any store is opened.
+#[test]
+fn tail_refuses_a_from_that_is_no_cursor() {
+    for bad in ["g1.x", "yesterday", "g1.1", "g1.1.2.3", ""] {
+        grafi_store()
+            .args([
+                "--store",
+                "postgres://nobody@127.0.0.1:1/none",
+                "tail",
+                "--from",
+                bad,
+            ])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(contains(format!("not a cursor: \"{bad}\"")));
+    }
+}
+
+/// `tail --follow` runs until Ctrl-C or SIGTERM, then says where to resume and exits 0:
+/// stopping is how following ends.
+#[cfg(unix)]
+#[test]
+fn tail_follow_stops_on_sigint_or_sigterm_with_exit_0_and_the_resume_cursor() {
+    for signal in ["INT", "TERM"] {
+        let mut child = std_grafi_store()
+            .args(["--store", "memory:", "-v", "tail", "--follow"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = stderr_lines(&mut child);
+        wait_for_line(&lines, "tail started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "--follow ended by itself"
+        );
+        send_signal(child.id(), signal);
+        let out = wait_at_most(child, std::time::Duration::from_secs(30));
+        let stderr = lines.iter().collect::<Vec<_>>().join("\n");
+        assert_eq!(out.status.code(), Some(0), "SIG{signal}: {stderr}");
+        assert_eq!(out.stdout, b"");
+        assert_eq!(resume_cursor(&stderr), "start", "SIG{signal}");
+    }
+}
+
 /// The binary as a `std::process::Command`, with no store or `RUST_LOG` from the
 /// environment.
 fn std_grafi_store() -> std::process::Command {
@@ -1021,6 +1122,23 @@ fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<St
     rx
 }
 
+/// Lines of `child`'s stdout as they come, on a thread.
+#[cfg(unix)]
+fn stdout_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 /// Waits for a stderr line containing `text`; returns every line seen until then.
 #[cfg(unix)]
 fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, text: &str) -> Vec<String> {
@@ -1273,6 +1391,264 @@ mod postgres {
             "{stderr}"
         );
         assert!(!stderr.contains("hunter22"), "{stderr}");
+    }
+
+    // ------------------------------------------------------------------------------------
+    // tail: these need a table that keeps positions (the `grafi_tx` column).
+
+    /// `tail` with `args` to its end: what it printed, and the cursor it said to resume from.
+    fn tail(db: &ScratchDb, args: &[&str]) -> (String, String) {
+        let out = db
+            .cmd()
+            .arg("tail")
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            resume_cursor(&stderr),
+        )
+    }
+
+    /// Waits until every row's position is final, so that a `tail` without `--follow` (which
+    /// stops at what is final) sees them all: on PostgreSQL a row is final once every older
+    /// transaction on the server has ended, and other tests, in other databases, keep short
+    /// ones open all the time.
+    fn wait_until_final(db: &ScratchDb) {
+        let started = std::time::Instant::now();
+        while scalar(
+            &db.url,
+            "SELECT coalesce(bool_and(grafi_tx < pg_snapshot_xmin(pg_current_snapshot())), true) \
+             FROM events",
+        ) != "true"
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "rows still not final after 60 s: a transaction on the server stays open"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// `export` with `args`: its stdout.
+    fn export_text(db: &ScratchDb, args: &[&str]) -> String {
+        let out = db.cmd().arg("export").args(args).assert().success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    }
+
+    fn decode_lines(text: &str) -> Vec<Event> {
+        text.lines()
+            .map(|l| grafi_events::decode_str(l).expect("a grafi document"))
+            .collect()
+    }
+
+    /// `n` new tool calls in `conversation` (one request), as a JSONL file, and the events.
+    fn new_events_file(
+        dir: &tempfile::TempDir,
+        conversation: &str,
+        n: usize,
+    ) -> (PathBuf, Vec<Event>) {
+        use grafi_events::{ComponentInfo, InvokeContext, Message};
+        let ctx = InvokeContext::new(conversation, grafi_events::new_id());
+        let events: Vec<Event> = (0..n)
+            .map(|i| {
+                Event::tool_invoke(
+                    ctx.clone(),
+                    ComponentInfo::new("Search", "FunctionCallTool"),
+                    &[Message::user(format!("query {i}"))],
+                )
+            })
+            .collect();
+        let path = dir.path().join(format!("{conversation}.jsonl"));
+        let text: String = events.iter().map(|e| e.to_json() + "\n").collect();
+        std::fs::write(&path, text).unwrap();
+        (path, events)
+    }
+
+    /// `tail --json` writes the documents `export` writes, byte for byte (a grafi 0.0.24
+    /// table gives `event_context` back as `jsonb` prints it, so the file's bytes are not
+    /// the reference there; its events are); `--from` the cursor it printed gives exactly
+    /// the events imported since, and then nothing, with the same cursor. `| head -1` ends
+    /// it quietly.
+    #[test]
+    fn tail_json_writes_what_export_writes_and_resumes_after_the_last_event() {
+        let db = ScratchDb::new();
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        wait_until_final(&db);
+        let exported = export_text(&db, &[]);
+        let (printed, cursor) = tail(&db, &["--json"]);
+        assert_eq!(printed, exported);
+        assert_same_events(&decode_lines(&printed), &corpus_events());
+        assert!(cursor.starts_with("g1."), "{cursor}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let (file, new) = new_events_file(&dir, "tail-new", 3);
+        db.cmd().arg("import").arg(&file).assert().success();
+        wait_until_final(&db);
+        let (printed, next) = tail(&db, &["--json", "--from", &cursor]);
+        assert_same_events(&decode_lines(&printed), &new);
+        let request = new[0].assistant_request_id();
+        assert_eq!(printed, export_text(&db, &["--request", request]));
+        assert_ne!(next, cursor);
+        let (printed, again) = tail(&db, &["--json", "--from", &next]);
+        assert_eq!((printed.as_str(), again.as_str()), ("", next.as_str()));
+
+        // The timeline: one line per event.
+        let (timeline, _) = tail(&db, &["--from", &cursor]);
+        let lines: Vec<&str> = timeline.lines().collect();
+        assert_eq!(lines.len(), 3, "{timeline}");
+        for line in lines {
+            assert!(
+                line.contains("ToolInvoke") && line.contains("Search"),
+                "{line}"
+            );
+        }
+
+        let (first, out) = first_line_then_close(&["--store", &db.url, "tail", "--json"]);
+        assert_eq!(first.trim_end(), exported.lines().next().unwrap());
+        assert_quiet_success("tail --json | head -1", &out);
+    }
+
+    /// On a grafi 0.0.36 table the documents come back as grafi wrote them: `tail --json`
+    /// is the corpus file, byte for byte.
+    #[test]
+    fn tail_json_gives_a_0_0_36_table_back_byte_for_byte() {
+        let db = ScratchDb::new();
+        let corpus36 = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/grafi-0.0.36/events.jsonl");
+        db.cmd().arg("import").arg(&corpus36).assert().success();
+        wait_until_final(&db);
+        let (printed, _) = tail(&db, &["--json"]);
+        assert_eq!(printed, std::fs::read_to_string(&corpus36).unwrap());
+    }
+
+    /// Each filter prints exactly the corpus events it names, in order, and its resume
+    /// cursor is the last one's: an unfiltered tail from it prints exactly the corpus events
+    /// after that one.
+    #[test]
+    fn tail_filters_print_exactly_the_matching_events() {
+        let db = ScratchDb::new();
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        wait_until_final(&db);
+        let corpus = corpus_events();
+        let conversation = corpus[0].conversation_id().to_owned();
+        let request = corpus[3].assistant_request_id().to_owned();
+        type Pick<'a> = Box<dyn Fn(&Event) -> bool + 'a>;
+        let cases: Vec<(Vec<&str>, Pick)> = vec![
+            (
+                vec!["--conversation", &conversation],
+                Box::new(|e: &Event| e.conversation_id() == conversation),
+            ),
+            (
+                vec!["--request", &request],
+                Box::new(|e: &Event| e.assistant_request_id() == request),
+            ),
+            (
+                vec!["--type", "ToolInvoke", "--type", "ToolRespond"],
+                Box::new(|e: &Event| ["ToolInvoke", "ToolRespond"].contains(&e.event_type())),
+            ),
+            (
+                vec!["--topic", "agent_input_topic"],
+                Box::new(|e: &Event| e.topic().map(|t| t.0) == Some("agent_input_topic")),
+            ),
+            (
+                vec!["--conversation", &conversation, "--type", "NodeRespond"],
+                Box::new(|e: &Event| {
+                    e.conversation_id() == conversation && e.event_type() == "NodeRespond"
+                }),
+            ),
+        ];
+        for (args, pick) in cases {
+            let chosen: Vec<usize> = (0..corpus.len()).filter(|&i| pick(&corpus[i])).collect();
+            assert!(
+                !chosen.is_empty() && chosen.len() < corpus.len(),
+                "{args:?}"
+            );
+            let expected: Vec<Event> = chosen.iter().map(|&i| corpus[i].clone()).collect();
+            let mut json = vec!["--json"];
+            json.extend(&args);
+            let (printed, cursor) = tail(&db, &json);
+            assert_same_events(&decode_lines(&printed), &expected);
+            let (after, _) = tail(&db, &["--json", "--from", &cursor]);
+            let last = *chosen.last().unwrap();
+            assert_same_events(&decode_lines(&after), &corpus[last + 1..]);
+            let (timeline, _) = tail(&db, &args);
+            assert_eq!(timeline.lines().count(), chosen.len(), "{args:?}");
+        }
+    }
+
+    /// `tail --follow --from end` with a filter prints an event recorded after it started
+    /// (and not the one recorded just before it in another conversation), keeps running,
+    /// and on Ctrl-C exits 0 with the cursor of that event.
+    #[cfg(unix)]
+    #[test]
+    fn tail_follow_prints_what_is_recorded_after_it_started_until_sigint() {
+        let db = ScratchDb::new();
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        let mut child = std_grafi_store()
+            .args(["--store", &db.url, "-v", "tail", "--follow", "--json"])
+            .args(["--from", "end", "--conversation", "tail-followed"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = stderr_lines(&mut child);
+        let stdout = stdout_lines(&mut child);
+        wait_for_line(&stderr, "tail started");
+
+        let dir = tempfile::tempdir().unwrap();
+        let (other, _) = new_events_file(&dir, "tail-other", 2);
+        let (followed, events) = new_events_file(&dir, "tail-followed", 1);
+        db.cmd().arg("import").arg(&other).assert().success();
+        db.cmd().arg("import").arg(&followed).assert().success();
+        let line = stdout
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the event recorded after tail started");
+        assert_same_events(&decode_lines(&line), &events);
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "--follow ended by itself"
+        );
+
+        send_signal(child.id(), "INT");
+        let out = wait_at_most(child, std::time::Duration::from_secs(30));
+        let stderr = stderr.iter().collect::<Vec<_>>().join("\n");
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let rest: Vec<String> = stdout.iter().collect();
+        assert!(rest.is_empty(), "printed more: {rest:?}");
+        let cursor = resume_cursor(&stderr);
+        let (after, _) = tail(&db, &["--json", "--from", &cursor]);
+        assert_eq!(after, "", "the resume cursor is not the followed event's");
+    }
+
+    /// grafi's own table, which keeps no positions: `export` reads it all the same (a plain
+    /// read), `tail` fails with a message naming the migration, and after that migration
+    /// `tail --json` prints what `export` printed.
+    #[test]
+    fn tail_on_grafis_own_table_names_the_migration_and_export_still_reads_it() {
+        let db = ScratchDb::new();
+        grafi_table(&db, 50);
+        let exported = export_text(&db, &[]);
+        assert_eq!(exported.lines().count(), 50);
+        let out = db
+            .cmd()
+            .args(["tail", "--json"])
+            .assert()
+            .code(3)
+            .stdout("")
+            .get_output()
+            .clone();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("grafi-store migrate run"), "{said}");
+        db.cmd()
+            .args(["migrate", "run", "--yes"])
+            .assert()
+            .success();
+        let (printed, _) = tail(&db, &["--json"]);
+        assert_eq!(printed, exported);
     }
 
     fn admin_url() -> String {
