@@ -5,7 +5,8 @@
 //! visit the whole conversation again (quadratic on a conversation of 200,000 events). One
 //! statement, sorted by id on the server, sends its rows only as fast as they are taken: a
 //! task holding one pooled connection reads them, decodes them in chunks on the blocking pool
-//! and hands the events through a bounded channel, so memory stays at a few chunks whatever
+//! and hands the events through a bounded channel (two chunks decoding while the next rows
+//! arrive), so memory stays at a few chunks whatever
 //! the size of the conversation. It runs in a read-only transaction with `statement_timeout`
 //! lifted (`SET LOCAL`, gone at its end): a slow consumer must not make the server cancel a
 //! read that is not slow itself. A read-only transaction takes no transaction id, so it does
@@ -92,19 +93,24 @@ async fn read<C: ByColumn + Send + Sync>(
             .load_stream::<RowTuple>(conn)
             .await
             .map_err(Failure::Db)?;
-            let mut chunks = std::pin::pin!(rows.chunks(CHUNK_ROWS));
-            while let Some(chunk) = chunks.next().await {
-                let chunk: Vec<RowTuple> = chunk
-                    .into_iter()
-                    .collect::<diesel::QueryResult<_>>()
-                    .map_err(Failure::Db)?;
+            // Two chunks decode on the blocking pool while the next rows arrive.
+            let decoded = rows.chunks(CHUNK_ROWS).map(|chunk| {
                 let registry = Arc::clone(registry);
-                let decoded = tokio::task::spawn_blocking(move || {
-                    crate::read::decode(chunk, layout.shape, &registry)
-                })
-                .await
-                .map_err(|join| Failure::Decode(join.to_string()))?;
-                for (_, event) in decoded {
+                async move {
+                    let chunk: Vec<RowTuple> = chunk
+                        .into_iter()
+                        .collect::<diesel::QueryResult<_>>()
+                        .map_err(Failure::Db)?;
+                    tokio::task::spawn_blocking(move || {
+                        crate::read::decode(chunk, layout.shape, &registry)
+                    })
+                    .await
+                    .map_err(|join| Failure::Decode(join.to_string()))
+                }
+            });
+            let mut decoded = std::pin::pin!(decoded.buffered(2));
+            while let Some(chunk) = decoded.next().await {
+                for (_, event) in chunk? {
                     if sender.send(Ok(event)).await.is_err() {
                         return Err(Failure::Gone(Gone));
                     }
