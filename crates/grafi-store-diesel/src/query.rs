@@ -347,7 +347,7 @@ impl QueryFragment<Pg> for TopicQuery<'_> {
         out.push_bind_param::<Array<BigInt>, _>(self.offsets)?;
         out.push_sql(") ORDER BY ");
         out.push_sql(offset);
-        out.push_sql(", id");
+        out.push_sql(", events.id");
         Ok(())
     }
 }
@@ -433,7 +433,7 @@ impl<C: ByColumn> QueryFragment<Pg> for OrderedByColumnQuery<'_, C> {
         out.push_sql(C::COLUMN);
         out.push_sql(" = ");
         out.push_bind_param::<Text, _>(self.value)?;
-        out.push_sql(" ORDER BY id");
+        out.push_sql(" ORDER BY events.id");
         Ok(())
     }
 }
@@ -469,7 +469,7 @@ impl QueryFragment<Pg> for IdRangeQuery {
             out.push_sql(" WHERE id > ");
             out.push_bind_param::<BigInt, _>(after)?;
         }
-        out.push_sql(" ORDER BY id");
+        out.push_sql(" ORDER BY events.id");
         if let Some(limit) = &self.limit {
             out.push_sql(" LIMIT ");
             out.push_bind_param::<BigInt, _>(limit)?;
@@ -539,11 +539,17 @@ impl QueryFragment<Pg> for PositionQuery<'_> {
             out.push_sql(" = ");
             out.push_bind_param::<Text, _>(topic)?;
         }
-        out.push_sql(" ORDER BY grafi_tx, id LIMIT ");
+        out.push_sql(" ORDER BY events.grafi_tx, events.id LIMIT ");
         out.push_bind_param::<BigInt, _>(&self.limit)?;
         Ok(())
     }
 }
+
+// `ORDER BY` names its columns with the table (`events.id`): a bare name there means the
+// output column of that name first, and the select list's `id::int8` and
+// `grafi_tx::text::int8` are output columns named `id` and `grafi_tx`, casts no index holds, so
+// the server sorted every row after a cursor instead of walking the index (on `grafi_tx`
+// always; on `id` when it is grafi's `integer`).
 
 // diesel-async's `RunQueryDsl` (`load`, `load_stream`, `execute`) is implemented for the types
 // that say they support it.
@@ -556,3 +562,78 @@ impl<C: ByColumn> diesel::query_dsl::RunQueryDslSupport for ByColumnQuery<'_, C>
 impl<C: ByColumn> diesel::query_dsl::RunQueryDslSupport for OrderedByColumnQuery<'_, C> {}
 impl diesel::query_dsl::RunQueryDslSupport for IdRangeQuery {}
 impl diesel::query_dsl::RunQueryDslSupport for PositionQuery<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::debug_query;
+
+    fn layouts() -> Vec<Layout> {
+        let mut all = Vec::new();
+        for shape in [Shape::Columns, Shape::Document] {
+            for flag in [false, true] {
+                all.push(Layout {
+                    shape,
+                    bigint_ids: flag,
+                    extra: flag,
+                    offset_function: flag,
+                    positions: true,
+                });
+            }
+        }
+        all
+    }
+
+    /// Every `ORDER BY` term of every read names the table's column, never an output column.
+    #[test]
+    fn reads_order_by_table_columns_not_by_their_casts() {
+        let filter = grafi_store_core::Filter::all();
+        for layout in layouts() {
+            let sql = [
+                debug_query::<Pg, _>(&PositionQuery {
+                    layout,
+                    after: Some(("5".into(), 7)),
+                    horizon: "9".into(),
+                    filter: &filter,
+                    limit: 10,
+                })
+                .to_string(),
+                debug_query::<Pg, _>(&IdRangeQuery {
+                    layout,
+                    after: Some(3),
+                    limit: Some(10),
+                })
+                .to_string(),
+                debug_query::<Pg, _>(&OrderedByColumnQuery::<ConversationId> {
+                    layout,
+                    value: "c",
+                    column: std::marker::PhantomData,
+                })
+                .to_string(),
+                debug_query::<Pg, _>(&TopicQuery {
+                    layout,
+                    topic_name: "t",
+                    offsets: &[1],
+                })
+                .to_string(),
+            ];
+            for sql in sql {
+                let order = sql
+                    .split(" ORDER BY ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(" LIMIT ").next())
+                    .and_then(|rest| rest.split(" -- ").next())
+                    .unwrap_or_else(|| panic!("no ORDER BY in {sql}"));
+                for term in order.split(", ") {
+                    let bare_output_name =
+                        ["id", "grafi_tx", "event_id", "event_type"].contains(&term.trim());
+                    assert!(
+                        !bare_output_name,
+                        "ORDER BY {term} sorts by an output column: {sql}"
+                    );
+                }
+                assert!(order.contains("events.id"), "{sql}");
+            }
+        }
+    }
+}
