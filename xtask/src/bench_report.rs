@@ -84,7 +84,8 @@ pub fn run(target_dir: &Path) -> std::result::Result<(), String> {
     let root: PathBuf = target_dir.join("criterion");
     let mut results = BTreeMap::new();
     collect(&root, &mut results);
-    if results.is_empty() {
+    let subscriptions = read_subscriptions(&root.join("subscriptions"));
+    if results.is_empty() && subscriptions.is_empty() {
         return Err(format!(
             "no criterion results under {} (run `cargo bench` first)",
             root.display()
@@ -109,6 +110,16 @@ pub fn run(target_dir: &Path) -> std::result::Result<(), String> {
     }
     for paired in read_paired(&root.join("paired")) {
         println!("{}", paired.line());
+    }
+
+    let lines = subscription_lines(&results, &subscriptions);
+    if !lines.is_empty() {
+        println!();
+        println!("| subscriptions (same run) | value | target |");
+        println!("|---|---:|---|");
+        for line in lines {
+            println!("{line}");
+        }
     }
     Ok(())
 }
@@ -145,12 +156,7 @@ impl Paired {
     fn line(&self) -> String {
         let mut sorted = self.ratios.clone();
         sorted.sort_by(f64::total_cmp);
-        let mid = sorted.len() / 2;
-        let median = if sorted.len().is_multiple_of(2) {
-            (sorted[mid - 1] + sorted[mid]) / 2.0
-        } else {
-            sorted[mid]
-        };
+        let median = median(&sorted);
         let target = comparisons()
             .into_iter()
             .find(|(of, to, ..)| *of == self.of && *to == self.to)
@@ -179,6 +185,171 @@ fn read_paired(dir: &Path) -> Vec<Paired> {
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .filter_map(|path| Paired::from_json(&read_json(path)?))
         .collect()
+}
+
+/// What the subscriptions bench wrote besides criterion's groups
+/// (`criterion/subscriptions/*.json`).
+#[derive(Debug, PartialEq)]
+enum Subscription {
+    /// Commit-to-delivery latency of one subscriber under a steady writer.
+    Latency(Latency),
+    /// A subscriber's catch-up and the raw read of the same rows, alternated.
+    CatchUp(CatchUp),
+}
+
+/// Percentiles, over `events` events, of the time from a writer's `record_event` returning
+/// to a subscriber receiving the event.
+#[derive(Debug, PartialEq)]
+struct Latency {
+    id: String,
+    /// Whether the writer sent its `NOTIFY` (else the subscriber saw events by polling).
+    notify: bool,
+    poll_interval_ns: f64,
+    /// The rate the writer kept, events/s.
+    achieved_per_s: f64,
+    events: u64,
+    p50_ns: f64,
+    p99_ns: f64,
+    max_ns: f64,
+}
+
+impl Latency {
+    fn from_json(json: &Value) -> Option<Self> {
+        Some(Self {
+            id: json["id"].as_str()?.to_owned(),
+            notify: json["notify"].as_bool()?,
+            poll_interval_ns: json["poll_interval_ns"].as_f64()?,
+            achieved_per_s: json["achieved_per_s"].as_f64()?,
+            events: json["events"].as_u64()?,
+            p50_ns: json["p50_ns"].as_f64()?,
+            p99_ns: json["p99_ns"].as_f64()?,
+            max_ns: json["max_ns"].as_f64()?,
+        })
+    }
+
+    fn line(&self) -> String {
+        let wakeups = if self.notify {
+            "NOTIFY".to_owned()
+        } else {
+            format!("polling only, every {}", human_time(self.poll_interval_ns))
+        };
+        format!(
+            "| `{}` ({wakeups}): commit → delivery, {} events at {:.0}/s | p50 {}, p99 {}, max {} | (context) |",
+            self.id,
+            self.events,
+            self.achieved_per_s,
+            human_time(self.p50_ns),
+            human_time(self.p99_ns),
+            human_time(self.max_ns),
+        )
+    }
+}
+
+/// A subscriber's full catch-up (`of`) and the raw read of the same rows (`to`), one of each
+/// per round, alternating which goes first.
+#[derive(Debug, PartialEq)]
+struct CatchUp {
+    of: String,
+    to: String,
+    /// The subscriber's rate ÷ the raw read's, per round.
+    ratios: Vec<f64>,
+}
+
+impl CatchUp {
+    fn from_json(json: &Value) -> Option<Self> {
+        let ratios = json["rounds_ns"]
+            .as_array()?
+            .iter()
+            .map(|round| Some(round[1].as_f64()? / round[0].as_f64()?))
+            .collect::<Option<Vec<f64>>>()?;
+        (!ratios.is_empty()).then_some(())?;
+        Some(Self {
+            of: json["of"].as_str()?.to_owned(),
+            to: json["to"].as_str()?.to_owned(),
+            ratios,
+        })
+    }
+
+    /// The table row: the median round's ratio and the range.
+    fn line(&self) -> String {
+        let mut sorted = self.ratios.clone();
+        sorted.sort_by(f64::total_cmp);
+        format!(
+            "| {} ÷ {} (rate), paired: {} rounds of one read each, alternating | {:.2}× ({:.2}–{:.2}×) | {CATCH_UP_TARGET} |",
+            self.of,
+            self.to,
+            sorted.len(),
+            median(&sorted),
+            sorted[0],
+            sorted[sorted.len() - 1],
+        )
+    }
+}
+
+/// The median of sorted, non-empty `values`.
+fn median(sorted: &[f64]) -> f64 {
+    let mid = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
+
+/// A subscriber's catch-up rate against the raw read of the same rows.
+const CATCH_UP_TARGET: &str = "≥ 0.5×";
+
+/// Everything the subscriptions bench wrote under `dir`, by file name.
+fn read_subscriptions(dir: &Path) -> Vec<Subscription> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    files.sort();
+    files
+        .iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .filter_map(|path| {
+            let json = read_json(path)?;
+            Latency::from_json(&json)
+                .map(Subscription::Latency)
+                .or_else(|| CatchUp::from_json(&json).map(Subscription::CatchUp))
+        })
+        .collect()
+}
+
+/// The subscriptions table: the latencies, then per table layout the catch-up ratio of the
+/// criterion groups (by rate, shown as ×) and of the alternated rounds.
+fn subscription_lines(
+    results: &BTreeMap<String, Result>,
+    subscriptions: &[Subscription],
+) -> Vec<String> {
+    let mut lines: Vec<String> = subscriptions
+        .iter()
+        .filter_map(|s| match s {
+            Subscription::Latency(latency) => Some(latency.line()),
+            Subscription::CatchUp(_) => None,
+        })
+        .collect();
+    let rate = |id: &str| results.get(id).and_then(Result::per_second);
+    for backend in POSTGRES_BACKENDS {
+        let of = format!("catch_up/{backend}/100000");
+        let to = format!("raw_catch_up/{backend}/100000");
+        if let Some((a, b)) = rate(&of).zip(rate(&to)) {
+            lines.push(format!(
+                "| {of} ÷ {to} (rate) | {:.2}× | {CATCH_UP_TARGET} |",
+                a / b
+            ));
+        }
+        for s in subscriptions {
+            if let Subscription::CatchUp(catch_up) = s {
+                if catch_up.of == of && catch_up.to == to {
+                    lines.push(catch_up.line());
+                }
+            }
+        }
+    }
+    lines
 }
 
 /// What a ratio divides: throughputs (events/s, shown in %) or p50 times (shown as ×).
@@ -379,5 +550,95 @@ mod tests {
         let empty =
             serde_json::json!({"of": "a", "to": "b", "calls_per_round": 1, "rounds_p50_ns": []});
         assert_eq!(Paired::from_json(&empty), None);
+    }
+
+    fn latency_json(mode: &str, notify: bool, p50_ns: f64) -> Value {
+        serde_json::json!({
+            "id": format!("subscribe_latency/postgres/{mode}"),
+            "notify": notify,
+            "poll_interval_ns": 500e6,
+            "rate_per_s": 1000,
+            "achieved_per_s": 999.6,
+            "events": 5000,
+            "p50_ns": p50_ns,
+            "p99_ns": 4.2e6,
+            "max_ns": 31e6,
+            "received_before_return": 0,
+        })
+    }
+
+    #[test]
+    fn subscriptions_show_latency_percentiles_then_catch_up_ratios_per_layout() {
+        let results: BTreeMap<String, Result> = [
+            // 100,000 events in 4 s against 2 s: half the raw read's rate.
+            ("catch_up/postgres/100000", result(4e9, 4e9, 100_000.0)),
+            ("raw_catch_up/postgres/100000", result(2e9, 2e9, 100_000.0)),
+            ("catch_up/postgres36/100000", result(6e9, 6e9, 100_000.0)),
+            (
+                "raw_catch_up/postgres36/100000",
+                result(4.5e9, 4.5e9, 100_000.0),
+            ),
+        ]
+        .into_iter()
+        .map(|(id, r)| (id.to_owned(), r))
+        .collect();
+        let subscriptions = [
+            CatchUp::from_json(&serde_json::json!({
+                "of": "catch_up/postgres36/100000",
+                "to": "raw_catch_up/postgres36/100000",
+                "events": 100000,
+                "rounds_ns": [[6e9, 4.5e9], [5e9, 4e9], [6e9, 3e9]],
+            }))
+            .map(Subscription::CatchUp)
+            .unwrap(),
+            Latency::from_json(&latency_json("notify", true, 1.5e6))
+                .map(Subscription::Latency)
+                .unwrap(),
+            Latency::from_json(&latency_json("poll", false, 251e6))
+                .map(Subscription::Latency)
+                .unwrap(),
+        ];
+        assert_eq!(
+            subscription_lines(&results, &subscriptions),
+            [
+                "| `subscribe_latency/postgres/notify` (NOTIFY): commit → delivery, 5000 events at 1000/s | p50 1.50 ms, p99 4.20 ms, max 31.00 ms | (context) |",
+                "| `subscribe_latency/postgres/poll` (polling only, every 500.00 ms): commit → delivery, 5000 events at 1000/s | p50 251.00 ms, p99 4.20 ms, max 31.00 ms | (context) |",
+                "| catch_up/postgres/100000 ÷ raw_catch_up/postgres/100000 (rate) | 0.50× | ≥ 0.5× |",
+                "| catch_up/postgres36/100000 ÷ raw_catch_up/postgres36/100000 (rate) | 0.75× | ≥ 0.5× |",
+                "| catch_up/postgres36/100000 ÷ raw_catch_up/postgres36/100000 (rate), paired: 3 rounds of one read each, alternating | 0.75× (0.50–0.80×) | ≥ 0.5× |",
+            ]
+        );
+        assert!(subscription_lines(&BTreeMap::new(), &[]).is_empty());
+    }
+
+    #[test]
+    fn subscription_files_are_told_apart_by_content_and_bad_ones_skipped() {
+        let dir = std::env::temp_dir().join(format!("bench-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let catch_up = serde_json::json!({
+            "of": "catch_up/postgres/100000",
+            "to": "raw_catch_up/postgres/100000",
+            "events": 100000,
+            "rounds_ns": [[4e9, 2e9]],
+        });
+        let no_rounds = serde_json::json!({"of": "a", "to": "b", "rounds_ns": []});
+        for (name, json) in [
+            ("catch_up_postgres.json", catch_up.to_string()),
+            (
+                "latency_notify.json",
+                latency_json("notify", true, 1e6).to_string(),
+            ),
+            ("latency_poll.json", "{\"id\": \"cut short".to_owned()),
+            ("empty.json", no_rounds.to_string()),
+            ("notes.txt", "not json".to_owned()),
+        ] {
+            std::fs::write(dir.join(name), json).unwrap();
+        }
+        let read = read_subscriptions(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(read.len(), 2);
+        assert!(matches!(&read[0], Subscription::CatchUp(c) if c.ratios == [0.5]));
+        assert!(matches!(&read[1], Subscription::Latency(l) if l.notify && l.p50_ns == 1e6));
+        assert!(read_subscriptions(&dir).is_empty());
     }
 }
