@@ -26,11 +26,12 @@ use crate::query::{ByColumn, OrderedByColumnQuery};
 use crate::row::RowTuple;
 use crate::store::{DieselEventStore, Inner};
 
-/// Rows decoded per chunk, and chunks' worth of events the channel holds.
+/// Rows decoded per chunk, and decoded chunks the channel holds. Chunks, not events, go
+/// through the channel: one hand-over per 100 events, not one per event.
 const CHUNK_ROWS: usize = 100;
-const CHANNEL_EVENTS: usize = 2 * CHUNK_ROWS;
+const CHANNEL_CHUNKS: usize = 2;
 
-type Sender = mpsc::Sender<Result<Arc<Event>, StoreError>>;
+type Sender = mpsc::Sender<Result<Vec<Arc<Event>>, StoreError>>;
 
 impl DieselEventStore {
     /// The events whose column `C` equals `value`, in id order, as a stream.
@@ -39,7 +40,7 @@ impl DieselEventStore {
         operation: &'static str,
         value: &str,
     ) -> ReadStream<'static> {
-        let (sender, receiver) = mpsc::channel(CHANNEL_EVENTS);
+        let (sender, receiver) = mpsc::channel(CHANNEL_CHUNKS);
         let inner = Arc::clone(&self.inner);
         let value = value.to_owned();
         tokio::spawn(async move {
@@ -49,6 +50,10 @@ impl DieselEventStore {
         });
         futures::stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|item| (item, receiver))
+        })
+        .flat_map(|chunk| match chunk {
+            Ok(events) => futures::stream::iter(events.into_iter().map(Ok)).left_stream(),
+            Err(error) => futures::stream::iter([Err(error)]).right_stream(),
         })
         .boxed()
     }
@@ -110,10 +115,9 @@ async fn read<C: ByColumn + Send + Sync>(
             });
             let mut decoded = std::pin::pin!(decoded.buffered(2));
             while let Some(chunk) = decoded.next().await {
-                for (_, event) in chunk? {
-                    if sender.send(Ok(event)).await.is_err() {
-                        return Err(Failure::Gone(Gone));
-                    }
+                let events = chunk?.into_iter().map(|(_, event)| event).collect();
+                if sender.send(Ok(events)).await.is_err() {
+                    return Err(Failure::Gone(Gone));
                 }
             }
             Ok(())
