@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures::pin_mut;
-use grafi_benches::{dataset, dataset36, CONVERSATION_LEN};
+use grafi_benches::{admin_url, criterion_home, dataset, dataset36, CONVERSATION_LEN};
 use grafi_events::{new_id, Dialect, Event};
 use grafi_store_core::EventStore;
 use grafi_store_diesel::{ConnectionSettings, DieselEventStore};
@@ -37,11 +37,6 @@ use tokio::runtime::Runtime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
-
-fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 /// Pre-encoded text, bound as `json` or `jsonb` (binary jsonb is a version byte + text), or
 /// as `text`/`varchar`.
@@ -757,25 +752,6 @@ fn paired_wanted() -> bool {
         .filter(|arg| !arg.starts_with('-'))
         .collect();
     filters.is_empty() || filters.iter().any(|f| f.contains("paired"))
-}
-
-/// Where criterion writes its results, found as criterion finds it.
-fn criterion_home() -> std::path::PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return home.into();
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            let output = std::process::Command::new(std::env::var_os("CARGO")?)
-                .args(["metadata", "--format-version", "1", "--no-deps"])
-                .output()
-                .ok()?;
-            let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
-            Some(metadata["target_directory"].as_str()?.into())
-        })
-        .unwrap_or_else(|| "target".into());
-    target.join("criterion")
 }
 
 /// The raw query (`ORDER BY id`), then the store's own query shape (rows sorted

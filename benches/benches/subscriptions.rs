@@ -34,7 +34,7 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use futures::{pin_mut, StreamExt, TryStreamExt};
-use grafi_benches::{dataset, dataset36};
+use grafi_benches::{admin_url, criterion_home, dataset, dataset36};
 use grafi_events::{Dialect, Event};
 use grafi_store_core::{Cursor, EventStore, Filter};
 use grafi_store_diesel::{ConnectionSettings, DieselEventStore, DieselStoreBuilder};
@@ -52,11 +52,6 @@ const LATENCY_EVENTS: usize = 5_000;
 const CATCH_UP_EVENTS: usize = 100_000;
 /// Alternated rounds of the paired catch-up (one full read of each side per round).
 const CATCH_UP_ROUNDS: usize = 5;
-
-fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 async fn connect(url: &str) -> Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
@@ -130,25 +125,6 @@ fn filters() -> Vec<String> {
         .skip(1)
         .filter(|arg| !arg.starts_with('-'))
         .collect()
-}
-
-/// Where criterion writes its results, found as criterion finds it.
-fn criterion_home() -> std::path::PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return home.into();
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            let output = std::process::Command::new(std::env::var_os("CARGO")?)
-                .args(["metadata", "--format-version", "1", "--no-deps"])
-                .output()
-                .ok()?;
-            let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
-            Some(metadata["target_directory"].as_str()?.into())
-        })
-        .unwrap_or_else(|| "target".into());
-    target.join("criterion")
 }
 
 /// Writes `report` to `criterion/subscriptions/{name}.json`, where `bench-report` reads it.

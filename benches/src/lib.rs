@@ -78,3 +78,29 @@ fn replicate(templates: Vec<Event>, n: usize) -> Vec<Event> {
 pub fn average_event_bytes(events: &[Event]) -> usize {
     events.iter().map(|e| e.to_json().len()).sum::<usize>() / events.len().max(1)
 }
+
+/// The PostgreSQL server the benches create their scratch databases on: `DATABASE_URL`, or
+/// the local server as `postgres`.
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Where criterion writes its results, found as criterion finds it.
+pub fn criterion_home() -> std::path::PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let output = std::process::Command::new(std::env::var_os("CARGO")?)
+                .args(["metadata", "--format-version", "1", "--no-deps"])
+                .output()
+                .ok()?;
+            let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+            Some(metadata["target_directory"].as_str()?.into())
+        })
+        .unwrap_or_else(|| "target".into());
+    target.join("criterion")
+}
