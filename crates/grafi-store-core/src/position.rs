@@ -128,12 +128,28 @@ pub struct PositionPage {
     /// Whether more events are already final after `end` (read again at once); `false`:
     /// caught up, wait for new events.
     pub more: bool,
+    /// Whether events are stored after `end` that are not final yet (an older write is still
+    /// open): they may become final without any new write, so a subscription reads again
+    /// soon rather than waiting for a notification or its polling interval.
+    pub pending: bool,
 }
 
 impl PositionPage {
-    /// A page of `events`, continued after `end`, with `more` final events waiting or not.
+    /// A page of `events`, continued after `end`, with `more` final events waiting or not
+    /// (and none pending).
     pub fn new(events: Vec<Positioned>, end: Cursor, more: bool) -> Self {
-        Self { events, end, more }
+        Self {
+            events,
+            end,
+            more,
+            pending: false,
+        }
+    }
+
+    /// The same page, saying whether events are stored after it that are not final yet.
+    pub fn with_pending(mut self, pending: bool) -> Self {
+        self.pending = pending;
+        self
     }
 }
 

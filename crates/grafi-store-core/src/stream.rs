@@ -49,6 +49,9 @@ struct Reader<'a, S: ?Sized> {
     wakeup: Option<Option<Box<dyn Wakeup>>>,
     /// Consecutive failures to start listening: the next attempt waits for a backoff.
     listen_failures: u32,
+    /// Consecutive caught-up reads that found events stored but not final yet: the next read
+    /// comes after a short backoff, not only on a wake-up.
+    pending_reads: u32,
 }
 
 impl<S: EventStore + ?Sized> Reader<'_, S> {
@@ -80,7 +83,13 @@ impl<S: EventStore + ?Sized> Reader<'_, S> {
                 }
                 if self.caught_up {
                     if let Some(listener) = wakeup {
-                        if let Err(error) = listener.wait().await {
+                        // Events waiting to become final end their wait when an older
+                        // transaction ends, which nobody announces: look again soon.
+                        let waited = match self.pending_reads {
+                            0 => Ok(listener.wait().await),
+                            n => tokio::time::timeout(pending_backoff(n), listener.wait()).await,
+                        };
+                        if let Ok(Err(error)) = waited {
                             return Some(Err(self.fail(error)));
                         }
                     }
@@ -97,6 +106,10 @@ impl<S: EventStore + ?Sized> Reader<'_, S> {
                 Ok(page) => {
                     self.after = page.end;
                     self.caught_up = !page.more;
+                    self.pending_reads = match (page.more, page.pending) {
+                        (false, true) => self.pending_reads.saturating_add(1),
+                        _ => 0,
+                    };
                     self.buffer.extend(page.events);
                 }
                 Err(error) => {
@@ -125,6 +138,13 @@ fn listen_backoff(failures: u32) -> std::time::Duration {
     std::time::Duration::from_millis(millis.min(5_000))
 }
 
+/// 5 ms, doubling, at most 1 s: how long a subscription waits before reading again while
+/// events are stored but not final yet.
+fn pending_backoff(reads: u32) -> std::time::Duration {
+    let millis = 5u64.saturating_mul(1 << reads.saturating_sub(1).min(8));
+    std::time::Duration::from_millis(millis.min(1_000))
+}
+
 fn reader_stream<'a, S: EventStore + ?Sized>(
     store: &'a S,
     from: Cursor,
@@ -140,6 +160,7 @@ fn reader_stream<'a, S: EventStore + ?Sized>(
         done: false,
         wakeup: follow.then_some(None),
         listen_failures: 0,
+        pending_reads: 0,
     };
     stream::unfold(reader, |mut reader| async move {
         let item = reader.next().await?;

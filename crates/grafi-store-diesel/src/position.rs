@@ -51,6 +51,12 @@ struct Horizon {
     xmin: String,
 }
 
+#[derive(QueryableByName)]
+struct Pending {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pending: bool,
+}
+
 async fn horizon(conn: &mut AsyncPgConnection) -> diesel::QueryResult<String> {
     diesel::sql_query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin")
         .get_result::<Horizon>(conn)
@@ -108,10 +114,22 @@ impl DieselEventStore {
                 }
                 .load::<(RowTuple, i64)>(conn)
                 .await?;
-                Ok((horizon, rows))
+                // Caught up: are rows waiting behind the horizon? (One probe of the index.)
+                let pending = if rows.len() as i64 >= fetch {
+                    false
+                } else {
+                    diesel::sql_query(
+                        "SELECT EXISTS (SELECT 1 FROM events WHERE grafi_tx >= $1::xid8) AS pending",
+                    )
+                    .bind::<Text, _>(&horizon)
+                    .get_result::<Pending>(conn)
+                    .await?
+                    .pending
+                };
+                Ok((horizon, rows, pending))
             }
         });
-        let (xmin, mut rows) = self.explain_denied(read, "SELECT").await?;
+        let (xmin, mut rows, pending) = self.explain_denied(read, "SELECT").await?;
         let more = rows.len() > limit;
         rows.truncate(limit);
         let cursors: Vec<Cursor> = rows.iter().map(|(row, tx)| cursor_of(*tx, row.0)).collect();
@@ -129,7 +147,7 @@ impl DieselEventStore {
             .filter(|(_, event)| all || filter.matches(event))
             .map(|(cursor, event)| Positioned::new(cursor, event))
             .collect();
-        Ok(PositionPage::new(events, end, more))
+        Ok(PositionPage::new(events, end, more).with_pending(pending))
     }
 
     pub(crate) async fn horizon_end_cursor(&self) -> Result<Cursor, StoreError> {

@@ -120,6 +120,38 @@ async fn a_late_commit_behind_an_earlier_one_is_delivered_not_skipped() {
     }
 }
 
+/// An event held back by a transaction in another database (the horizon is the server's) is
+/// delivered soon after that transaction ends, although nothing announces it: with a polling
+/// interval of 10 s, only the quick re-reads of a subscription that saw events waiting can
+/// deliver it within 5 s.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_held_back_by_another_database_arrives_soon_after_it_is_released() {
+    let store = common::setup_with(|b| b.poll_interval(Duration::from_secs(10))).await;
+    let other = common::ScratchDb::new().await;
+    other.sql("CREATE TABLE t (x int)").await;
+    let mut subscription = store.subscribe(Cursor::start(), Filter::all());
+    let holder = plain_client(&other.url).await;
+    holder
+        .batch_execute("BEGIN; INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    let event = one(simple_events("conv-held", "req-held", 1));
+    store.record_event(event.clone()).await.unwrap();
+    assert!(
+        next(&mut subscription, Duration::from_secs(1))
+            .await
+            .is_none(),
+        "delivered while an older transaction of the server was open"
+    );
+    holder.batch_execute("COMMIT").await.unwrap();
+    let released = tokio::time::Instant::now();
+    let delivered = next(&mut subscription, Duration::from_secs(5))
+        .await
+        .expect("delivered within 5 s of the release, not at the next 10 s poll");
+    assert_eq!(delivered.event.event_id(), event.event_id());
+    eprintln!("delivered {:?} after the release", released.elapsed());
+}
+
 /// Rows that existed before the position column come first, in id order, then new ones.
 #[tokio::test(flavor = "multi_thread")]
 async fn rows_from_before_the_column_come_first() {
