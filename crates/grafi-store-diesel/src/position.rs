@@ -114,8 +114,9 @@ impl DieselEventStore {
                 }
                 .load::<(RowTuple, i64)>(conn)
                 .await?;
-                // Caught up: are rows waiting behind the horizon? (One probe of the index.)
-                let pending = if rows.len() as i64 >= fetch {
+                // Nothing final after the cursor: are rows waiting behind the horizon? (One probe
+                // of the index, only then: a read that delivers goes out without it.)
+                let pending = if !rows.is_empty() {
                     false
                 } else {
                     diesel::sql_query(
