@@ -184,6 +184,15 @@ pub enum StoreError {
     /// The store is misconfigured (bad URL, missing table, migrations refused).
     #[error("configuration error: {0}")]
     Config(String),
+    /// The caller asked for something that cannot be done as asked (an erasure of an empty
+    /// id); `message` says what. Never retryable.
+    #[error("{operation}: {message}")]
+    InvalidArgument {
+        /// The store operation.
+        operation: &'static str,
+        /// What is wrong with the argument.
+        message: String,
+    },
     /// The store cannot do this (a backend without positions asked to stream, a table without
     /// the position column asked to subscribe); `message` says what would make it possible.
     /// Never retryable.
@@ -254,6 +263,7 @@ impl StoreError {
             | StoreError::Denied { .. }
             | StoreError::Closed { .. }
             | StoreError::Config(_)
+            | StoreError::InvalidArgument { .. }
             | StoreError::Unsupported { .. } => false,
         }
     }

@@ -16,6 +16,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod error;
+pub mod lifecycle;
 mod position;
 mod store;
 pub mod stream;
@@ -25,6 +26,7 @@ pub mod validate;
 pub mod conformance;
 
 pub use error::{DeniedKind, InvalidReason, StoreError};
+pub use lifecycle::{AuditAction, AuditRecord, Erasure, ErasureReport, PurgeReport, RunMode};
 pub use position::{Cursor, CursorParseError, Filter, PositionPage, Positioned};
 pub use store::{EventPage, EventStore, PoolStatus, RecordOutcome};
 pub use stream::{EventStream, ReadStream, Wakeup};

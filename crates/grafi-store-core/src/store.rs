@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use grafi_events::{Dialect, Event};
 
 use crate::error::StoreError;
+use crate::lifecycle::{AuditRecord, Erasure, ErasureReport, PurgeReport, RunMode};
 use crate::position::{Cursor, Filter, PositionPage};
 use crate::stream::{self, EventStream, ReadStream, Wakeup};
 
@@ -21,6 +22,9 @@ pub struct RecordOutcome {
     /// Events whose `event_id` was already stored (or appeared earlier in the same batch);
     /// nothing was written for them.
     pub duplicates: usize,
+    /// Events whose `event_id` was erased ([`EventStore::erase`]): nothing was written for
+    /// them, so replaying an old batch cannot bring back what was erased.
+    pub erased: usize,
 }
 
 impl RecordOutcome {
@@ -34,7 +38,19 @@ impl RecordOutcome {
         Self {
             recorded,
             duplicates,
+            erased: 0,
         }
+    }
+
+    /// The same outcome with `erased` events refused as erased.
+    ///
+    /// ```
+    /// let o = grafi_store_core::RecordOutcome::new(2, 0).with_erased(3);
+    /// assert_eq!(o.erased, 3);
+    /// ```
+    pub fn with_erased(mut self, erased: usize) -> Self {
+        self.erased = erased;
+        self
     }
 }
 
@@ -42,6 +58,7 @@ impl std::ops::AddAssign for RecordOutcome {
     fn add_assign(&mut self, other: Self) {
         self.recorded += other.recorded;
         self.duplicates += other.duplicates;
+        self.erased += other.erased;
     }
 }
 
@@ -108,6 +125,11 @@ impl PoolStatus {
 ///   nothing, an unknown id finds `None`.
 /// * **Nothing is dropped.** A stored event whose type nobody registered, or that no longer
 ///   decodes, comes back as [`Event::Raw`] rather than vanishing or failing the read.
+/// * **Erased means gone for good.** [`erase`](Self::erase) removes every event that names
+///   the subject (see [`crate::lifecycle`]) and remembers their ids as keyed hashes; recording
+///   one of those ids again writes nothing and is counted in [`RecordOutcome::erased`].
+///   [`purge_before`](Self::purge_before) removes old events without remembering them.
+///   Both leave an [`AuditRecord`].
 ///
 /// Reads return `Arc<Event>` so that a backend holding events in memory shares them
 /// instead of copying payloads.
@@ -268,6 +290,80 @@ pub trait EventStore: Send + Sync {
         stream::of_vec(self.get_agent_events(assistant_request_id))
     }
 
+    /// Removes every event that names `erasure`'s subject (a user's: with every conversation
+    /// of theirs), adds their ids to the erased-id ledger and writes one [`AuditRecord`]; with
+    /// [`RunMode::DryRun`], counts exactly what it would remove and changes nothing. The
+    /// default says the backend cannot erase.
+    async fn erase(&self, erasure: &Erasure, mode: RunMode) -> Result<ErasureReport, StoreError> {
+        let _ = (erasure, mode);
+        Err(StoreError::Unsupported {
+            operation: erasure.action().as_str(),
+            message: "this store cannot erase events".into(),
+        })
+    }
+
+    /// Removes every event whose timestamp is before `before` (retention) and writes one
+    /// [`AuditRecord`]. Purged ids are not added to the ledger: recording such an event again
+    /// stores it again. With [`RunMode::DryRun`], counts and changes nothing.
+    async fn purge(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        mode: RunMode,
+    ) -> Result<PurgeReport, StoreError> {
+        let _ = (before, mode);
+        Err(StoreError::Unsupported {
+            operation: "purge",
+            message: "this store cannot purge events".into(),
+        })
+    }
+
+    /// Every erasure and purge done on this store, oldest first.
+    async fn audit_trail(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        Err(StoreError::Unsupported {
+            operation: "audit_trail",
+            message: "this store keeps no audit trail".into(),
+        })
+    }
+
+    /// Erases a conversation: [`erase`](Self::erase) of [`Erasure::Conversation`].
+    ///
+    /// ```
+    /// # async fn demo(store: &dyn grafi_store_core::EventStore) -> Result<(), grafi_store_core::StoreError> {
+    /// let report = store.erase_conversation("conv-1").await?;
+    /// println!("{} events erased", report.events);
+    /// # Ok(()) }
+    /// ```
+    async fn erase_conversation(&self, conversation_id: &str) -> Result<ErasureReport, StoreError> {
+        self.erase(
+            &Erasure::Conversation(conversation_id.to_owned()),
+            RunMode::Apply,
+        )
+        .await
+    }
+
+    /// Erases an assistant request: [`erase`](Self::erase) of [`Erasure::Request`].
+    async fn erase_request(&self, assistant_request_id: &str) -> Result<ErasureReport, StoreError> {
+        self.erase(
+            &Erasure::Request(assistant_request_id.to_owned()),
+            RunMode::Apply,
+        )
+        .await
+    }
+
+    /// Erases a user and their conversations: [`erase`](Self::erase) of [`Erasure::User`].
+    async fn erase_user(&self, user_id: &str) -> Result<ErasureReport, StoreError> {
+        self.erase(&Erasure::User(user_id.to_owned()), RunMode::Apply)
+            .await
+    }
+
+    /// Removes the events recorded before `before`: [`purge`](Self::purge), applied.
+    async fn purge_before(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<PurgeReport, StoreError> {
+        self.purge(before, RunMode::Apply).await
+    }
+
     /// Closes the store: every later call fails with [`StoreError::Closed`], calls already
     /// running finish (up to the call deadline), then connections are closed. Calling it
     /// again does nothing. Both grafi-rs backends do so; the default, for a backend that
@@ -354,6 +450,19 @@ impl<S: EventStore + ?Sized> EventStore for Arc<S> {
     }
     fn stream_agent_events<'a>(&'a self, assistant_request_id: &'a str) -> ReadStream<'a> {
         (**self).stream_agent_events(assistant_request_id)
+    }
+    async fn erase(&self, erasure: &Erasure, mode: RunMode) -> Result<ErasureReport, StoreError> {
+        (**self).erase(erasure, mode).await
+    }
+    async fn purge(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        mode: RunMode,
+    ) -> Result<PurgeReport, StoreError> {
+        (**self).purge(before, mode).await
+    }
+    async fn audit_trail(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        (**self).audit_trail().await
     }
     async fn close(&self) -> Result<(), StoreError> {
         (**self).close().await

@@ -3,11 +3,14 @@
 //! Invariant: `log` holds every stored event once, in recording order; every index holds
 //! the same `Arc`s, each list in recording order. Indexes hold the `Arc` itself rather than a
 //! position in `log`: on a store of a million events that saves a cache miss per event read.
+//! `positions[i]` is `log[i]`'s position: strictly increasing, never reused, so cursors stay
+//! valid across `clear` and erasures.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use grafi_events::Event;
+use grafi_store_core::lifecycle::{keyed_hash, HashDomain, HASH_BYTES};
 use grafi_store_core::{Cursor, EventPage, Filter, PositionPage, Positioned, RecordOutcome};
 
 use crate::id_index::IdIndex;
@@ -15,10 +18,13 @@ use crate::id_index::IdIndex;
 #[derive(Default)]
 pub(crate) struct Index {
     log: Vec<Arc<Event>>,
-    /// Events recorded before the last `clear`: `log[i]` is at position `cleared + i + 1`, so
-    /// positions keep growing across clears and a cursor from before one never skips an
-    /// event recorded after it.
-    cleared: u64,
+    /// `log[i]`'s position (from 1).
+    positions: Vec<u64>,
+    /// The last position given out: positions keep growing across clears and erasures, so a
+    /// cursor from before one never skips an event recorded after it.
+    last_position: u64,
+    /// Keyed hashes of erased event ids (see `grafi_store_core::lifecycle`).
+    erased: HashSet<[u8; HASH_BYTES]>,
     by_id: IdIndex,
     by_conversation: HashMap<Box<str>, Vec<Arc<Event>>>,
     by_request: HashMap<Box<str>, Vec<Arc<Event>>>,
@@ -31,12 +37,21 @@ impl Index {
         self.log.len()
     }
 
-    pub(crate) fn insert_all(&mut self, events: Vec<Event>) -> RecordOutcome {
+    /// Records `events`, refusing those whose id is in the ledger (hashed with `key`).
+    pub(crate) fn insert_all(&mut self, events: Vec<Event>, key: &[u8]) -> RecordOutcome {
         let mut outcome = RecordOutcome::default();
         self.log.reserve(events.len());
         self.by_id.reserve(events.len());
         let first_new = self.log.len();
         for event in events {
+            if !self.erased.is_empty()
+                && self
+                    .erased
+                    .contains(&keyed_hash(key, HashDomain::EventId, event.event_id()))
+            {
+                outcome.erased += 1;
+                continue;
+            }
             let event = Arc::new(event);
             if !self.by_id.insert_if_new(&event) {
                 outcome.duplicates += 1;
@@ -52,6 +67,8 @@ impl Index {
                 }
             }
             self.log.push(event);
+            self.last_position += 1;
+            self.positions.push(self.last_position);
             outcome.recorded += 1;
         }
         let added = &self.log[first_new..];
@@ -60,13 +77,56 @@ impl Index {
         outcome
     }
 
-    /// Removes every event; positions go on from where they were.
+    /// Removes every event; positions go on from where they were, and erased ids stay erased.
     pub(crate) fn clear(&mut self) {
-        let cleared = self.cleared + self.log.len() as u64;
         *self = Index {
-            cleared,
+            last_position: self.last_position,
+            erased: std::mem::take(&mut self.erased),
             ..Index::default()
         };
+    }
+
+    /// The stored events, in recording order.
+    pub(crate) fn events(&self) -> &[Arc<Event>] {
+        &self.log
+    }
+
+    /// Removes the events at `removed` (indexes into [`Index::events`]), keeping every other
+    /// event's position; with `key`, their ids join the ledger.
+    pub(crate) fn remove(&mut self, removed: &[usize], key: Option<&[u8]>) {
+        let removed: HashSet<usize> = removed.iter().copied().collect();
+        let mut kept = Index {
+            last_position: self.last_position,
+            erased: std::mem::take(&mut self.erased),
+            ..Index::default()
+        };
+        let log = std::mem::take(&mut self.log);
+        let positions = std::mem::take(&mut self.positions);
+        for (i, (event, position)) in log.into_iter().zip(positions).enumerate() {
+            if removed.contains(&i) {
+                if let Some(key) = key {
+                    kept.erased
+                        .insert(keyed_hash(key, HashDomain::EventId, event.event_id()));
+                }
+                continue;
+            }
+            kept.by_id.insert_if_new(&event);
+            if event.is_topic_record() {
+                if let Some((topic, offset)) = event.topic() {
+                    kept.by_topic
+                        .entry(topic.into())
+                        .or_default()
+                        .entry(offset)
+                        .or_default()
+                        .push(Arc::clone(&event));
+                }
+            }
+            kept.log.push(event);
+            kept.positions.push(position);
+        }
+        push_runs(&mut kept.by_conversation, &kept.log, Event::conversation_id);
+        push_runs(&mut kept.by_request, &kept.log, Event::assistant_request_id);
+        *self = kept;
     }
 
     /// Up to `limit` events after `after` passing `filter`, scanning at most `MAX_SCAN`
@@ -79,9 +139,7 @@ impl Index {
     ) -> PositionPage {
         const MAX_SCAN: usize = 10_000;
         let seen = after.position().map_or(0, |(position, _)| position);
-        let start = usize::try_from(seen.saturating_sub(self.cleared))
-            .unwrap_or(usize::MAX)
-            .min(self.log.len());
+        let start = self.positions.partition_point(|&p| p <= seen);
         let mut events = Vec::new();
         let mut scanned = start;
         let all = filter.is_all();
@@ -107,29 +165,31 @@ impl Index {
 
     /// The cursor just after the last event.
     pub(crate) fn end_cursor(&self) -> Cursor {
-        match self.log.len() {
-            0 if self.cleared == 0 => Cursor::start(),
-            len => Cursor::at(self.cleared + len as u64, 0),
+        match self.last_position {
+            0 => Cursor::start(),
+            last => Cursor::at(last, 0),
         }
     }
 
     fn cursor_of(&self, log_index: usize) -> Cursor {
-        Cursor::at(self.cleared + log_index as u64 + 1, 0)
+        Cursor::at(self.positions[log_index], 0)
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<Event>> {
         self.log.clone()
     }
 
-    /// Cursor `c` means "the first `c` events were seen".
+    /// Cursor `c` means "every event up to position `c` was seen" (so erasures and clears
+    /// never make a reader skip or repeat one).
     pub(crate) fn page(&self, after: Option<u64>, limit: usize) -> EventPage {
-        let start = usize::try_from(after.unwrap_or(0))
-            .unwrap_or(usize::MAX)
-            .min(self.log.len());
+        let start = self.positions.partition_point(|&p| p <= after.unwrap_or(0));
         let end = start.saturating_add(limit).min(self.log.len());
         EventPage::new(
             self.log[start..end].to_vec(),
-            (end < self.log.len()).then_some(end as u64),
+            (end < self.log.len()).then(|| match end.checked_sub(1) {
+                Some(last) if end > start => self.positions[last],
+                _ => after.unwrap_or(0),
+            }),
         )
     }
 

@@ -29,15 +29,17 @@
 
 mod id_index;
 mod index;
+mod lifecycle;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use grafi_events::Event;
 use grafi_store_core::{
-    validate, Cursor, EventPage, EventStore, Filter, Limits, PositionPage, RecordOutcome,
-    StoreError, Wakeup,
+    validate, AuditRecord, Cursor, Erasure, ErasureReport, EventPage, EventStore, Filter, Limits,
+    PositionPage, PurgeReport, RecordOutcome, RunMode, StoreError, Wakeup,
 };
 use parking_lot::RwLock;
 use tokio::sync::watch;
@@ -55,6 +57,8 @@ pub struct MemoryEventStore {
     /// remembers what each receiver has seen, so a write between a subscriber's read and its
     /// wait still wakes it.
     changes: Arc<watch::Sender<u64>>,
+    /// The secret of this store's keyed hashes (random per store), and its audit trail.
+    lifecycle: Arc<lifecycle::Lifecycle>,
 }
 
 /// A subscription's wake-up: the store's change counter.
@@ -99,6 +103,7 @@ impl MemoryEventStore {
             limits,
             closed: Arc::default(),
             changes: Arc::new(watch::channel(0).0),
+            lifecycle: Arc::default(),
         }
     }
 
@@ -135,7 +140,7 @@ impl EventStore for MemoryEventStore {
         if events.is_empty() {
             return Ok(RecordOutcome::default());
         }
-        let outcome = self.index.write().insert_all(events);
+        let outcome = self.index.write().insert_all(events, self.lifecycle.key());
         if outcome.recorded > 0 {
             self.changed();
         }
@@ -214,6 +219,22 @@ impl EventStore for MemoryEventStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.ensure_open("ping")
+    }
+
+    async fn erase(&self, erasure: &Erasure, mode: RunMode) -> Result<ErasureReport, StoreError> {
+        self.ensure_open(erasure.action().as_str())?;
+        erasure.check()?;
+        Ok(self.lifecycle.erase(&self.index, erasure, mode))
+    }
+
+    async fn purge(&self, before: DateTime<Utc>, mode: RunMode) -> Result<PurgeReport, StoreError> {
+        self.ensure_open("purge")?;
+        Ok(self.lifecycle.purge(&self.index, before, mode))
+    }
+
+    async fn audit_trail(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        self.ensure_open("audit_trail")?;
+        Ok(self.lifecycle.trail())
     }
 
     /// Refuses every later call, on every clone; the events are dropped with the last clone.

@@ -11,3 +11,7 @@ grafi_store_core::conformance_suite!(setup);
 mod streams {
     grafi_store_core::streams_suite!(super::setup);
 }
+
+mod lifecycle {
+    grafi_store_core::lifecycle_suite!(super::setup);
+}

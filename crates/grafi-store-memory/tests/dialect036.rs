@@ -24,3 +24,7 @@ grafi_store_core::bad_input_suite!(
 );
 grafi_store_core::concurrency_suite!(backend: "memory, grafi 0.0.36", setup: setup);
 grafi_store_core::model_suite!(backend: "memory, grafi 0.0.36", setup: setup);
+
+mod lifecycle {
+    grafi_store_core::lifecycle_suite!(super::setup);
+}

@@ -52,6 +52,17 @@ macro_rules! conformance_suite {
             }
         )*
     };
+    (@lifecycle $setup:path; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::conformance::__macro_support::block_on(2, async {
+                    let fixture = $setup().await;
+                    $crate::conformance::lifecycle::$check(&*fixture).await;
+                });
+            }
+        )*
+    };
     (@tests $setup:path; $($check:ident),* $(,)?) => {
         $(
             #[test]
@@ -270,6 +281,28 @@ macro_rules! streams_suite {
             subscription_under_concurrent_writers_skips_and_repeats_nothing,
             streaming_reads_equal_vec_reads,
             closing_ends_subscriptions,
+        );
+    };
+}
+
+/// Expands to one `#[test]` per scenario of [`conformance::lifecycle`]: erasure, purges, no
+/// resurrection and the audit trail, on the real corpus of the suite's dialect (`setup`
+/// returns a fresh, empty store that can erase).
+///
+/// Invoked as `grafi_store_core::lifecycle_suite!(setup);`.
+///
+/// [`conformance::lifecycle`]: crate::conformance::lifecycle
+#[macro_export]
+macro_rules! lifecycle_suite {
+    ($setup:path $(,)?) => {
+        $crate::conformance_suite!(@lifecycle $setup;
+            erasing_a_conversation_removes_exactly_what_names_it,
+            erasing_a_request_removes_exactly_what_names_it,
+            erasing_a_user_leaves_no_trace_of_them_or_their_conversations,
+            erased_events_never_come_back,
+            purging_removes_exactly_the_older_events_and_they_may_be_recorded_again,
+            every_erasure_and_purge_is_audited_without_personal_data,
+            streams_after_an_erasure_never_see_erased_events,
         );
     };
 }

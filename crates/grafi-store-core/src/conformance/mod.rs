@@ -106,6 +106,7 @@ mod macros;
 pub mod bad_input;
 pub mod concurrency;
 pub mod contract;
+pub mod lifecycle;
 pub mod model;
 pub mod streams;
 
@@ -227,6 +228,8 @@ mod tests {
             ("bad_input", include_str!("bad_input.rs")),
             ("concurrency", include_str!("concurrency.rs")),
             ("model", include_str!("model.rs")),
+            ("streams", include_str!("streams.rs")),
+            ("lifecycle", include_str!("lifecycle.rs")),
         ];
         let mut scenarios = 0;
         for (group, source) in groups {

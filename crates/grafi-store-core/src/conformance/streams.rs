@@ -32,7 +32,11 @@ async fn stream_all(store: &dyn EventStore, from: Cursor) -> Vec<Positioned> {
 /// positions, and a backend may hold recent events back while an older write anywhere is
 /// still open (PostgreSQL: any transaction of the cluster, such as a parallel test's); every
 /// attempt must be a prefix of the last, and the whole must come within [`DELIVERY`].
-async fn stream_eventually(store: &dyn EventStore, from: Cursor, count: usize) -> Vec<Positioned> {
+pub(crate) async fn stream_eventually(
+    store: &dyn EventStore,
+    from: Cursor,
+    count: usize,
+) -> Vec<Positioned> {
     let started = tokio::time::Instant::now();
     let mut previous: Vec<String> = Vec::new();
     loop {
