@@ -302,6 +302,16 @@ pub trait EventStore: Send + Sync {
         })
     }
 
+    /// Every stored event that [`erase`](Self::erase) of `erasure` would remove now, in
+    /// recording order: for a user, everything the store holds about them (an access
+    /// request). The default says the backend cannot select by subject.
+    async fn subject_events(&self, erasure: &Erasure) -> Result<Vec<Arc<Event>>, StoreError> {
+        Err(StoreError::Unsupported {
+            operation: erasure.action().as_str(),
+            message: "this store cannot select events by subject".into(),
+        })
+    }
+
     /// Removes every event whose timestamp is before `before` (retention) and writes one
     /// [`AuditRecord`]. Purged ids are not added to the ledger: recording such an event again
     /// stores it again. With [`RunMode::DryRun`], counts and changes nothing.
@@ -460,6 +470,9 @@ impl<S: EventStore + ?Sized> EventStore for Arc<S> {
         mode: RunMode,
     ) -> Result<PurgeReport, StoreError> {
         (**self).purge(before, mode).await
+    }
+    async fn subject_events(&self, erasure: &Erasure) -> Result<Vec<Arc<Event>>, StoreError> {
+        (**self).subject_events(erasure).await
     }
     async fn audit_trail(&self) -> Result<Vec<AuditRecord>, StoreError> {
         (**self).audit_trail().await

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use grafi_events::Event;
+use grafi_store_core::lifecycle::select_erased;
 use grafi_store_core::{
     validate, AuditRecord, Cursor, Erasure, ErasureReport, EventPage, EventStore, Filter, Limits,
     PositionPage, PurgeReport, RecordOutcome, RunMode, StoreError, Wakeup,
@@ -225,6 +226,18 @@ impl EventStore for MemoryEventStore {
         self.ensure_open(erasure.action().as_str())?;
         erasure.check()?;
         Ok(self.lifecycle.erase(&self.index, erasure, mode))
+    }
+
+    async fn subject_events(&self, erasure: &Erasure) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.ensure_open(erasure.action().as_str())?;
+        erasure.check()?;
+        let index = self.index.read();
+        let events = index.events();
+        let selected = select_erased(erasure, events.iter().map(|e| &**e));
+        Ok(selected
+            .into_iter()
+            .map(|i| Arc::clone(&events[i]))
+            .collect())
     }
 
     async fn purge(&self, before: DateTime<Utc>, mode: RunMode) -> Result<PurgeReport, StoreError> {

@@ -6,8 +6,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use grafi_events::Event;
 use grafi_store_core::{
-    Cursor, EventPage, EventStore, Filter, PoolStatus, PositionPage, ReadStream, RecordOutcome,
-    StoreError, Wakeup,
+    AuditRecord, Cursor, Erasure, ErasureReport, EventPage, EventStore, Filter, PoolStatus,
+    PositionPage, PurgeReport, ReadStream, RecordOutcome, RunMode, StoreError, Wakeup,
 };
 
 /// Wraps a store so that every call is measured with the [`metrics`] facade crate; a service
@@ -22,6 +22,7 @@ use grafi_store_core::{
 /// | `grafi_store_call_duration_seconds` | histogram | backend, operation | call latency |
 /// | `grafi_store_events_recorded_total` | counter | backend | events newly stored |
 /// | `grafi_store_events_duplicate_total` | counter | backend | events already stored |
+/// | `grafi_store_events_erased_total` | counter | backend | events refused as erased |
 /// | `grafi_store_events_read_total` | counter | backend, operation | events returned by reads |
 ///
 /// ```
@@ -93,6 +94,8 @@ fn error_kind(error: &StoreError) -> &'static str {
         StoreError::Backend { .. } => "backend",
         StoreError::Denied { .. } => "denied",
         StoreError::Config(_) => "config",
+        StoreError::InvalidArgument { .. } => "invalid_argument",
+        StoreError::Unsupported { .. } => "unsupported",
         _ => "other",
     }
 }
@@ -108,6 +111,8 @@ impl EventStore for Metered {
                 .increment(outcome.recorded as u64);
             metrics::counter!("grafi_store_events_duplicate_total", "backend" => self.backend)
                 .increment(outcome.duplicates as u64);
+            metrics::counter!("grafi_store_events_erased_total", "backend" => self.backend)
+                .increment(outcome.erased as u64);
         }
         result
     }
@@ -222,6 +227,41 @@ impl EventStore for Metered {
         if let Ok(page) = &result {
             self.read("read_positions", page.events.len());
         }
+        result
+    }
+
+    async fn erase(&self, erasure: &Erasure, mode: RunMode) -> Result<ErasureReport, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.erase(erasure, mode).await;
+        self.observe(erasure.action().as_str(), started, &result);
+        result
+    }
+
+    async fn subject_events(&self, erasure: &Erasure) -> Result<Vec<Arc<Event>>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.subject_events(erasure).await;
+        self.observe("subject_events", started, &result);
+        if let Ok(events) = &result {
+            self.read("subject_events", events.len());
+        }
+        result
+    }
+
+    async fn purge(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        mode: RunMode,
+    ) -> Result<PurgeReport, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.purge(before, mode).await;
+        self.observe("purge", started, &result);
+        result
+    }
+
+    async fn audit_trail(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.audit_trail().await;
+        self.observe("audit_trail", started, &result);
         result
     }
 

@@ -11,3 +11,7 @@ async fn setup() -> Box<Metered> {
 }
 
 grafi_store_core::streams_suite!(setup);
+
+mod lifecycle {
+    grafi_store_core::lifecycle_suite!(super::setup);
+}

@@ -81,6 +81,12 @@ async fn erase_exactly(store: &dyn EventStore, events: &[Event], erasure: &Erasu
     );
     let expected = expected_report(events, &selected);
     let before = stored_ids(store).await;
+    let found = store.subject_events(erasure).await.expect("subject_events");
+    let expected_ids: Vec<String> = selected
+        .iter()
+        .map(|&i| events[i].event_id().to_owned())
+        .collect();
+    assert_eq!(ids(&found), expected_ids, "subject_events of {erasure:?}");
     let dry = store
         .erase(erasure, RunMode::DryRun)
         .await
