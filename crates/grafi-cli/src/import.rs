@@ -55,12 +55,13 @@ stderr; a file or store that cannot be opened prints no document, only the error
 (the error is also on stderr)
   imported: events stored by this run
   duplicates: events already stored (same event_id), not stored again
+  erased: events whose event_id was erased (grafi-store erase), not stored again
   invalid: lines reported as not storable (invalid, too long, or refused by the store)
   by_dialect: events read by grafi dialect, {\"0.0.24\": n, \"0.0.36\": n, \"other\": n}
   last_line: every line up to this one (from 1; 0: none) is handled: stored, a duplicate, \
 blank or reported; `tail -n +<last_line + 1>` is the input left
   seconds: time taken
-  events_per_second: (imported + duplicates) / seconds
+  events_per_second: (imported + duplicates + erased) / seconds
   error: why the import stopped (\"failed\"), else null
   problems: the problems shown on stderr (the first 100), each {line, event_id (null when \
 unknown), message}
@@ -89,6 +90,8 @@ pub struct Summary<'a> {
     pub imported: usize,
     /// Events already stored (same `event_id`): not stored again.
     pub duplicates: usize,
+    /// Events whose `event_id` was erased: not stored again.
+    pub erased: usize,
     /// Lines reported as not storable: invalid, too long, or refused by the store.
     pub invalid: usize,
     /// Events read, by the grafi dialect of their documents (`{"0.0.24": n, "0.0.36": n,
@@ -99,7 +102,7 @@ pub struct Summary<'a> {
     pub last_line: usize,
     /// Time taken, in seconds.
     pub seconds: f64,
-    /// `(imported + duplicates) / seconds`.
+    /// `(imported + duplicates + erased) / seconds`.
     pub events_per_second: f64,
     /// Why the import stopped when `status` is `"failed"` (password scrubbed), else `null`.
     pub error: Option<String>,
@@ -269,7 +272,7 @@ pub async fn run(
         (None, None) => received_through,
     };
     let secs = started.elapsed().as_secs_f64();
-    let handled = totals.outcome.recorded + totals.outcome.duplicates;
+    let handled = totals.outcome.recorded + totals.outcome.duplicates + totals.outcome.erased;
     let rate = if secs > 0.0 {
         handled as f64 / secs
     } else {
@@ -285,6 +288,7 @@ pub async fn run(
             status,
             imported: totals.outcome.recorded,
             duplicates: totals.outcome.duplicates,
+            erased: totals.outcome.erased,
             invalid: totals.invalid,
             by_dialect: totals.read.clone(),
             last_line,
@@ -302,8 +306,13 @@ pub async fn run(
             seen if seen.is_empty() => seen,
             seen => format!("; read {seen}"),
         };
+        // Erased events are rare: named only when there were some.
+        let erased = match totals.outcome.erased {
+            0 => String::new(),
+            n => format!(", erased {n}"),
+        };
         outln!(
-            "imported {}, duplicates {}, invalid {} in {:.2} s ({:.0} events/s){seen}",
+            "imported {}, duplicates {}{erased}, invalid {} in {:.2} s ({:.0} events/s){seen}",
             totals.outcome.recorded,
             totals.outcome.duplicates,
             totals.invalid,
@@ -398,6 +407,7 @@ async fn flush(
                 last_line,
                 recorded = outcome.recorded,
                 duplicates = outcome.duplicates,
+                erased = outcome.erased,
                 refused = refused.len(),
                 "batch written"
             );
@@ -410,7 +420,7 @@ async fn flush(
             }
             bar.set_message(format!(
                 "{} events",
-                totals.outcome.recorded + totals.outcome.duplicates
+                totals.outcome.recorded + totals.outcome.duplicates + totals.outcome.erased
             ));
             Ok(())
         }

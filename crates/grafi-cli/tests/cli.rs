@@ -818,6 +818,7 @@ const IMPORT_FIELDS: &[&str] = &[
     "status",
     "imported",
     "duplicates",
+    "erased",
     "invalid",
     "by_dialect",
     "last_line",
