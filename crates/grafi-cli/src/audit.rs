@@ -83,17 +83,18 @@ pub async fn run(
     Ok(Outcome::Success)
 }
 
-/// `3  2026-03-01T10:00:00.123456Z  erase_user  events=108  subject=…  role=… application_name=…`
+/// `3  2026-03-01T10:00:00.123456Z  erase_user  events=108  subject=…  role=… application_name=…`;
+/// without control characters (a client names its own application_name).
 fn human(line: &Line<'_>) -> String {
     let what = match (&line.subject_hash, &line.before) {
         (Some(hash), _) => format!("subject={hash}"),
         (None, Some(before)) => format!("before={before}"),
         (None, None) => "-".to_owned(),
     };
-    format!(
+    crate::tail::printable(&format!(
         "{}  {}  {}  events={}  {what}  role={}  application_name={}",
         line.id, line.at, line.action, line.events, line.role, line.application_name
-    )
+    ))
 }
 
 #[cfg(test)]
@@ -196,6 +197,25 @@ mod tests {
                 assert!(!printed.contains(&personal), "{personal} in {printed}");
             }
         }
+    }
+
+    #[test]
+    fn a_line_holds_no_control_characters() {
+        let record = AuditRecord::new(
+            7,
+            crate::purge::parse_time("2026-01-01").unwrap(),
+            grafi_store_core::AuditAction::Purge,
+            None,
+            crate::purge::parse_time("2025-01-01").unwrap().into(),
+            3,
+            "grafi_owner".into(),
+            "evil\u{1b}[2Japp".into(),
+        );
+        assert_eq!(
+            human(&Line::from(&record)),
+            "7  2026-01-01T00:00:00Z  purge  events=3  before=2025-01-01T00:00:00Z  \
+             role=grafi_owner  application_name=evil\u{fffd}[2Japp"
+        );
     }
 
     #[tokio::test]

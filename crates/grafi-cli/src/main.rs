@@ -296,13 +296,13 @@ struct EraseArgs {
 }
 
 impl EraseArgs {
-    fn erasure(self) -> grafi_store_core::Erasure {
+    fn erasure(self) -> anyhow::Result<grafi_store_core::Erasure> {
         use grafi_store_core::Erasure;
         match (self.conversation, self.request, self.user) {
-            (Some(id), ..) => Erasure::Conversation(id),
-            (_, Some(id), _) => Erasure::Request(id),
-            // The group requires one of the three.
-            (_, _, id) => Erasure::User(id.unwrap_or_default()),
+            (Some(id), ..) => Ok(Erasure::Conversation(id)),
+            (_, Some(id), _) => Ok(Erasure::Request(id)),
+            (_, _, Some(id)) => Ok(Erasure::User(id)),
+            _ => Err(UsageError("give --conversation, --request or --user".into()).into()),
         }
     }
 }
@@ -336,11 +336,11 @@ struct PurgeArgs {
 }
 
 impl PurgeArgs {
-    fn cutoff(&self) -> purge::Cutoff {
+    fn cutoff(&self) -> anyhow::Result<purge::Cutoff> {
         match (self.before, self.older_than) {
-            (Some(t), _) => purge::Cutoff::Before(t),
-            // The group requires one of the two.
-            (None, age) => purge::Cutoff::OlderThan(age.unwrap_or_default()),
+            (Some(t), _) => Ok(purge::Cutoff::Before(t)),
+            (None, Some(age)) => Ok(purge::Cutoff::OlderThan(age)),
+            (None, None) => Err(UsageError("give --before or --older-than".into()).into()),
         }
     }
 }
@@ -637,11 +637,11 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Stats(args) => stats::run(store, &selection, args.json).await,
         Command::Erase(args) => {
             let (intent, json) = (args.confirm.intent(), args.json);
-            let erasure = args.erasure();
+            let erasure = args.erasure()?;
             erase::run(&*store, &erasure, intent, json, &mut std::io::stdout()).await
         }
         Command::Purge(args) => {
-            let cutoff = args.cutoff();
+            let cutoff = args.cutoff()?;
             let intent = args.confirm.intent();
             purge::run(&*store, cutoff, intent, args.json, &mut std::io::stdout()).await
         }
