@@ -89,7 +89,7 @@ pub async fn run(
         Intent::Apply => {
             writeln!(
                 sink,
-                "erased {subject}: removed {counted}; their ids are refused if recorded again, \
+                "erased {subject}: removed {counted}; recording them again is refused, \
                  and the audit trail keeps the erasure without the id (grafi-store audit)"
             )
             .map_err(out::write_error)?;

@@ -106,7 +106,7 @@ enum Command {
     /// Delete every event in the store.
     Clear(ClearArgs),
     /// Remove for good every event of a conversation, a request or a user (a user: with every
-    /// conversation of theirs), e.g. for a request to erase personal data. Erased ids are
+    /// conversation of theirs), e.g. for a request to erase personal data. Erased events are
     /// refused if recorded again, and the audit trail keeps the erasure without the id. Needs
     /// --yes (without it: says how much it would remove, changes nothing); --dry-run only
     /// counts. The id is never printed.
