@@ -4,7 +4,9 @@
 //!   binary COPY from 64 events, one UNNEST insert below), vs `copy_ceiling/postgres/{n}`: the
 //!   same rows, pre-encoded, written with a raw binary `COPY` (tokio-postgres) into an
 //!   identical table with the same indexes. The ratio of the two is the figure that matters
-//!   on a noisy machine.
+//!   on a noisy machine. The store's table has the erased-id ledger (migration 4), empty.
+//! * `record_events_ledger_100k/postgres/{1000,10000}`: the same with 100,000 entries in the
+//!   ledger, which every batch consults before it commits; against the same raw `COPY`.
 //! * `record_event/postgres/1` vs `raw_insert/postgres/1`: one event per call.
 //! * `get_event/postgres/{store size}` vs `raw_get_event/postgres/100000`, and
 //!   `get_conversation_events/postgres/{store size}` vs `raw_conversation/postgres/100000`:
@@ -349,6 +351,20 @@ impl Bench {
         }
     }
 
+    /// Makes the erased-id ledger hold `entries` hashes (none of them of a benchmark event),
+    /// then checkpoints.
+    fn fill_ledger(&self, entries: usize) {
+        let sql = format!(
+            "TRUNCATE grafi_rs_erased; \
+             INSERT INTO grafi_rs_erased (id_hash) \
+             SELECT substring(sha256(convert_to('bench-erased-' || i, 'UTF8')) FOR 16) \
+             FROM generate_series(1, {entries}) AS i; \
+             ANALYZE grafi_rs_erased"
+        );
+        self.rt.block_on(self.client.batch_execute(&sql)).unwrap();
+        self.truncate();
+    }
+
     fn empty_tables(&self) {
         self.rt
             .block_on(self.client.batch_execute("TRUNCATE events, events_ceiling"))
@@ -397,6 +413,29 @@ async fn copy_rows(client: &mut Client, layout: Layout, rows: &[Row]) {
     tx.commit().await.unwrap();
 }
 
+/// Erased ids in the ledger for `record_events_ledger_100k`.
+const LEDGER_ENTRIES: usize = 100_000;
+
+/// `iters` calls of `record_events` with fresh ids; the time they took. A large batch
+/// starts from empty tables (untimed), as [`Bench::truncate`] says why.
+fn record_timed(bench: &Bench, events: &[Event], large: bool, iters: u64) -> Duration {
+    if large {
+        bench.truncate();
+    }
+    let mut timed = Duration::ZERO;
+    for _ in 0..iters {
+        if large {
+            bench.empty_tables();
+        }
+        let batch = refreshed(events);
+        let start = Instant::now();
+        let outcome = bench.rt.block_on(bench.store.record_events(batch)).unwrap();
+        timed += start.elapsed();
+        assert_eq!((outcome.recorded, outcome.erased), (events.len(), 0));
+    }
+    timed
+}
+
 fn writes(c: &mut Criterion) {
     for layout in [Layout::V24, Layout::V36] {
         writes_on(c, layout);
@@ -420,26 +459,26 @@ fn writes_on(c: &mut Criterion, layout: Layout) {
                 .measurement_time(Duration::from_secs(10));
         }
         group.bench_function(BenchmarkId::new(backend, size), |b| {
-            b.iter_custom(|iters| {
-                if large {
-                    bench.truncate();
-                }
-                let mut timed = Duration::ZERO;
-                for _ in 0..iters {
-                    if large {
-                        bench.empty_tables();
-                    }
-                    let batch = refreshed(events);
-                    let start = Instant::now();
-                    let outcome = bench.rt.block_on(bench.store.record_events(batch)).unwrap();
-                    timed += start.elapsed();
-                    assert_eq!(outcome.recorded, size);
-                }
-                timed
-            })
+            b.iter_custom(|iters| record_timed(&bench, events, large, iters))
         });
         group.finish();
         bench.truncate();
+
+        if large {
+            // The same with 100,000 erased ids in the ledger every write consults.
+            bench.fill_ledger(LEDGER_ENTRIES);
+            let mut group = c.benchmark_group("record_events_ledger_100k");
+            group.throughput(Throughput::Elements(size as u64));
+            group
+                .sample_size(10)
+                .measurement_time(Duration::from_secs(10));
+            group.bench_function(BenchmarkId::new(backend, size), |b| {
+                b.iter_custom(|iters| record_timed(&bench, events, large, iters))
+            });
+            group.finish();
+            bench.fill_ledger(0);
+            bench.truncate();
+        }
 
         if size >= 1_000 {
             let mut group = c.benchmark_group("copy_ceiling");

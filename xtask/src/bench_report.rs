@@ -379,6 +379,18 @@ fn comparisons() -> Vec<(String, String, By, &'static str)> {
             By::Rate,
             "≥ 80 %",
         ),
+        (
+            "record_events_ledger_100k/{}/1000",
+            "copy_ceiling/{}/1000",
+            By::Rate,
+            "≥ 80 %",
+        ),
+        (
+            "record_events_ledger_100k/{}/10000",
+            "copy_ceiling/{}/10000",
+            By::Rate,
+            "≥ 80 %",
+        ),
         ("record_event/{}/1", "raw_insert/{}/1", By::Median, "≤ 1.3×"),
         (
             "get_event/{}/100000",

@@ -2723,6 +2723,16 @@ mod postgres {
         roles.expect_denied("writer", "ALTER TABLE events ADD COLUMN x int");
         roles.expect_denied("reader", "INSERT INTO events (event_id, conversation_id, assistant_request_id, event_type, event_context, data, \"timestamp\") VALUES ('x', 'c', 'r', 'T', '{}', '{}', now())");
         roles.expect_denied("reader", "DELETE FROM events");
+        // Only the owner writes the erasure tables: no forged audit record, no blocked id.
+        roles.expect_denied(
+            "writer",
+            "INSERT INTO grafi_rs_audit (action, events) VALUES ('purge', 0)",
+        );
+        roles.expect_denied(
+            "writer",
+            "INSERT INTO grafi_rs_erased (id_hash) VALUES ('\\x00')",
+        );
+        roles.expect_denied("writer", "DELETE FROM grafi_rs_erased");
         assert_eq!(scalar(&db.url, "SELECT count(*) FROM events"), "211");
     }
 

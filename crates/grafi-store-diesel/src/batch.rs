@@ -13,6 +13,7 @@ use grafi_store_core::validate::{self, Limits};
 use grafi_store_core::{InvalidReason, StoreError};
 
 use crate::layout::{Layout, Shape};
+use crate::lifecycle::Written;
 use crate::query::InsertChunk;
 use crate::row::NewRow;
 
@@ -53,6 +54,8 @@ struct Table {
     /// For a grafi 0.0.36 table with `extra`: decodes what a row will give back, to know
     /// whether the row needs `extra` (see `document.rs`).
     exact: Option<Arc<EventRegistry>>,
+    /// The hash key of the erased-id ledger, when the table has one.
+    ledger_key: Option<Arc<[u8; 32]>>,
 }
 
 /// The first chunk of a batch that needs several is this fraction of a full one.
@@ -82,17 +85,24 @@ impl ChunkEncoder {
                 shape: Shape::Columns,
                 with_extra: true,
                 exact: None,
+                ledger_key: None,
             },
         }
     }
 
     /// For the table `layout` describes, whose rows `registry` decodes.
-    pub(crate) fn for_table(mut self, layout: Layout, registry: Arc<EventRegistry>) -> Self {
+    pub(crate) fn for_table(
+        mut self,
+        layout: Layout,
+        registry: Arc<EventRegistry>,
+        ledger_key: Option<Arc<[u8; 32]>>,
+    ) -> Self {
         let exact = (layout.shape == Shape::Document && layout.extra).then_some(registry);
         self.table = Table {
             shape: layout.shape,
             with_extra: layout.extra,
             exact,
+            ledger_key,
         };
         self
     }
@@ -220,8 +230,14 @@ impl Iterator for ChunkEncoder {
             size += row.size();
             current.push(row);
         }
-        (!current.is_empty())
-            .then(|| InsertChunk::new(current, self.table.shape, self.table.with_extra))
+        (!current.is_empty()).then(|| {
+            InsertChunk::new(
+                current,
+                self.table.shape,
+                self.table.with_extra,
+                self.table.ledger_key.as_deref().map(|k| &k[..]),
+            )
+        })
     }
 }
 
@@ -261,44 +277,84 @@ impl Encoded {
 /// Sends every chunk on `conn` without waiting for the previous one to finish, encoding the
 /// next chunk while the server works. Must run inside a transaction: PostgreSQL executes the
 /// statements in order, and after a failure the transaction rolls back as a whole.
+///
+/// With `ledger`, the last statement asks the erased-id ledger about the batch, and rows of
+/// erased ids are deleted again before the caller commits (see `lifecycle.rs`).
 pub(crate) async fn insert_pipelined(
     conn: &mut AsyncPgConnection,
     encoded: &Mutex<Encoded>,
-) -> QueryResult<usize> {
-    let shared: &AsyncPgConnection = conn;
-    let mut inflight = FuturesOrdered::new();
-    let mut recorded = 0usize;
-    let mut index = 0usize;
-    loop {
-        let statement = {
-            let mut guard = encoded
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if index == guard.chunks.len() {
-                match guard.encoder.next() {
-                    Some(chunk) => guard.chunks.push(chunk),
-                    // An invalid event: roll the transaction back (the caller reports it).
-                    None if guard.encoder.found_invalid() => {
-                        return Err(diesel::result::Error::RollbackTransaction)
+    ledger: bool,
+) -> QueryResult<Written> {
+    let hits = {
+        let shared: &AsyncPgConnection = conn;
+        let mut inflight = FuturesOrdered::new();
+        let mut inserted = 0usize;
+        let mut index = 0usize;
+        loop {
+            let statement = {
+                let mut guard = encoded
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if index == guard.chunks.len() {
+                    match guard.encoder.next() {
+                        Some(chunk) => guard.chunks.push(chunk),
+                        // An invalid event: roll the transaction back (the caller reports it).
+                        None if guard.encoder.found_invalid() => {
+                            return Err(diesel::result::Error::RollbackTransaction)
+                        }
+                        None => break,
                     }
-                    None => break,
                 }
+                // The future holds the serialised statement, not the chunk.
+                let mut pipelined = shared;
+                (&guard.chunks[index]).execute(&mut pipelined)
+            };
+            index += 1;
+            inflight.push_back(statement);
+            // Polling once sends the statement; collect whatever already finished.
+            while let Some(Some(result)) = inflight.next().now_or_never() {
+                inserted += result?;
             }
-            // The future holds the serialised statement, not the chunk.
-            let mut pipelined = shared;
-            (&guard.chunks[index]).execute(&mut pipelined)
-        };
-        index += 1;
-        inflight.push_back(statement);
-        // Polling once sends the statement; collect whatever already finished.
-        while let Some(Some(result)) = inflight.next().now_or_never() {
-            recorded += result?;
         }
+        // Sent after every insert: PostgreSQL runs it last.
+        let check = async {
+            if !ledger {
+                return Ok(Vec::new());
+            }
+            let hashes = {
+                let guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
+                crate::lifecycle::batch_hashes(&guard.chunks)
+            };
+            let mut pipelined = shared;
+            diesel::sql_query(crate::lifecycle::ERASED_HITS_SQL)
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Bytea>, _>(hashes)
+                .load::<crate::lifecycle::Hit>(&mut pipelined)
+                .await
+        };
+        let drain = async {
+            while let Some(result) = inflight.next().await {
+                inserted += result?;
+            }
+            QueryResult::Ok(inserted)
+        };
+        let (drained, hits) = futures::join!(drain, check);
+        (drained?, hits?)
+    };
+    let (inserted, hits) = hits;
+    if hits.is_empty() {
+        return Ok(Written::inserted(inserted));
     }
-    while let Some(result) = inflight.next().await {
-        recorded += result?;
-    }
-    Ok(recorded)
+    let hits: Vec<Vec<u8>> = hits.into_iter().map(|hit| hit.id_hash).collect();
+    let (ids, erased) = {
+        let guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
+        crate::lifecycle::erased_ids(&guard.chunks, &hits)
+    };
+    let retracted = crate::lifecycle::retract(conn, ids).await?;
+    Ok(Written {
+        inserted,
+        retracted,
+        erased,
+    })
 }
 
 #[cfg(test)]

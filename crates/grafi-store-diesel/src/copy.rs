@@ -29,6 +29,7 @@ use tokio_postgres::{Client, Statement};
 use crate::batch::Encoded;
 use crate::connect::{unavailable, Connect, LogErrorSink};
 use crate::layout::Shape;
+use crate::lifecycle::Written;
 use crate::query::InsertChunk;
 
 /// The `COPY` statement for the table's layout, columns in [`put_rows`]' order (grafi's own
@@ -85,6 +86,8 @@ pub(crate) fn copy_column_types(shape: Shape) -> [(&'static str, &'static [&'sta
 pub(crate) struct CopyConnection {
     client: Client,
     statement: Statement,
+    /// The erased-id ledger check, prepared once on a table that has the ledger.
+    erased_hits: Option<Statement>,
     /// Cleared while a `COPY` runs: a connection whose `COPY` was abandoned midway (deadline,
     /// lost socket) is discarded, not reused.
     clean: bool,
@@ -95,6 +98,7 @@ pub(crate) struct CopyManager {
     connect: Connect,
     shape: Shape,
     with_extra: bool,
+    ledger: bool,
 }
 
 impl bb8::ManageConnection for CopyManager {
@@ -108,9 +112,19 @@ impl bb8::ManageConnection for CopyManager {
             .prepare(sql)
             .await
             .map_err(|e| unavailable("cannot prepare the COPY", e))?;
+        let erased_hits = match self.ledger {
+            false => None,
+            true => Some(
+                client
+                    .prepare(crate::lifecycle::ERASED_HITS_SQL)
+                    .await
+                    .map_err(|e| unavailable("cannot prepare the erased-id check", e))?,
+            ),
+        };
         Ok(CopyConnection {
             client,
             statement,
+            erased_hits,
             clean: true,
         })
     }
@@ -132,7 +146,7 @@ impl bb8::ManageConnection for CopyManager {
 #[derive(Debug)]
 pub(crate) enum CopyAttempt {
     /// Every row was written; the count of rows.
-    Recorded(usize),
+    Recorded(Written),
     /// An event failed its checks while being encoded; nothing was written.
     Invalid(StoreError),
     /// Nothing was written, or (`outcome_unknown`) the `COPY` may have committed: the batch
@@ -193,6 +207,7 @@ impl CopyWriter {
         connect: Connect,
         shape: Shape,
         with_extra: bool,
+        ledger: bool,
         max_size: u32,
         connection_timeout: Duration,
         errors: LogErrorSink,
@@ -207,6 +222,7 @@ impl CopyWriter {
                 connect,
                 shape,
                 with_extra,
+                ledger,
             });
         Self {
             pool,
@@ -290,9 +306,9 @@ impl Failure {
 async fn copy_batch(conn: &mut CopyConnection, encoded: &Mutex<Encoded>) -> CopyAttempt {
     conn.clean = false;
     let failure = match copy_in_transaction(conn, encoded).await {
-        Ok(rows) => {
+        Ok(written) => {
             conn.clean = true;
-            return CopyAttempt::Recorded(rows);
+            return CopyAttempt::Recorded(written);
         }
         Err(failure) => failure,
     };
@@ -316,7 +332,7 @@ async fn copy_batch(conn: &mut CopyConnection, encoded: &Mutex<Encoded>) -> Copy
 async fn copy_in_transaction(
     conn: &CopyConnection,
     encoded: &Mutex<Encoded>,
-) -> Result<usize, Failure> {
+) -> Result<Written, Failure> {
     let client = &conn.client;
     let (_, sink) = futures::try_join!(
         client.batch_execute("BEGIN"),
@@ -360,11 +376,53 @@ async fn copy_in_transaction(
         .finish()
         .await
         .map_err(|e| Failure::from_error(&e, false))?;
+    let inserted = usize::try_from(rows).unwrap_or(usize::MAX);
+    let written = match &conn.erased_hits {
+        None => Written::inserted(inserted),
+        Some(check) => keep_out_erased(client, check, encoded, inserted).await?,
+    };
     client
         .batch_execute("COMMIT")
         .await
         .map_err(|e| Failure::from_error(&e, true))?;
-    Ok(usize::try_from(rows).unwrap_or(usize::MAX))
+    Ok(written)
+}
+
+/// Asks the ledger about the batch just copied and deletes the rows of erased ids again,
+/// in the `COPY`'s transaction (see `lifecycle.rs`).
+async fn keep_out_erased(
+    client: &Client,
+    check: &Statement,
+    encoded: &Mutex<Encoded>,
+    inserted: usize,
+) -> Result<Written, Failure> {
+    let hashes = {
+        let guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
+        crate::lifecycle::batch_hashes(&guard.chunks)
+    };
+    let hits: Vec<Vec<u8>> = client
+        .query(check, &[&hashes])
+        .await
+        .map_err(|e| Failure::from_error(&e, false))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if hits.is_empty() {
+        return Ok(Written::inserted(inserted));
+    }
+    let (ids, erased) = {
+        let guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
+        crate::lifecycle::erased_ids(&guard.chunks, &hits)
+    };
+    let retracted = client
+        .execute(crate::lifecycle::RETRACT_SQL, &[&ids])
+        .await
+        .map_err(|e| Failure::from_error(&e, false))?;
+    Ok(Written {
+        inserted,
+        retracted: usize::try_from(retracted).unwrap_or(usize::MAX),
+        erased,
+    })
 }
 
 /// PostgreSQL's binary `COPY` header: signature, no flags, no extension.
@@ -473,6 +531,7 @@ mod tests {
             own: [vec!["{}".into()], vec!["[]".into()]],
             timestamp: vec![chrono::DateTime::UNIX_EPOCH.naive_utc()],
             extra: vec![None],
+            id_hash: vec![],
             shape: Shape::Columns,
             with_extra: true,
         };

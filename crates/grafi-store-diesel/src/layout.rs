@@ -99,6 +99,9 @@ pub(crate) struct Layout {
     /// The position column `grafi_tx` (`xid8`, set by its default) exists: streams and
     /// subscriptions need it.
     pub positions: bool,
+    /// The erased-id ledger, the audit trail and the hash key exist (migration 4): erasure,
+    /// purges and the no-resurrection check need them.
+    pub lifecycle: bool,
 }
 
 impl Layout {
@@ -148,7 +151,7 @@ impl Layout {
 
     /// Whether everything the migrations add is there.
     pub(crate) fn is_complete(self) -> bool {
-        self.bigint_ids && self.extra && self.offset_function && self.positions
+        self.bigint_ids && self.extra && self.offset_function && self.positions && self.lifecycle
     }
 
     /// What `grafi-store migrate run` would add, for messages.
@@ -166,6 +169,9 @@ impl Layout {
         if !self.positions {
             missing.push("the position column `grafi_tx`");
         }
+        if !self.lifecycle {
+            missing.push("the erased-id ledger and audit tables");
+        }
         missing
     }
 }
@@ -175,6 +181,8 @@ impl Layout {
 pub(crate) struct Found {
     pub layout: Layout,
     pub copy: Result<(), String>,
+    /// The ledger's hash key, when the table has a ledger and this role may read the key.
+    pub ledger_key: Option<[u8; 32]>,
 }
 
 /// The columns both grafi layouts have.
@@ -249,6 +257,10 @@ pub(crate) async fn inspect(conn: &mut AsyncPgConnection) -> Result<Option<Found
         offset_function: bool,
         #[diesel(sql_type = Bool)]
         can_select: bool,
+        #[diesel(sql_type = Bool)]
+        lifecycle: bool,
+        #[diesel(sql_type = Bool)]
+        can_read_key: bool,
     }
     // One round trip: the columns (none when the table is missing, or the role may not see
     // it), whether the table exists at all, and whether the offset function does.
@@ -257,7 +269,12 @@ pub(crate) async fn inspect(conn: &mut AsyncPgConnection) -> Result<Option<Found
                 to_regclass('events') IS NOT NULL AS table_exists, \
                 to_regprocedure('grafi_event_offset(jsonb)') IS NOT NULL AS offset_function, \
                 CASE WHEN to_regclass('events') IS NULL THEN false \
-                     ELSE has_table_privilege('events', 'SELECT') END AS can_select \
+                     ELSE has_table_privilege('events', 'SELECT') END AS can_select, \
+                to_regclass('grafi_rs_erased') IS NOT NULL \
+                  AND to_regclass('grafi_rs_audit') IS NOT NULL \
+                  AND to_regclass('grafi_rs_key') IS NOT NULL AS lifecycle, \
+                CASE WHEN to_regclass('grafi_rs_key') IS NULL THEN false \
+                     ELSE has_table_privilege('grafi_rs_key', 'SELECT') END AS can_read_key \
          FROM (SELECT 1) AS one \
          LEFT JOIN information_schema.columns c \
            ON c.table_schema = current_schema() AND c.table_name = 'events' \
@@ -303,6 +320,7 @@ pub(crate) async fn inspect(conn: &mut AsyncPgConnection) -> Result<Option<Found
         extra: type_of("extra").is_some(),
         offset_function: first.offset_function,
         positions: type_of("grafi_tx") == Some("xid8"),
+        lifecycle: first.lifecycle,
     };
     let mut copy = Ok(());
     for (name, allowed) in copy_column_types(shape) {
@@ -317,7 +335,15 @@ pub(crate) async fn inspect(conn: &mut AsyncPgConnection) -> Result<Option<Found
             break;
         }
     }
-    Ok(Some(Found { layout, copy }))
+    let ledger_key = match layout.lifecycle && first.can_read_key {
+        true => Some(crate::lifecycle::load_key(conn).await?),
+        false => None,
+    };
+    Ok(Some(Found {
+        layout,
+        copy,
+        ledger_key,
+    }))
 }
 
 #[cfg(test)]

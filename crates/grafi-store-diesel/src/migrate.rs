@@ -100,6 +100,15 @@ pub fn plan(name: &str) -> Plan {
                      void.",
             rewrites_table: false,
         }
+    } else if name.starts_with("2025-07-01-000004") {
+        Plan {
+            run: "creates the tables grafi_rs_erased (the erased-id ledger), grafi_rs_audit \
+                  (the audit trail of erasures and purges) and grafi_rs_key (the store's \
+                  random hash key). Locks: none on `events`.",
+            revert: "DROPS the ledger, the audit trail and the key: erased events may be \
+                     recorded again, and the record of past erasures is lost.",
+            rewrites_table: false,
+        }
     } else {
         Plan {
             run: "(no description)",

@@ -33,6 +33,9 @@ pub(crate) struct InsertChunk {
     pub own: [Vec<String>; 2],
     pub timestamp: Vec<chrono::NaiveDateTime>,
     pub extra: Vec<Option<String>>,
+    /// Each row's keyed event-id hash, for the erased-id ledger (empty on a table without
+    /// one); computed while the encoder runs, so it overlaps the server's work.
+    pub id_hash: Vec<Vec<u8>>,
     /// Which grafi's columns the table has.
     pub shape: Shape,
     /// Whether the table has `extra` (otherwise every `extra` is `None` and not sent).
@@ -73,7 +76,13 @@ fn own_casts(shape: Shape) -> [&'static str; 2] {
 const INSERT_SQL_TAIL: &str = " ON CONFLICT (event_id) DO NOTHING";
 
 impl InsertChunk {
-    pub(crate) fn new(rows: Vec<NewRow>, shape: Shape, with_extra: bool) -> Self {
+    /// The rows as columns; with `ledger_key`, each row's id hash too.
+    pub(crate) fn new(
+        rows: Vec<NewRow>,
+        shape: Shape,
+        with_extra: bool,
+        ledger_key: Option<&[u8]>,
+    ) -> Self {
         let n = rows.len();
         let mut chunk = InsertChunk {
             event_id: Vec::with_capacity(n),
@@ -83,9 +92,16 @@ impl InsertChunk {
             own: [Vec::with_capacity(n), Vec::with_capacity(n)],
             timestamp: Vec::with_capacity(n),
             extra: Vec::with_capacity(n),
+            id_hash: Vec::new(),
             shape,
             with_extra,
         };
+        if let Some(key) = ledger_key {
+            chunk.id_hash = rows
+                .iter()
+                .map(|row| crate::lifecycle::id_hash(key, &row.event_id))
+                .collect();
+        }
         for row in rows {
             chunk.event_id.push(row.event_id);
             chunk.conversation_id.push(row.conversation_id);
@@ -132,6 +148,7 @@ impl InsertChunk {
         self.own[1].append(second);
         self.timestamp.append(&mut other.timestamp);
         self.extra.append(&mut other.extra);
+        self.id_hash.append(&mut other.id_hash);
     }
 }
 
@@ -154,6 +171,7 @@ impl InsertChunk {
             own: [self.own[0].get(at)?, self.own[1].get(at)?],
             timestamp: self.timestamp.get(at)?,
             extra: self.extra.get(at)?.as_deref(),
+            id_hash: self.id_hash.get(at).map(Vec::as_slice),
             shape: self.shape,
             with_extra: self.with_extra,
         })
@@ -175,6 +193,11 @@ pub(crate) struct InsertOne<'a> {
     own: [&'a str; 2],
     timestamp: &'a chrono::NaiveDateTime,
     extra: Option<&'a str>,
+    /// On a table with the erased-id ledger: the row is inserted only if this hash is not in
+    /// it. The ledger is read in the statement itself, whose `ACCESS SHARE` lock on it is
+    /// taken before the statement's snapshot: an erasure (which locks the ledger exclusively)
+    /// either finished before and is seen, or waits for this insert and then removes it.
+    id_hash: Option<&'a [u8]>,
     shape: Shape,
     with_extra: bool,
 }
@@ -197,7 +220,11 @@ impl QueryFragment<Pg> for InsertOne<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let casts = own_casts(self.shape);
         out.push_sql(insert_columns(self.shape, self.with_extra));
-        out.push_sql(" VALUES (");
+        out.push_sql(if self.id_hash.is_some() {
+            " SELECT "
+        } else {
+            " VALUES ("
+        });
         out.push_bind_param::<Text, _>(self.event_id)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(self.conversation_id)?;
@@ -218,7 +245,14 @@ impl QueryFragment<Pg> for InsertOne<'_> {
             out.push_bind_param::<Nullable<Text>, _>(&self.extra)?;
             out.push_sql("::json");
         }
-        out.push_sql(")");
+        match &self.id_hash {
+            Some(hash) => {
+                out.push_sql(" WHERE NOT EXISTS (SELECT 1 FROM grafi_rs_erased WHERE id_hash = ");
+                out.push_bind_param::<diesel::sql_types::Bytea, _>(hash)?;
+                out.push_sql(")");
+            }
+            None => out.push_sql(")"),
+        }
         out.push_sql(INSERT_SQL_TAIL);
         Ok(())
     }
@@ -578,6 +612,7 @@ mod tests {
                     extra: flag,
                     offset_function: flag,
                     positions: true,
+                    lifecycle: flag,
                 });
             }
         }

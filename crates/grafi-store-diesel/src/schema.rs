@@ -26,3 +26,30 @@ diesel::table! {
         grafi_tx -> Xid8,
     }
 }
+
+diesel::table! {
+    grafi_rs_audit (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        action -> Text,
+        subject_hash -> Nullable<Bytea>,
+        before -> Nullable<Timestamptz>,
+        events -> Int8,
+        role -> Text,
+        application_name -> Text,
+    }
+}
+
+diesel::table! {
+    grafi_rs_erased (id_hash) {
+        id_hash -> Bytea,
+        erased_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    grafi_rs_key (singleton) {
+        singleton -> Bool,
+        key -> Bytea,
+    }
+}

@@ -10,8 +10,8 @@ use diesel_async::pooled_connection::PoolError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use grafi_events::{Dialect, Event, EventRegistry};
 use grafi_store_core::{
-    Cursor, EventPage, EventStore, Filter, PoolStatus, PositionPage, ReadStream, RecordOutcome,
-    StoreError, Wakeup,
+    AuditRecord, Cursor, Erasure, ErasureReport, EventPage, EventStore, Filter, PoolStatus,
+    PositionPage, PurgeReport, ReadStream, RecordOutcome, RunMode, StoreError, Wakeup,
 };
 use tracing::Instrument;
 
@@ -23,6 +23,7 @@ use crate::copy::{CopyAttempt, CopyStats, CopyWriter, COPY_CHUNK_ROWS};
 use crate::cursor;
 use crate::error::{from_pool, Access};
 use crate::layout::{Layout, Shape};
+use crate::lifecycle::Written;
 use crate::query::{
     AssistantRequestId, ByColumnQuery, ConversationId, EventByIdQuery, IdRangeQuery, TopicQuery,
 };
@@ -44,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) config: DieselStoreConfig,
     pub(crate) connect: Connect,
     pub(crate) layout: Layout,
+    /// The hash key of the erased-id ledger, on a table that has one (`layout.lifecycle`).
+    pub(crate) ledger_key: Option<Arc<[u8; 32]>>,
     /// Set by `close`: every later call is refused.
     pub(crate) closed: std::sync::atomic::AtomicBool,
     /// Sends the `NOTIFY` after writes (started by the first write that records something).
@@ -199,10 +202,6 @@ impl DieselEventStore {
 }
 
 /// A batch of `total` events of which `recorded` were new.
-fn outcome(total: usize, recorded: usize) -> RecordOutcome {
-    RecordOutcome::new(recorded, total - recorded.min(total))
-}
-
 fn record_span(
     span: &tracing::Span,
     started: Instant,
@@ -249,7 +248,7 @@ impl DieselEventStore {
     }
 
     /// Wakes subscriptions (of every process on this database) after a write committed.
-    fn announce_write(&self) {
+    pub(crate) fn announce_write(&self) {
         if !self.inner.config.notify {
             return;
         }
@@ -276,11 +275,13 @@ impl EventStore for DieselEventStore {
             count = events.len(),
             recorded = tracing::field::Empty,
             duplicates = tracing::field::Empty,
+            erased = tracing::field::Empty,
             elapsed_ms = tracing::field::Empty,
         );
         let started = Instant::now();
         let result = async {
             self.ensure_open("record_events")?;
+            self.check_ledger_readable().await?;
             if events.is_empty() {
                 return Ok(RecordOutcome::default());
             }
@@ -300,13 +301,19 @@ impl EventStore for DieselEventStore {
             // The encoder checks each event (`validate::check`) as it encodes it; the first
             // chunk is checked whole before anything is sent.
             let mut encoder =
-                ChunkEncoder::new(events, config.limits, chunk_rows, config.chunk_bytes)
-                    .for_table(self.inner.layout, Arc::clone(&config.registry));
+                ChunkEncoder::new(events, config.limits, chunk_rows, config.chunk_bytes).for_table(
+                    self.inner.layout,
+                    Arc::clone(&config.registry),
+                    self.inner.ledger_key.clone(),
+                );
             let first = encoder.next();
             if let Some(invalid) = encoder.take_invalid() {
                 return Err(invalid);
             }
-            let mut single = encoder.is_done();
+            // Several rows in one statement would need the ledger check after the insert, in a
+            // transaction: with a ledger, only a single row is written without one.
+            let ledger = self.inner.ledger_key.is_some();
+            let mut single = encoder.is_done() && (!ledger || total == 1);
             let encoded = std::sync::Mutex::new(Encoded {
                 chunks: first.into_iter().collect(),
                 encoder,
@@ -315,7 +322,7 @@ impl EventStore for DieselEventStore {
             let mut copy_outcome_unknown = false;
             if let Some(copy) = copy {
                 match tokio::time::timeout_at(deadline, copy.write(encoded)).await {
-                    Ok(CopyAttempt::Recorded(recorded)) => return Ok(outcome(total, recorded)),
+                    Ok(CopyAttempt::Recorded(written)) => return Ok(written.outcome(total)),
                     Ok(CopyAttempt::Invalid(invalid)) => return Err(invalid),
                     Ok(CopyAttempt::Fallback {
                         reason,
@@ -325,7 +332,9 @@ impl EventStore for DieselEventStore {
                         copy_outcome_unknown = outcome_unknown;
                         let mut guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
                         guard.regroup(config.chunk_rows, config.chunk_bytes);
-                        single = guard.encoder.is_done() && guard.chunks.len() == 1;
+                        single = guard.encoder.is_done()
+                            && guard.chunks.len() == 1
+                            && (!ledger || total == 1);
                     }
                     Err(_) => {
                         tracing::warn!(operation = "record_events", "deadline passed during COPY");
@@ -354,18 +363,35 @@ impl EventStore for DieselEventStore {
                             // One statement is atomic on its own: skipping BEGIN/COMMIT saves two
                             // round trips, which is most of a single event's latency.
                             // One event: a plain `VALUES` row, cheaper for the server.
-                            let statement = {
+                            let (statement, hash) = {
                                 let guard = encoded.lock().unwrap_or_else(|p| p.into_inner());
                                 let chunk = &guard.chunks[0];
-                                match chunk.single_row() {
+                                let hash = chunk.id_hash.first().cloned();
+                                let statement = match chunk.single_row() {
                                     Some(row) => row.execute(&mut *conn),
                                     None => chunk.execute(&mut *conn),
-                                }
+                                };
+                                (statement, hash)
                             };
-                            statement.await
+                            let inserted = statement.await?;
+                            match hash {
+                                // Nothing written: a duplicate, or an erased id.
+                                Some(hash) if inserted == 0 => {
+                                    let erased =
+                                        crate::lifecycle::is_erased(&mut *conn, &hash).await?;
+                                    Ok(Written {
+                                        inserted,
+                                        retracted: 0,
+                                        erased: usize::from(erased),
+                                    })
+                                }
+                                _ => Ok(Written::inserted(inserted)),
+                            }
                         } else {
-                            conn.transaction(async |conn| insert_pipelined(conn, encoded).await)
-                                .await
+                            conn.transaction(async |conn| {
+                                insert_pipelined(conn, encoded, ledger).await
+                            })
+                            .await
                         }
                     }
                 }
@@ -383,7 +409,7 @@ impl EventStore for DieselEventStore {
             };
             match (invalid, result) {
                 (Some(invalid), _) => Err(invalid),
-                (None, Ok(recorded)) => Ok(outcome(total, recorded)),
+                (None, Ok(written)) => Ok(written.outcome(total)),
                 (None, Err(error)) => Err(self.pin_refused_row(error, encoded, deadline).await),
             }
         }
@@ -403,6 +429,26 @@ impl EventStore for DieselEventStore {
         limit: usize,
     ) -> Result<PositionPage, StoreError> {
         self.read_positions_page(after, filter, limit).await
+    }
+
+    async fn erase(&self, erasure: &Erasure, mode: RunMode) -> Result<ErasureReport, StoreError> {
+        self.erase_impl(erasure, mode).await
+    }
+
+    async fn subject_events(&self, erasure: &Erasure) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.subject_events_impl(erasure).await
+    }
+
+    async fn purge(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        mode: RunMode,
+    ) -> Result<PurgeReport, StoreError> {
+        self.purge_impl(before, mode).await
+    }
+
+    async fn audit_trail(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        self.audit_trail_impl().await
     }
 
     async fn end_cursor(&self) -> Result<Cursor, StoreError> {

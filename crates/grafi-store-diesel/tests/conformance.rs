@@ -41,3 +41,18 @@ mod streams_polling_only {
 
     grafi_store_core::streams_suite!(setup);
 }
+
+mod lifecycle {
+    use super::common;
+    grafi_store_core::lifecycle_suite!(common::setup);
+}
+
+mod lifecycle_insert_only {
+    use super::common;
+    grafi_store_core::lifecycle_suite!(common::setup_insert_only);
+}
+
+mod lifecycle_copy_always {
+    use super::common;
+    grafi_store_core::lifecycle_suite!(common::setup_copy_always);
+}

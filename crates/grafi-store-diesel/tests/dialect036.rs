@@ -70,3 +70,11 @@ mod model {
 mod streams {
     grafi_store_core::streams_suite!(super::setup);
 }
+
+mod lifecycle {
+    grafi_store_core::lifecycle_suite!(super::setup);
+}
+
+mod lifecycle_copy_always {
+    grafi_store_core::lifecycle_suite!(super::setup_copy_always);
+}

@@ -73,3 +73,55 @@ async fn rust_writes_grafi_reads() {
     GRAFI.check_and_read(&py_url, &events, &[]);
     drop(store);
 }
+
+/// grafi writes the corpus into its own table; after `migrate run` the Rust store erases a
+/// user: no row's text names them, and grafi reads the rest as before. grafi knows nothing of
+/// the ledger: when it writes the erased events again they are stored again (what
+/// docs/privacy.md tells operators), and a second erasure removes them.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the grafi 0.0.24 venv: cargo xtask interop"]
+async fn grafi_writes_rust_erases_a_user_grafi_reads_the_rest() {
+    use grafi_store_core::lifecycle::select_erased;
+    use grafi_store_core::Erasure;
+    let db = ScratchDb::new().await;
+    let py_url = sqlalchemy_url(&db.url);
+    let corpus_file =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/grafi-0.0.24/events.jsonl");
+    grafi(&[
+        "write",
+        "--db",
+        &py_url,
+        "--jsonl",
+        corpus_file.to_str().unwrap(),
+    ]);
+    grafi_store_diesel::migrate::run_pending_migrations(&db.url, None)
+        .await
+        .unwrap();
+    let store = builder(&db).connect().await.unwrap();
+    let corpus = grafi_corpus();
+    let user = "u_7f3a9c";
+    let erased = select_erased(&Erasure::User(user.into()), &corpus);
+    assert_eq!(
+        store.erase_user(user).await.unwrap().events as usize,
+        erased.len()
+    );
+    let naming = "SELECT count(*) FROM events e WHERE strpos(e::text, 'u_7f3a9c') > 0";
+    assert_eq!(common::scalar(&db.url, naming).await, "0");
+    let rest: Vec<_> = (0..corpus.len())
+        .filter(|i| !erased.contains(i))
+        .map(|i| corpus[i].clone())
+        .collect();
+    GRAFI.check_and_read(&py_url, &rest, &[]);
+
+    let again: Vec<_> = erased.iter().map(|&i| corpus[i].clone()).collect();
+    let file = grafi_python::write_jsonl(&again);
+    grafi(&["write", "--db", &py_url, "--jsonl", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(file);
+    assert_ne!(common::scalar(&db.url, naming).await, "0");
+    assert_eq!(
+        store.erase_user(user).await.unwrap().events as usize,
+        erased.len()
+    );
+    assert_eq!(common::scalar(&db.url, naming).await, "0");
+    drop(store);
+}

@@ -99,3 +99,41 @@ async fn rust_writes_grafi_reads() {
     GRAFI.check_and_read(&py_url, &events, &["--strict"]);
     drop(store);
 }
+
+/// The same with grafi 0.0.36, whose events embed the documents they consumed: after the
+/// Rust store erases a user, no row's text names them, and grafi reads the rest.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the grafi 0.0.36 venv: cargo xtask interop"]
+async fn grafi_writes_rust_erases_a_user_grafi_reads_the_rest() {
+    use grafi_store_core::lifecycle::select_erased;
+    use grafi_store_core::Erasure;
+    let db = ScratchDb::new().await;
+    let py_url = sqlalchemy_url(&db.url);
+    grafi(&[
+        "write",
+        "--db",
+        &py_url,
+        "--jsonl",
+        corpus_file().to_str().unwrap(),
+    ]);
+    grafi_store_diesel::migrate::run_pending_migrations(&db.url, None)
+        .await
+        .unwrap();
+    let store = builder(&db).connect().await.unwrap();
+    let corpus = grafi_036_corpus();
+    let user = "u_4c1e88";
+    let erased = select_erased(&Erasure::User(user.into()), &corpus);
+    assert!(!erased.is_empty());
+    assert_eq!(
+        store.erase_user(user).await.unwrap().events as usize,
+        erased.len()
+    );
+    let naming = "SELECT count(*) FROM events e WHERE strpos(e::text, 'u_4c1e88') > 0";
+    assert_eq!(common::scalar(&db.url, naming).await, "0");
+    let rest: Vec<Event> = (0..corpus.len())
+        .filter(|i| !erased.contains(i))
+        .map(|i| corpus[i].clone())
+        .collect();
+    GRAFI.check_and_read(&py_url, &rest, &[]);
+    drop(store);
+}

@@ -574,7 +574,7 @@ async fn after_migrate_run_reads_give_back_every_document_byte_for_byte() {
         grafi_store_diesel::migrate::run_pending_migrations(&db.url, Some(Duration::from_secs(5)))
             .await
             .unwrap();
-    assert_eq!(applied.len(), 3);
+    assert_eq!(applied.len(), 4);
     for (sql, expected) in [
         (
             "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'id'",

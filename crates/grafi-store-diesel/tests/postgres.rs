@@ -198,7 +198,7 @@ async fn opens_migrates_and_appends_to_a_grafi_table() {
     let applied = grafi_store_diesel::migrate::run_pending_migrations(&store.db.url, None)
         .await
         .unwrap();
-    assert_eq!(applied.len(), 3, "{applied:?}");
+    assert_eq!(applied.len(), 4, "{applied:?}");
     assert_eq!(scalar(&store.db.url, id_type).await, "bigint");
     let store = TestStore {
         store: builder(&store.db).connect().await.unwrap(),

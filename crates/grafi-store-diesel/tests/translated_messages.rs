@@ -256,6 +256,7 @@ async fn german_missing_privileges_are_denied_permission() {
         "CREATE ROLE alice LOGIN PASSWORD '{ALICE_PASSWORD}'; \
          CREATE ROLE carol LOGIN PASSWORD '{ALICE_PASSWORD}'; \
          GRANT SELECT, INSERT ON events TO alice; \
+         GRANT SELECT ON grafi_rs_erased, grafi_rs_key TO alice; \
          GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO alice; \
          GRANT SELECT ON events TO carol; \
          GRANT SELECT ON __diesel_schema_migrations TO alice, carol;"
