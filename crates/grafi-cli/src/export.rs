@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures::TryStreamExt;
 use grafi_events::Event;
 use grafi_store::EventStore;
+use grafi_store_core::Erasure;
 
 use crate::dialects::DialectCounts;
 use crate::out;
@@ -20,6 +21,9 @@ pub enum Filter {
     Request(String),
     Event(String),
     Topic(String, Vec<i64>),
+    /// Everything held about one user (an access request): the events erasing them would
+    /// remove.
+    User(String),
 }
 
 /// The reader going away (`| head`) ends the export quietly: [`out::StdoutClosed`].
@@ -60,7 +64,8 @@ impl<W: Write> Writer<'_, W> {
 }
 
 /// Every read streams or pages, so memory stays bounded by a page whatever the store holds (a
-/// conversation or a request is one read on a backend without a bounded stream for it).
+/// conversation or a request is one read on a backend without a bounded stream for it; a
+/// user's events are one read).
 async fn write_events(
     store: &Arc<dyn EventStore>,
     filter: Filter,
@@ -87,6 +92,11 @@ async fn write_events(
         }
         Filter::Topic(name, offsets) => {
             for event in store.get_topic_events(&name, &offsets).await? {
+                writer.write(&event)?;
+            }
+        }
+        Filter::User(id) => {
+            for event in store.subject_events(&Erasure::User(id)).await? {
                 writer.write(&event)?;
             }
         }
@@ -301,5 +311,53 @@ mod tests {
             export(Arc::new(memory.clone()), Filter::Request("none".into())).await,
             ""
         );
+    }
+
+    /// A user's export is what erasing them would remove, written as `export` writes every
+    /// event: the lines of both corpora that name the user or one of their conversations,
+    /// and nothing else.
+    #[tokio::test]
+    async fn a_user_is_the_lines_naming_them_or_their_conversations() {
+        let (memory, _) = filled().await;
+        let store: Arc<dyn EventStore> = Arc::new(memory.clone());
+        let lines: Vec<&str> = CORPUS.lines().chain(CORPUS36.lines()).collect();
+        for user in ["cust_dana_w", "u_7f3a9c", "u_4c1e88", "bob"] {
+            let conversations: Vec<String> = lines
+                .iter()
+                .filter(|l| l.contains(&format!("\"user_id\": \"{user}\"")))
+                .map(|l| {
+                    grafi_events::decode_str(l)
+                        .unwrap()
+                        .conversation_id()
+                        .to_owned()
+                })
+                .collect();
+            let expected: String = lines
+                .iter()
+                .filter(|l| l.contains(user) || conversations.iter().any(|c| l.contains(c)))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let subject: String = memory
+                .subject_events(&Erasure::User(user.into()))
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.to_json() + "\n")
+                .collect();
+            let exported = export(Arc::clone(&store), Filter::User(user.into())).await;
+            assert!(exported.lines().count() > 1, "{user}");
+            assert_eq!(exported, expected, "{user}");
+            assert_eq!(exported, subject, "{user}");
+        }
+        assert_eq!(
+            export(Arc::clone(&store), Filter::User("nobody".into())).await,
+            ""
+        );
+        let mut sink = Vec::new();
+        let error = write_events(&store, Filter::User(String::new()), &mut sink)
+            .await
+            .unwrap_err();
+        assert!(crate::is_usage_error(&error), "{error:#}");
+        assert!(sink.is_empty());
     }
 }

@@ -2,11 +2,15 @@
 //!
 //! Exit status: 0 success (also when stdout's reader went away, `| head`, and when Ctrl-C or
 //! SIGTERM ends `tail --follow`); 1 some input line was invalid (import, validate) or the
-//! event asked for does not exist (export --event); 2 usage error; 3 the store or a file
-//! failed; 130 import, or tail without --follow, interrupted (Ctrl-C, SIGTERM).
+//! event asked for does not exist (export --event); 2 usage error (an argument the store
+//! refuses, such as an empty id to erase, and erase or purge without --yes, included); 3 the
+//! store or a file failed, or the store cannot do what was asked; 130 import, or tail without
+//! --follow, interrupted (Ctrl-C, SIGTERM).
 
+mod audit;
 mod demo;
 mod dialects;
+mod erase;
 mod export;
 mod import;
 mod input;
@@ -14,6 +18,7 @@ mod interrupt;
 mod logging;
 mod migrate;
 mod out;
+mod purge;
 mod stats;
 mod tail;
 mod timeline;
@@ -43,9 +48,11 @@ use serde::Serialize;
                   PostgreSQL store, grafi_cli=debug for this command).\n\n\
                   Exit status: 0 success (also when the reader of stdout goes away, as with \
                   `| head`, and when Ctrl-C or SIGTERM ends tail --follow); 1 invalid input \
-                  lines (import, validate) or no such event (export --event); 2 usage error or \
-                  bad store URL; 3 the store or a file failed; 130 import, or tail without \
-                  --follow, interrupted by Ctrl-C or SIGTERM."
+                  lines (import, validate) or no such event (export --event); 2 usage error, \
+                  bad store URL, an argument the store refuses (an empty id to erase), or \
+                  erase or purge without --yes or --dry-run; 3 the store or a file failed, or \
+                  the store cannot do what was asked; 130 import, or tail without --follow, \
+                  interrupted by Ctrl-C or SIGTERM."
 )]
 struct Cli {
     /// Store URL: `memory:` or `postgres://user[:password]@host[:port]/db`
@@ -98,6 +105,21 @@ enum Command {
     Stats(StatsArgs),
     /// Delete every event in the store.
     Clear(ClearArgs),
+    /// Remove for good every event of a conversation, a request or a user (a user: with every
+    /// conversation of theirs), e.g. for a request to erase personal data. Erased events are
+    /// refused if recorded again, and the audit trail keeps the erasure without the id. Needs
+    /// --yes (without it: says how much it would remove, changes nothing); --dry-run only
+    /// counts. The id is never printed.
+    Erase(EraseArgs),
+    /// Remove every event recorded before a cut-off (retention): --before TIME or
+    /// --older-than DURATION. The audit trail keeps the purge; purged events may be recorded
+    /// again. Needs --yes (without it: says how much it would remove, changes nothing);
+    /// --dry-run only counts.
+    Purge(PurgeArgs),
+    /// The audit trail: every erasure and purge done on this store, oldest first, one line
+    /// each (id, time, action, events removed, the subject's keyed hash or the purge's
+    /// cut-off, database role, application_name). Never an erased id or a payload.
+    Audit(AuditArgs),
     /// The table's migrations: `status` (changes nothing), `run` and `revert` (print their
     /// plan and ask for --yes). A store never alters an existing table by itself.
     Migrate(MigrateArgs),
@@ -218,7 +240,7 @@ impl InputArgs {
 #[derive(Debug, Args)]
 #[command(group(
     clap::ArgGroup::new("filter")
-        .args(["conversation", "request", "event", "topic"])
+        .args(["conversation", "request", "event", "topic", "user"])
         .multiple(false)
 ))]
 struct ExportArgs {
@@ -243,6 +265,112 @@ struct ExportArgs {
         allow_negative_numbers = true
     )]
     offsets: Option<Vec<i64>>,
+    /// Everything held about this user (`user_id`), as for a request for access: every event
+    /// naming them, and every event of their conversations (what `erase --user` removes).
+    #[arg(long, value_name = "ID")]
+    user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("subject")
+        .args(["conversation", "request", "user"])
+        .required(true)
+        .multiple(false)
+))]
+struct EraseArgs {
+    /// Every event of this conversation (`conversation_id`).
+    #[arg(long, value_name = "ID")]
+    conversation: Option<String>,
+    /// Every event of this assistant request (`assistant_request_id`).
+    #[arg(long, value_name = "ID")]
+    request: Option<String>,
+    /// Every event naming this user (`user_id`), and every event of their conversations.
+    #[arg(long, value_name = "ID")]
+    user: Option<String>,
+    #[command(flatten)]
+    confirm: ConfirmArgs,
+    /// One JSON document on stdout (fields: see --help).
+    #[arg(long, long_help = erase::JSON_HELP)]
+    json: bool,
+}
+
+impl EraseArgs {
+    fn erasure(self) -> anyhow::Result<grafi_store_core::Erasure> {
+        use grafi_store_core::Erasure;
+        match (self.conversation, self.request, self.user) {
+            (Some(id), ..) => Ok(Erasure::Conversation(id)),
+            (_, Some(id), _) => Ok(Erasure::Request(id)),
+            (_, _, Some(id)) => Ok(Erasure::User(id)),
+            _ => Err(UsageError("give --conversation, --request or --user".into()).into()),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("cutoff")
+        .args(["before", "older_than"])
+        .required(true)
+        .multiple(false)
+))]
+struct PurgeArgs {
+    /// Remove the events whose timestamp is before this time: RFC 3339
+    /// (2026-01-01T00:00:00Z) or a date (2026-01-01, midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = purge::parse_time)]
+    before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Remove the events older than this: a number and a unit, s, m, h, d or w (90d, 12h,
+    /// 2w); the cut-off is now minus that, to the second.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = purge::parse_age,
+        allow_hyphen_values = true
+    )]
+    older_than: Option<chrono::TimeDelta>,
+    #[command(flatten)]
+    confirm: ConfirmArgs,
+    /// One JSON document on stdout (fields: see --help).
+    #[arg(long, long_help = purge::JSON_HELP)]
+    json: bool,
+}
+
+impl PurgeArgs {
+    fn cutoff(&self) -> anyhow::Result<purge::Cutoff> {
+        match (self.before, self.older_than) {
+            (Some(t), _) => Ok(purge::Cutoff::Before(t)),
+            (None, Some(age)) => Ok(purge::Cutoff::OlderThan(age)),
+            (None, None) => Err(UsageError("give --before or --older-than".into()).into()),
+        }
+    }
+}
+
+/// `--yes` and `--dry-run` of `erase` and `purge`.
+#[derive(Debug, Args)]
+struct ConfirmArgs {
+    /// Confirm: remove the events for good.
+    #[arg(long)]
+    yes: bool,
+    /// Count what would be removed, and change nothing.
+    #[arg(long, conflicts_with = "yes")]
+    dry_run: bool,
+}
+
+impl ConfirmArgs {
+    fn intent(&self) -> Intent {
+        match (self.dry_run, self.yes) {
+            (true, _) => Intent::DryRun,
+            (false, true) => Intent::Apply,
+            (false, false) => Intent::Ask,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    /// One JSON object per record, one per line (fields: see --help).
+    #[arg(long, long_help = audit::JSON_HELP)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -350,6 +478,17 @@ pub enum Outcome {
     Interrupted,
 }
 
+/// What `erase` and `purge` were asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// `--yes`: remove.
+    Apply,
+    /// `--dry-run`: count, change nothing.
+    DryRun,
+    /// Neither: count, change nothing, and refuse with what `--yes` would remove (exit 2).
+    Ask,
+}
+
 const EXIT_INCOMPLETE: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_FAILURE: u8 = 3;
@@ -377,9 +516,10 @@ fn main() -> ExitCode {
         Err(e) => {
             let text = logging::scrub(&format!("{e:#}"));
             crate::errln!("error: {text}");
-            match e.downcast_ref::<UsageError>() {
-                Some(_) => ExitCode::from(EXIT_USAGE),
-                None => ExitCode::from(EXIT_FAILURE),
+            if is_usage_error(&e) {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::from(EXIT_FAILURE)
             }
         }
     }
@@ -396,6 +536,18 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// Whether `e` is a mistake in how the command was called: a [`UsageError`], or an argument
+/// the store refused ([`StoreError::InvalidArgument`], e.g. an empty id to erase).
+pub fn is_usage_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || matches!(
+                cause.downcast_ref::<StoreError>(),
+                Some(StoreError::InvalidArgument { .. })
+            )
+    })
+}
 
 async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     // Commands that need no store.
@@ -432,11 +584,12 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         };
         return migrate::run(&selection, action, yes, lock_timeout, cli.dialect).await;
     }
-    // Reading commands never create or migrate a table: on a big grafi table, migrating
-    // rewrites it under an exclusive lock.
-    let writes = !matches!(
+    // Only the commands that record events (or clear them) create a missing table: on a big
+    // grafi table, migrating rewrites it under an exclusive lock, and there is nothing to
+    // read, erase or purge in a table that does not exist.
+    let writes = matches!(
         cli.command,
-        Command::Export(_) | Command::Stats(_) | Command::Tail(_)
+        Command::Demo(_) | Command::Import(_) | Command::Clear(_)
     );
     let new_table_dialect = match &cli.command {
         Command::Import(args) if cli.dialect.is_none() => input::dialect_of_file(&args.file),
@@ -473,12 +626,26 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 (_, _, _, Some(topic)) => {
                     export::Filter::Topic(topic, args.offsets.unwrap_or_default())
                 }
-                _ => export::Filter::All,
+                _ => match args.user {
+                    Some(id) => export::Filter::User(id),
+                    None => export::Filter::All,
+                },
             };
             export::run(store, filter).await
         }
         Command::Tail(args) => tail::run(store, args.options()).await,
         Command::Stats(args) => stats::run(store, &selection, args.json).await,
+        Command::Erase(args) => {
+            let (intent, json) = (args.confirm.intent(), args.json);
+            let erasure = args.erasure()?;
+            erase::run(&*store, &erasure, intent, json, &mut std::io::stdout()).await
+        }
+        Command::Purge(args) => {
+            let cutoff = args.cutoff()?;
+            let intent = args.confirm.intent();
+            purge::run(&*store, cutoff, intent, args.json, &mut std::io::stdout()).await
+        }
+        Command::Audit(args) => audit::run(&*store, args.json, &mut std::io::stdout()).await,
         Command::Clear(args) => {
             store.clear_events().await.map_err(anyhow::Error::new)?;
             if args.json {
@@ -566,8 +733,9 @@ async fn open(
         .await
         .map_err(|e| match e {
             StoreError::Config(_) if !migrate => anyhow::anyhow!(
-                "cannot open the store: {e}\nhint: reading commands (export, stats, tail) never \
-                 create the table; run `grafi-store migrate run` or `grafi-store import` first"
+                "cannot open the store: {e}\nhint: reading commands (export, stats, tail, audit), \
+                 erase and purge never create the table; run `grafi-store migrate run` or \
+                 `grafi-store import` first"
             ),
             e => anyhow::anyhow!("cannot open the store: {e}"),
         })

@@ -62,6 +62,12 @@ pub fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     line(format_args!("{text}"))
 }
 
+/// One JSON document on one line of `sink` (stdout, or a test's buffer).
+pub fn json_to(sink: &mut impl Write, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string(value)?;
+    writeln!(sink, "{text}").map_err(write_error)
+}
+
 /// `println!` for stdout that may be closed: `outln!(…)?`.
 #[macro_export]
 macro_rules! outln {

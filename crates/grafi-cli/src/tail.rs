@@ -172,7 +172,7 @@ fn write_event(sink: &mut impl Write, event: &Event, json: bool) -> anyhow::Resu
 
 /// `line` without control characters: names and messages come from whoever wrote the
 /// events, and an escape sequence in them must not reach the terminal as one.
-fn printable(line: &str) -> String {
+pub(crate) fn printable(line: &str) -> String {
     line.chars()
         .map(|c| if c.is_control() { '\u{fffd}' } else { c })
         .collect()

@@ -299,6 +299,167 @@ fn clear_needs_yes_and_export_filters_are_exclusive() {
         .stderr(contains("no event with id \"nope\""));
 }
 
+/// `erase` and `purge` change nothing without --yes: they say how much it would remove and
+/// exit 2; --dry-run only counts. Bad scopes, ages and times are usage errors, and the id
+/// erased is never printed back.
+#[test]
+fn erase_and_purge_need_yes_and_refuse_bad_arguments() {
+    assert_documented(&["erase"], ERASE_FIELDS);
+    assert_documented(&["purge"], PURGE_FIELDS);
+    assert_documented(&["audit"], AUDIT_FIELDS);
+    let out = grafi_store()
+        .args(["--store", "memory:", "erase", "--user", "u_secret_42"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("would remove 0 events in 0 conversations and 0 requests"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("add --yes"), "{stderr}");
+    assert!(!stderr.contains("u_secret_42"), "{stderr}");
+    let out = grafi_store()
+        .args(["--store", "memory:", "erase", "--dry-run", "--json"])
+        .args(["--conversation", "c_secret_42"])
+        .assert()
+        .success()
+        .stderr("")
+        .get_output()
+        .clone();
+    assert_eq!(
+        one_json_document(&out.stdout),
+        serde_json::json!({"action": "erase_conversation", "dry_run": true,
+                           "events": 0, "conversations": 0, "requests": 0})
+    );
+    // One scope, exactly; --yes and --dry-run exclude each other; an empty id is refused.
+    for args in [
+        &["erase", "--yes"][..],
+        &["erase", "--user", "a", "--request", "b", "--yes"],
+        &["erase", "--user", "a", "--yes", "--dry-run"],
+        &["erase", "--user", "", "--yes"],
+        &["erase", "--user", "", "--dry-run"],
+    ] {
+        grafi_store()
+            .args(["--store", "memory:"])
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout("");
+    }
+
+    for (age, says) in [
+        ("0d", "above zero"),
+        ("-1d", "is no age"),
+        ("90x", "is no age"),
+        ("", "is no age"),
+    ] {
+        let out = grafi_store()
+            .args([
+                "--store",
+                "memory:",
+                "purge",
+                "--dry-run",
+                "--older-than",
+                age,
+            ])
+            .assert()
+            .code(2)
+            .stdout("")
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{age}: {stderr}");
+    }
+    grafi_store()
+        .args([
+            "--store",
+            "memory:",
+            "purge",
+            "--before",
+            "2026-02-30",
+            "--yes",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("RFC 3339"));
+    grafi_store()
+        .args(["--store", "memory:", "purge", "--yes"])
+        .assert()
+        .code(2);
+    grafi_store()
+        .args(["--store", "memory:", "purge", "--before", "2026-01-01"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(contains(
+            "purging would remove 0 events recorded before 2026-01-01T00:00:00Z; nothing \
+             changed: add --yes",
+        ));
+    let out = grafi_store()
+        .args(["--store", "memory:", "purge", "--before", "2026-01-01"])
+        .args(["--dry-run", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(
+        one_json_document(&out.stdout),
+        serde_json::json!({"action": "purge", "dry_run": true,
+                           "before": "2026-01-01T00:00:00Z", "events": 0})
+    );
+    grafi_store()
+        .args([
+            "--store",
+            "memory:",
+            "purge",
+            "--older-than",
+            "12h",
+            "--yes",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::is_match("^purged 0 events recorded before 20[0-9-]{8}T[0-9:]{8}Z; ")
+                .unwrap(),
+        );
+}
+
+/// `audit` of a store without erasures prints nothing on stdout; `export --user` is one
+/// selector among the others.
+#[test]
+fn audit_of_a_new_store_is_empty_and_export_user_excludes_the_other_selectors() {
+    for json in [&[][..], &["--json"]] {
+        grafi_store()
+            .args(["--store", "memory:", "audit"])
+            .args(json)
+            .assert()
+            .success()
+            .stdout("")
+            .stderr(contains("the audit trail is empty"));
+    }
+    for other in [
+        &["--conversation", "c"][..],
+        &["--request", "r"],
+        &["--event", "e"],
+        &["--topic", "t", "--offsets", "1"],
+    ] {
+        grafi_store()
+            .args(["--store", "memory:", "export", "--user", "u"])
+            .args(other)
+            .assert()
+            .code(2)
+            .stderr(contains("cannot be used with"));
+    }
+    grafi_store()
+        .args(["--store", "memory:", "export", "--user", ""])
+        .assert()
+        .code(2)
+        .stdout("");
+}
+
 /// The cursor of the `resume: --from CURSOR` line `tail` ends with (stderr's last line).
 fn resume_cursor(stderr: &str) -> String {
     let last = stderr.lines().last().unwrap_or_default();
@@ -828,6 +989,18 @@ const IMPORT_FIELDS: &[&str] = &[
     "problems",
     "problems_not_listed",
     "errors_file",
+];
+const ERASE_FIELDS: &[&str] = &["action", "dry_run", "events", "conversations", "requests"];
+const PURGE_FIELDS: &[&str] = &["action", "dry_run", "before", "events"];
+const AUDIT_FIELDS: &[&str] = &[
+    "id",
+    "at",
+    "action",
+    "events",
+    "subject_hash",
+    "before",
+    "role",
+    "application_name",
 ];
 const STATS_FIELDS: &[&str] = &[
     "store",
@@ -1650,6 +1823,148 @@ mod postgres {
             .success();
         let (printed, _) = tail(&db, &["--json"]);
         assert_eq!(printed, exported);
+    }
+
+    // ------------------------------------------------------------------------------------
+    // erase, purge, audit, export --user.
+
+    /// One JSON document on stdout of a successful command.
+    fn json_of(cmd: &mut Command) -> serde_json::Value {
+        let out = cmd.assert().success().get_output().clone();
+        one_json_document(&out.stdout)
+    }
+
+    /// A user erased: the dry run counts what the real run removes, the export then holds
+    /// none of their lines and the rest of the corpus, and the audit trail one record that
+    /// does not name them. Recording their events again stores none of them.
+    #[test]
+    fn postgres_erase_user_removes_what_the_dry_run_counted_and_audits_without_the_id() {
+        let db = ScratchDb::new();
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        let user = "u_7f3a9c";
+        let erase = |extra: &str| {
+            let mut cmd = db.cmd();
+            cmd.args(["erase", "--user", user, "--json", extra]);
+            cmd
+        };
+        let dry = json_of(&mut erase("--dry-run"));
+        assert_eq!(dry["dry_run"], true);
+        assert_eq!(db.export(&[]).len(), 211, "the dry run changed nothing");
+        let real = json_of(&mut erase("--yes"));
+        assert_eq!(real["dry_run"], false);
+        for field in ["action", "events", "conversations", "requests"] {
+            assert_eq!(dry[field], real[field], "{field}: {dry} {real}");
+        }
+        let named = CORPUS.lines().filter(|l| l.contains(user)).count();
+        assert_eq!(real["events"], named as u64, "{real}");
+
+        let exported = export_text(&db, &[]);
+        assert!(!exported.contains(user));
+        let expected: Vec<Event> = CORPUS
+            .lines()
+            .filter(|l| !l.contains(user))
+            .map(|l| grafi_events::decode_str(l).unwrap())
+            .collect();
+        assert_same_events(&decode_lines(&exported), &expected);
+
+        let trail = db
+            .cmd()
+            .args(["audit", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let record = one_json_document(&trail);
+        assert_eq!(keys(&record), AUDIT_FIELDS);
+        assert_eq!(record["action"], "erase_user");
+        assert_eq!(record["events"], real["events"]);
+        assert!(record["subject_hash"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty()));
+        assert!(!String::from_utf8_lossy(&trail).contains(user));
+        let human = db
+            .cmd()
+            .arg("audit")
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let human = String::from_utf8(human.stdout).unwrap();
+        assert_eq!(human.lines().count(), 1, "{human}");
+        assert!(human.contains("  erase_user  events="), "{human}");
+        assert!(!human.contains(user), "{human}");
+
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        assert!(
+            !export_text(&db, &[]).contains(user),
+            "an erased event came back"
+        );
+    }
+
+    /// `purge --older-than` removes what its dry run counted: the whole corpus (recorded in
+    /// 1970 and 2025), and none of the events recorded now.
+    #[test]
+    fn postgres_purge_older_than_removes_what_the_dry_run_counted() {
+        let db = ScratchDb::new();
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        let dir = tempfile::tempdir().unwrap();
+        let (fresh, fresh_events) = new_events_file(&dir, "purge-fresh", 5);
+        db.cmd().arg("import").arg(&fresh).assert().success();
+        let purge = |extra: &str| {
+            let mut cmd = db.cmd();
+            cmd.args(["purge", "--older-than", "90d", "--json", extra]);
+            cmd
+        };
+        let dry = json_of(&mut purge("--dry-run"));
+        assert_eq!(dry["events"], 211, "{dry}");
+        assert_eq!(db.export(&[]).len(), 216, "the dry run changed nothing");
+        let real = json_of(&mut purge("--yes"));
+        assert_eq!(
+            (&real["dry_run"], &real["events"]),
+            (&false.into(), &dry["events"])
+        );
+        assert_same_events(&db.export(&[]), &fresh_events);
+
+        let trail = db.cmd().args(["audit", "--json"]).assert().success();
+        let record = one_json_document(&trail.get_output().stdout);
+        assert_eq!(record["action"], "purge");
+        assert_eq!(record["events"], 211);
+        assert_eq!(record["subject_hash"], serde_json::Value::Null);
+        assert_eq!(record["before"], real["before"]);
+    }
+
+    /// `export --user` is the corpus lines that name the user or one of their conversations
+    /// (a conversation they share with another user included), and changes nothing.
+    #[test]
+    fn postgres_export_user_is_the_corpus_lines_naming_them_or_their_conversation() {
+        let db = ScratchDb::new();
+        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        let user = "cust_dana_w";
+        let conversations: HashSet<String> = CORPUS
+            .lines()
+            .filter(|l| l.contains(&format!("\"user_id\": \"{user}\"")))
+            .map(|l| {
+                grafi_events::decode_str(l)
+                    .unwrap()
+                    .conversation_id()
+                    .to_owned()
+            })
+            .collect();
+        assert!(!conversations.is_empty());
+        let expected: Vec<Event> = CORPUS
+            .lines()
+            .filter(|l| l.contains(user) || conversations.iter().any(|c| l.contains(c.as_str())))
+            .map(|l| grafi_events::decode_str(l).unwrap())
+            .collect();
+        assert!(
+            expected.len() > CORPUS.lines().filter(|l| l.contains(user)).count(),
+            "the conversation holds another user's events too"
+        );
+        assert_same_events(&db.export(&["--user", user]), &expected);
+        assert_eq!(db.export(&["--user", "nobody"]).len(), 0);
+        assert_eq!(db.export(&[]).len(), 211);
+        db.cmd().args(["audit"]).assert().success().stdout("");
     }
 
     fn admin_url() -> String {
