@@ -1895,11 +1895,27 @@ mod postgres {
         assert!(human.contains("  erase_user  events="), "{human}");
         assert!(!human.contains(user), "{human}");
 
-        db.cmd().arg("import").arg(corpus_path()).assert().success();
+        // Importing the corpus again stores none of the erased events, and says so.
+        let again = json_of(db.cmd().args(["import", "--json"]).arg(corpus_path()));
+        assert_eq!(
+            (&again["imported"], &again["erased"], &again["duplicates"]),
+            (
+                &serde_json::json!(0),
+                &real["events"],
+                &serde_json::json!(211 - named)
+            ),
+            "{again}"
+        );
         assert!(
             !export_text(&db, &[]).contains(user),
             "an erased event came back"
         );
+        db.cmd()
+            .arg("import")
+            .arg(corpus_path())
+            .assert()
+            .success()
+            .stdout(contains(format!("erased {named},")));
     }
 
     /// `purge --older-than` removes what its dry run counted: the whole corpus (recorded in
