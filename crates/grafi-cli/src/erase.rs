@@ -135,16 +135,7 @@ mod tests {
     use grafi_store_core::conformance::grafi_corpus;
 
     use super::*;
-
-    async fn corpus_store() -> MemoryEventStore {
-        let store = MemoryEventStore::new();
-        store.record_events(grafi_corpus()).await.unwrap();
-        store
-    }
-
-    fn ids(events: &[Arc<Event>]) -> Vec<String> {
-        events.iter().map(|e| e.event_id().to_owned()).collect()
-    }
+    use crate::test_support::{corpus_store, ids};
 
     async fn erase(
         store: &MemoryEventStore,

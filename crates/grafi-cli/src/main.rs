@@ -21,6 +21,8 @@ mod out;
 mod purge;
 mod stats;
 mod tail;
+#[cfg(test)]
+mod test_support;
 mod timeline;
 mod validate;
 

@@ -162,13 +162,11 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use grafi_events::Event;
     use grafi_store::MemoryEventStore;
     use grafi_store_core::conformance::grafi_corpus;
 
     use super::*;
+    use crate::test_support::{corpus_store, ids};
 
     #[test]
     fn ages_are_a_number_and_a_unit() {
@@ -237,16 +235,6 @@ mod tests {
         assert_eq!(Cutoff::Before(fixed).at(now).unwrap(), fixed);
         let forever = parse_age("1000000000w").unwrap();
         assert!(Cutoff::OlderThan(forever).at(now).is_err());
-    }
-
-    async fn corpus_store() -> MemoryEventStore {
-        let store = MemoryEventStore::new();
-        store.record_events(grafi_corpus()).await.unwrap();
-        store
-    }
-
-    fn ids(events: &[Arc<Event>]) -> Vec<String> {
-        events.iter().map(|e| e.event_id().to_owned()).collect()
     }
 
     async fn purge(
