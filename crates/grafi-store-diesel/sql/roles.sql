@@ -2,8 +2,10 @@
 -- with CREATEROLE, in the database that holds (or will hold) `events`. Idempotent.
 --
 --   {prefix}_owner   owns the table: runs `grafi-store migrate` (DDL). Not for services.
---   {prefix}_writer  records and reads events: SELECT, INSERT on events, USAGE on its sequence.
+--   {prefix}_writer  records and reads events: SELECT, INSERT on events, USAGE on its sequence,
+--                    SELECT on the erased-id ledger and its key (grafi_rs_erased, grafi_rs_key).
 --                    Cannot UPDATE, DELETE or TRUNCATE: `clear_events` fails with 42501.
+--                    Erasures and purges (`grafi-store erase`, `purge`) run as the owner.
 --   {prefix}_reader  reads events (export, stats, dashboards): SELECT only.
 --
 -- They are NOLOGIN group roles; give them to login roles, e.g.
@@ -51,6 +53,15 @@ BEGIN
             EXECUTE format('GRANT USAGE ON SEQUENCE %s TO {prefix}_writer',
                            pg_get_serial_sequence('public.events', 'id'));
         END IF;
+    END IF;
+    -- Migration 4's tables: writers read the erased-id ledger and its key (their writes keep
+    -- erased ids out), readers the audit trail; only the owner writes them.
+    IF to_regclass('public.grafi_rs_erased') IS NOT NULL THEN
+        ALTER TABLE public.grafi_rs_erased OWNER TO {prefix}_owner;
+        ALTER TABLE public.grafi_rs_audit OWNER TO {prefix}_owner;
+        ALTER TABLE public.grafi_rs_key OWNER TO {prefix}_owner;
+        GRANT SELECT ON public.grafi_rs_erased, public.grafi_rs_key TO {prefix}_writer;
+        GRANT SELECT ON public.grafi_rs_audit TO {prefix}_writer, {prefix}_reader;
     END IF;
     IF to_regclass('public.__diesel_schema_migrations') IS NOT NULL THEN
         ALTER TABLE public.__diesel_schema_migrations OWNER TO {prefix}_owner;
