@@ -2753,6 +2753,60 @@ mod postgres {
         assert_eq!(scalar(&db.url, "SELECT count(*) FROM events"), "211");
     }
 
+    /// The roles script run on a database already migrated (migration 4's tables exist): the
+    /// writer records (it may read the erased-id ledger and its key) but may not erase; the
+    /// owner erases; the reader reads the audit trail.
+    #[test]
+    fn roles_after_migrating_let_the_writer_record_and_the_owner_erase() {
+        let db = ScratchDb::new();
+        db.cmd()
+            .args(["migrate", "run", "--yes"])
+            .assert()
+            .success();
+        let prefix = format!("m{}", &db.name[db.name.len() - 12..]);
+        let sql = String::from_utf8(
+            grafi_store()
+                .args(["roles", "--print-sql", "--prefix", &prefix])
+                .assert()
+                .success()
+                .get_output()
+                .stdout
+                .clone(),
+        )
+        .unwrap();
+        let _roles = RolesGuard::new(&db, &prefix, &sql);
+        let as_role = |who: &str| {
+            let mut url = with_param(&db.url, &format!("user={prefix}_{who}_login"));
+            if who == "owner" {
+                url.push_str(&format!("&options=-c%20role%3D{prefix}_owner"));
+            }
+            let mut cmd = grafi_store();
+            cmd.args(["--store", &url]);
+            cmd
+        };
+        as_role("writer")
+            .arg("import")
+            .arg(corpus_path())
+            .assert()
+            .success()
+            .stdout(contains("imported 211,"));
+        as_role("writer")
+            .args(["erase", "--user", "bob", "--yes"])
+            .assert()
+            .code(3)
+            .stderr(contains("permission denied"));
+        as_role("owner")
+            .args(["erase", "--user", "bob", "--yes"])
+            .assert()
+            .success();
+        as_role("reader")
+            .arg("audit")
+            .assert()
+            .success()
+            .stdout(contains("erase_user"));
+        assert_eq!(scalar(&db.url, "SELECT count(*) FROM events"), "200");
+    }
+
     /// `url` with `key=value` added to its query string.
     fn with_param(url: &str, param: &str) -> String {
         let separator = if url.contains('?') { '&' } else { '?' };
