@@ -23,8 +23,10 @@
 //! would mostly measure itself taking CPU from the purge. 10 events every 10 ms (1,000
 //! events/s) is the rate of `subscriptions.rs`' writer. A tick missed while a call was blocked
 //! is skipped, not made up: a blocked call shows as one long call, not as a burst after it.
-//! The writer and the purge (or erasure) use two stores on the same database, as a service and
-//! a retention job would; their connections report `application_name`s of their own.
+//! The writer and the purge (or erasure) use two stores on the same database, each on a tokio
+//! runtime of its own (2 worker threads each), as a service and a retention job in another
+//! process would (`grafi-store purge` from cron): they share the machine's two cores, not
+//! worker threads. Their connections report `application_name`s of their own.
 //!
 //! Meanwhile a third connection reads `pg_stat_activity` every [`SAMPLE_INTERVAL`]: the
 //! longest purge statement (each is its own transaction) or erasure transaction it saw, and
@@ -113,10 +115,11 @@ async fn connect(url: &str) -> Client {
     client
 }
 
-/// A scratch database, dropped with this value, and the runtime everything runs on (as in
-/// `subscriptions.rs`).
+/// A scratch database, dropped with this value (as in `subscriptions.rs`), and two runtimes:
+/// the writer's, and the operator's (loading, purging, erasing).
 struct Scratch {
     rt: Runtime,
+    ops: Runtime,
     name: String,
     /// Connection string of the scratch database, in plain text (`sslmode=disable`).
     url: String,
@@ -124,11 +127,14 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let (rt, ops) = (runtime(), runtime());
         let name = format!("grafi_bench_{}", uuid::Uuid::new_v4().simple());
         rt.block_on(async {
             connect(&admin_url())
@@ -144,15 +150,14 @@ impl Scratch {
                 .with_dbname(&name)
                 .expose_conninfo()
         );
-        Self { rt, name, url }
+        Self { rt, ops, name, url }
     }
 
-    /// A store on the scratch database whose connections report `application_name` (the
-    /// first one creates the `events` table).
-    fn store(&self, application_name: &str) -> DieselEventStore {
+    /// A store on the scratch database, on runtime `rt`, whose connections report
+    /// `application_name` (the first one creates the `events` table).
+    fn store(&self, rt: &Runtime, application_name: &str) -> DieselEventStore {
         let url = format!("{} application_name={application_name}", self.url);
-        self.rt
-            .block_on(DieselEventStore::builder(url).pool_size(4).connect())
+        rt.block_on(DieselEventStore::builder(url).pool_size(4).connect())
             .unwrap()
     }
 }
@@ -330,7 +335,7 @@ fn build_table(scratch: &Scratch, store: &DieselEventStore, client: &Client) -> 
             })
             .collect();
         let n = chunk.len();
-        let outcome = scratch.rt.block_on(store.record_events(chunk)).unwrap();
+        let outcome = scratch.ops.block_on(store.record_events(chunk)).unwrap();
         assert_eq!(outcome.recorded, n);
     }
     let loaded = started.elapsed();
@@ -547,15 +552,18 @@ struct UnderWrites<T> {
     took: Duration,
     before: Phase,
     during: Phase,
-    /// The longest purge statement or erasure transaction seen, and how many were seen.
+    /// The longest purge statement or erasure transaction seen, the one that started last
+    /// (a purge's last statement finds nothing: it walks the rest of the table), and how many
+    /// were seen.
     longest: Option<Duration>,
+    last: Option<Duration>,
     seen: usize,
     wal_bytes: i64,
     checkpoints: i64,
 }
 
-/// Runs the writer for [`WARM_UP`] + [`BASELINE`], then `operation` beside it; stops the
-/// writer when the operation returns.
+/// Runs the writer for [`WARM_UP`] + [`BASELINE`], then `operation` beside it on the
+/// operator's runtime; stops the writer when the operation returns.
 fn under_writes<T: Send + 'static>(
     scratch: &Scratch,
     writer: &DieselEventStore,
@@ -571,7 +579,7 @@ fn under_writes<T: Send + 'static>(
 
         let (wal, checkpoints) = server_counters(&counters).await;
         let began = Instant::now();
-        let outcome = tokio::spawn(operation).await.unwrap();
+        let outcome = scratch.ops.spawn(operation).await.unwrap();
         let ended = Instant::now();
         stop.store(true, Ordering::Release);
         let (wal_after, checkpoints_after) = server_counters(&counters).await;
@@ -596,11 +604,12 @@ fn under_writes<T: Send + 'static>(
             took: ended - began,
             before: phase(measured_from, began),
             during: phase(began, ended),
-            longest: samples
+            longest: samples.removals.values().max().map(|&us| micros(us)),
+            last: samples
                 .removals
-                .values()
-                .max()
-                .map(|&us| Duration::from_micros(us.max(0) as u64)),
+                .iter()
+                .max_by_key(|((_, start), _)| *start)
+                .map(|(_, &us)| micros(us)),
             seen: samples.removals.len(),
             wal_bytes: wal_after - wal,
             checkpoints: checkpoints_after - checkpoints,
@@ -608,15 +617,20 @@ fn under_writes<T: Send + 'static>(
     })
 }
 
+fn micros(us: i64) -> Duration {
+    Duration::from_micros(us.max(0) as u64)
+}
+
 /// Prints and writes the report of one operation that removed `removed` events.
 fn report<T>(name: &str, id: &str, removed: u64, table_events: i64, run: &UnderWrites<T>) {
     let rate = removed as f64 / run.took.as_secs_f64();
     println!(
         "{id}: removed {removed} of {table_events} events in {:.2?} ({rate:.0} events/s); \
-         longest removal transaction seen {:.2?} ({} seen); {:.0} MB of WAL, {} checkpoints \
-         started (server-wide)",
+         longest removal transaction seen {:.2?}, the last {:.2?} ({} seen); {:.0} MB of WAL, \
+         {} checkpoints started (server-wide)",
         run.took,
         run.longest.unwrap_or_default(),
+        run.last.unwrap_or_default(),
         run.seen,
         run.wal_bytes as f64 / 1e6,
         run.checkpoints
@@ -636,6 +650,7 @@ fn report<T>(name: &str, id: &str, removed: u64, table_events: i64, run: &UnderW
             "before": run.before.json(),
             "during": run.during.json(),
             "longest_transaction_ns": run.longest.map(|d| d.as_nanos() as u64),
+            "last_transaction_ns": run.last.map(|d| d.as_nanos() as u64),
             "transactions_seen": run.seen,
             "wal_bytes": run.wal_bytes,
             "checkpoints": run.checkpoints,
@@ -663,8 +678,8 @@ fn lifecycle(_: &mut Criterion) {
         return;
     }
     let scratch = Scratch::new();
-    let operator = scratch.store(OPERATOR_APP);
-    let writer = scratch.store(WRITER_APP);
+    let operator = scratch.store(&scratch.ops, OPERATOR_APP);
+    let writer = scratch.store(&scratch.rt, WRITER_APP);
     let client = scratch.rt.block_on(connect(&scratch.url));
     let table = build_table(&scratch, &operator, &client);
 
