@@ -92,8 +92,10 @@ pub fn run(target_dir: &Path) -> std::result::Result<(), String> {
             root.display()
         ));
     }
-    println!("| benchmark | median | events/s (mean) | MB/s |");
-    println!("|---|---:|---:|---:|");
+    if !results.is_empty() {
+        println!("| benchmark | median | events/s (mean) | MB/s |");
+        println!("|---|---:|---:|---:|");
+    }
     for (id, r) in &results {
         let rate = r.per_second().map(human_rate).unwrap_or_default();
         let mbs = r
@@ -103,16 +105,9 @@ pub fn run(target_dir: &Path) -> std::result::Result<(), String> {
         println!("| `{id}` | {} | {rate} | {mbs} |", human_time(r.median_ns));
     }
 
-    println!();
-    println!("| ratio (same run) | value | target |");
-    println!("|---|---:|---|");
-    for line in ratio_lines(&results) {
-        println!("{line}");
-    }
-    for paired in read_paired(&root.join("paired")) {
-        println!("{}", paired.line());
-    }
-
+    let mut ratios = ratio_lines(&results);
+    ratios.extend(read_paired(&root.join("paired")).iter().map(Paired::line));
+    print_table("ratio (same run)", &ratios);
     print_table(
         "subscriptions (same run)",
         &subscription_lines(&results, &subscriptions),
