@@ -28,7 +28,8 @@
 //! process would (`grafi-store purge` from cron): they share the machine's two cores, not
 //! worker threads. Their connections report `application_name`s of their own.
 //!
-//! Meanwhile a third connection reads `pg_stat_activity` every [`SAMPLE_INTERVAL`]: the
+//! Meanwhile a third connection reads `pg_stat_activity` about every [`SAMPLE_INTERVAL`] (at
+//! random, so as not to keep in step with the writer's ticks): the
 //! longest purge statement (each is its own transaction) or erasure transaction it saw, and
 //! what the writer's backend was waiting on in each sample (a lock, WAL, I/O, or nothing: on
 //! CPU). A statement seen idle afterwards gives its exact duration; one seen only while
@@ -98,7 +99,7 @@ const WARM_UP: Duration = Duration::from_secs(1);
 const BASELINE: Duration = Duration::from_secs(10);
 /// The target: no write call held up longer than this.
 const BLOCKED: Duration = Duration::from_millis(200);
-/// How often `pg_stat_activity` is read.
+/// How often `pg_stat_activity` is read, on average (sleeps of 0.5 to 1.5 times this).
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
 /// `application_name` of the writer's connections.
 const WRITER_APP: &str = "grafi-bench-writer";
@@ -407,9 +408,11 @@ async fn write_until(store: DieselEventStore, stop: Arc<AtomicBool>) -> Vec<Call
     calls
 }
 
-/// The server's view, every [`SAMPLE_INTERVAL`] until `stop`.
+/// The server's view, about every [`SAMPLE_INTERVAL`] until `stop`.
 #[derive(Default)]
 struct Samples {
+    /// When each sample was taken.
+    taken: Vec<Instant>,
     /// Per purge statement or erasure transaction of the operator's connections, keyed by
     /// backend and start: the longest it was seen to run.
     removals: HashMap<(i32, i64), i64>,
@@ -421,8 +424,8 @@ struct Samples {
 /// statement (`WITH gone AS (DELETE …)`), its own transaction: its duration is known exactly
 /// once it is idle (`state_change - query_start`), and is a lower bound while it runs. An
 /// erasure batch is a transaction of several statements (`LOCK`, `INSERT`, `DELETE`): how long
-/// it has been open. The erasure's and the store's other statements are reads (`SELECT`) and
-/// hold no lock a writer waits for.
+/// it has been open. The operator's other statements are reads (`SELECT`) and the audit
+/// record's `INSERT`, which hold no lock a writer waits for.
 const ACTIVITY_SQL: &str = "\
     SELECT application_name, pid, state, wait_event_type, wait_event, \
            (extract(epoch FROM xact_start) * 1e6)::int8, \
@@ -436,12 +439,14 @@ const ACTIVITY_SQL: &str = "\
 
 async fn sample(client: Client, stop: Arc<AtomicBool>) -> Samples {
     let statement = client.prepare(ACTIVITY_SQL).await.unwrap();
-    let mut ticks = tokio::time::interval(SAMPLE_INTERVAL);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut jitter = SplitMix(0x7361_6d70_6c65);
     let mut samples = Samples::default();
+    let interval = SAMPLE_INTERVAL.as_micros() as u64;
     while !stop.load(Ordering::Acquire) {
-        ticks.tick().await;
+        let pause = interval / 2 + jitter.below(interval);
+        tokio::time::sleep(Duration::from_micros(pause)).await;
         let at = Instant::now();
+        samples.taken.push(at);
         let rows = client
             .query(&statement, &[&WRITER_APP, &OPERATOR_APP])
             .await
@@ -468,7 +473,9 @@ async fn sample(client: Client, stop: Arc<AtomicBool>) -> Samples {
             }
             let removal = if query.starts_with("WITH gone AS (DELETE") {
                 query_start.zip(query_ran)
-            } else if !query.to_ascii_uppercase().starts_with("SELECT") {
+            } else if !query.to_ascii_uppercase().starts_with("SELECT")
+                && !query.starts_with("INSERT INTO grafi_rs_audit")
+            {
                 xact_start.zip(xact_open)
             } else {
                 None
@@ -502,12 +509,15 @@ struct Phase {
     p99: Duration,
     max: Duration,
     over: usize,
-    /// What the writer's backend was seen doing, and in how many samples.
+    /// Samples of `pg_stat_activity` taken.
+    samples: usize,
+    /// What the writer's backend was seen doing, and in how many samples (in the others it
+    /// was idle: between calls).
     doing: BTreeMap<String, u64>,
 }
 
 impl Phase {
-    fn of(calls: &[&Call], doing: &[&String]) -> Self {
+    fn of(calls: &[&Call], samples: usize, doing: &[&String]) -> Self {
         let mut took: Vec<Duration> = calls.iter().map(|c| c.took).collect();
         took.sort_unstable();
         if took.is_empty() {
@@ -523,6 +533,7 @@ impl Phase {
             p99: percentile(&took, 99.0),
             max: took[took.len() - 1],
             over: took.iter().filter(|&&t| t > BLOCKED).count(),
+            samples,
             doing: counts,
         }
     }
@@ -534,14 +545,23 @@ impl Phase {
             "p99_ns": self.p99.as_nanos() as u64,
             "max_ns": self.max.as_nanos() as u64,
             "over_threshold": self.over,
+            "samples": self.samples,
             "writer_seen": self.doing,
         })
     }
 
     fn describe(&self) -> String {
         format!(
-            "{} calls, p50 {:.2?}, p99 {:.2?}, max {:.2?}, {} above {BLOCKED:?}; writer seen: {:?}",
-            self.calls, self.p50, self.p99, self.max, self.over, self.doing
+            "{} calls, p50 {:.2?}, p99 {:.2?}, max {:.2?}, {} above {BLOCKED:?}; writer busy in \
+             {} of {} samples: {:?}",
+            self.calls,
+            self.p50,
+            self.p99,
+            self.max,
+            self.over,
+            self.doing.values().sum::<u64>(),
+            self.samples,
+            self.doing
         )
     }
 }
@@ -587,17 +607,16 @@ fn under_writes<T: Send + 'static>(
         let samples = sampling.await.unwrap();
 
         let phase = |from: Instant, to: Instant| {
-            let calls: Vec<&Call> = calls
-                .iter()
-                .filter(|c| c.start >= from && c.start < to)
-                .collect();
+            let within = |at: &Instant| *at >= from && *at < to;
+            let calls: Vec<&Call> = calls.iter().filter(|c| within(&c.start)).collect();
             let doing: Vec<&String> = samples
                 .writer
                 .iter()
-                .filter(|(at, _)| *at >= from && *at < to)
+                .filter(|(at, _)| within(at))
                 .map(|(_, what)| what)
                 .collect();
-            Phase::of(&calls, &doing)
+            let taken = samples.taken.iter().filter(|at| within(at)).count();
+            Phase::of(&calls, taken, &doing)
         };
         UnderWrites {
             outcome,
