@@ -32,7 +32,7 @@
 //! random, so as not to keep in step with the writer's ticks): the
 //! longest purge statement (each is its own transaction) or erasure transaction it saw, and
 //! what the writer's backend was waiting on in each sample (a lock, WAL, I/O, or nothing: on
-//! CPU). A statement seen idle afterwards gives its exact duration; one seen only while
+//! CPU), also listed for each write call above [`SLOW`]. A statement seen idle afterwards gives its exact duration; one seen only while
 //! running gives a lower bound, so the longest is a lower bound within one interval.
 //! `pg_stat_statements` would time each statement exactly, but it needs
 //! `shared_preload_libraries` on the server. The server's WAL written and checkpoints
@@ -502,6 +502,30 @@ async fn server_counters(client: &Client) -> (i64, i64) {
     (row.get(0), row.get(1))
 }
 
+/// What the writer's backend was seen doing in the samples taken between `from` and `to`:
+/// how many samples, and per state how many of them (in the others it was idle: between
+/// calls, or waiting for its client to send the next one).
+fn seen(samples: &Samples, from: Instant, to: Instant) -> (usize, BTreeMap<String, u64>) {
+    let within = |at: &Instant| *at >= from && *at < to;
+    let mut doing = BTreeMap::new();
+    for (_, what) in samples.writer.iter().filter(|(at, _)| within(at)) {
+        *doing.entry(what.clone()).or_default() += 1;
+    }
+    (samples.taken.iter().filter(|at| within(at)).count(), doing)
+}
+
+/// A writer call above [`SLOW`]: when it started (from the start of its phase), how long it
+/// took, and what the samples taken during it saw.
+struct Slow {
+    at: Duration,
+    took: Duration,
+    samples: usize,
+    doing: BTreeMap<String, u64>,
+}
+
+/// Writer calls slower than this are listed one by one, with what the samples saw.
+const SLOW: Duration = Duration::from_millis(100);
+
 /// The writer's latencies over one phase.
 struct Phase {
     calls: usize,
@@ -509,36 +533,63 @@ struct Phase {
     p99: Duration,
     max: Duration,
     over: usize,
-    /// Samples of `pg_stat_activity` taken.
+    /// Samples of `pg_stat_activity` taken, and what the writer's backend was seen doing.
     samples: usize,
-    /// What the writer's backend was seen doing, and in how many samples (in the others it
-    /// was idle: between calls).
     doing: BTreeMap<String, u64>,
+    slow: Vec<Slow>,
 }
 
 impl Phase {
-    fn of(calls: &[&Call], samples: usize, doing: &[&String]) -> Self {
+    /// The calls that started between `from` and `to`.
+    fn of(calls: &[Call], samples: &Samples, from: Instant, to: Instant) -> Self {
+        let calls: Vec<&Call> = calls
+            .iter()
+            .filter(|c| c.start >= from && c.start < to)
+            .collect();
         let mut took: Vec<Duration> = calls.iter().map(|c| c.took).collect();
         took.sort_unstable();
         if took.is_empty() {
             took.push(Duration::ZERO);
         }
-        let mut counts = BTreeMap::new();
-        for what in doing {
-            *counts.entry((*what).clone()).or_default() += 1;
-        }
+        let (taken, doing) = seen(samples, from, to);
+        let slow = calls
+            .iter()
+            .filter(|c| c.took > SLOW)
+            .map(|c| {
+                let (samples, doing) = seen(samples, c.start, c.start + c.took);
+                Slow {
+                    at: c.start - from,
+                    took: c.took,
+                    samples,
+                    doing,
+                }
+            })
+            .collect();
         Self {
             calls: calls.len(),
             p50: percentile(&took, 50.0),
             p99: percentile(&took, 99.0),
             max: took[took.len() - 1],
             over: took.iter().filter(|&&t| t > BLOCKED).count(),
-            samples,
-            doing: counts,
+            samples: taken,
+            doing,
+            slow,
         }
     }
 
     fn json(&self) -> serde_json::Value {
+        let slow: Vec<serde_json::Value> = self
+            .slow
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "at_ns": s.at.as_nanos() as u64,
+                    "took_ns": s.took.as_nanos() as u64,
+                    "samples": s.samples,
+                    "writer_seen": s.doing,
+                })
+            })
+            .collect();
         serde_json::json!({
             "calls": self.calls,
             "p50_ns": self.p50.as_nanos() as u64,
@@ -547,11 +598,12 @@ impl Phase {
             "over_threshold": self.over,
             "samples": self.samples,
             "writer_seen": self.doing,
+            "slow_calls": slow,
         })
     }
 
     fn describe(&self) -> String {
-        format!(
+        let mut out = format!(
             "{} calls, p50 {:.2?}, p99 {:.2?}, max {:.2?}, {} above {BLOCKED:?}; writer busy in \
              {} of {} samples: {:?}",
             self.calls,
@@ -562,7 +614,18 @@ impl Phase {
             self.doing.values().sum::<u64>(),
             self.samples,
             self.doing
-        )
+        );
+        for s in &self.slow {
+            out.push_str(&format!(
+                "\n    a call at +{:.2?} took {:.2?}; busy in {} of {} samples during it: {:?}",
+                s.at,
+                s.took,
+                s.doing.values().sum::<u64>(),
+                s.samples,
+                s.doing
+            ));
+        }
+        out
     }
 }
 
@@ -606,23 +669,11 @@ fn under_writes<T: Send + 'static>(
         let calls = writing.await.unwrap();
         let samples = sampling.await.unwrap();
 
-        let phase = |from: Instant, to: Instant| {
-            let within = |at: &Instant| *at >= from && *at < to;
-            let calls: Vec<&Call> = calls.iter().filter(|c| within(&c.start)).collect();
-            let doing: Vec<&String> = samples
-                .writer
-                .iter()
-                .filter(|(at, _)| within(at))
-                .map(|(_, what)| what)
-                .collect();
-            let taken = samples.taken.iter().filter(|at| within(at)).count();
-            Phase::of(&calls, taken, &doing)
-        };
         UnderWrites {
             outcome,
             took: ended - began,
-            before: phase(measured_from, began),
-            during: phase(began, ended),
+            before: Phase::of(&calls, &samples, measured_from, began),
+            during: Phase::of(&calls, &samples, began, ended),
             longest: samples.removals.values().max().map(|&us| micros(us)),
             last: samples
                 .removals
