@@ -29,14 +29,14 @@
 //! worker threads. Their connections report `application_name`s of their own.
 //!
 //! Meanwhile a third connection reads `pg_stat_activity` about every [`SAMPLE_INTERVAL`] (at
-//! random, so as not to keep in step with the writer's ticks): the
-//! longest purge statement (each is its own transaction) or erasure transaction it saw, and
-//! what the writer's backend was waiting on in each sample (a lock, WAL, I/O, or nothing: on
-//! CPU), also listed for each write call above [`SLOW`]. A statement seen idle afterwards gives its exact duration; one seen only while
-//! running gives a lower bound, so the longest is a lower bound within one interval.
-//! `pg_stat_statements` would time each statement exactly, but it needs
-//! `shared_preload_libraries` on the server. The server's WAL written and checkpoints
-//! started during the operation (`pg_stat_bgwriter`: server-wide) are reported too.
+//! random, so as not to keep in step with the writer's ticks): the longest purge statement
+//! (each is its own transaction) or erasure transaction it saw, and what the writer's backend
+//! was waiting on in each sample (a lock, WAL, I/O, or nothing: on CPU), overall and during
+//! each write call above [`SLOW`]. A statement seen idle afterwards gives its exact duration;
+//! one seen only while running gives a lower bound, so the longest is a lower bound within one
+//! interval. `pg_stat_statements` would time each statement exactly, but it needs
+//! `shared_preload_libraries` on the server. The server's WAL written and checkpoints started
+//! during the operation (`pg_stat_bgwriter`: server-wide) are reported too.
 //!
 //! Not criterion groups: criterion summarises repeated timings of one routine by their mean
 //! and median, and this is one long operation and the distribution of a writer's latencies
