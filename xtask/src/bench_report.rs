@@ -85,14 +85,17 @@ pub fn run(target_dir: &Path) -> std::result::Result<(), String> {
     let mut results = BTreeMap::new();
     collect(&root, &mut results);
     let subscriptions = read_subscriptions(&root.join("subscriptions"));
-    if results.is_empty() && subscriptions.is_empty() {
+    let removals = read_removals(&root.join("lifecycle"));
+    if results.is_empty() && subscriptions.is_empty() && removals.is_empty() {
         return Err(format!(
             "no criterion results under {} (run `cargo bench` first)",
             root.display()
         ));
     }
-    println!("| benchmark | median | events/s (mean) | MB/s |");
-    println!("|---|---:|---:|---:|");
+    if !results.is_empty() {
+        println!("| benchmark | median | events/s (mean) | MB/s |");
+        println!("|---|---:|---:|---:|");
+    }
     for (id, r) in &results {
         let rate = r.per_second().map(human_rate).unwrap_or_default();
         let mbs = r
@@ -102,26 +105,29 @@ pub fn run(target_dir: &Path) -> std::result::Result<(), String> {
         println!("| `{id}` | {} | {rate} | {mbs} |", human_time(r.median_ns));
     }
 
+    let mut ratios = ratio_lines(&results);
+    ratios.extend(read_paired(&root.join("paired")).iter().map(Paired::line));
+    print_table("ratio (same run)", &ratios);
+    print_table(
+        "subscriptions (same run)",
+        &subscription_lines(&results, &subscriptions),
+    );
+    let lines: Vec<String> = removals.iter().flat_map(Removal::lines).collect();
+    print_table("erasure and retention (same run)", &lines);
+    Ok(())
+}
+
+/// A table of `| {title} | value | target |` rows, after a blank line; nothing without rows.
+fn print_table(title: &str, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
     println!();
-    println!("| ratio (same run) | value | target |");
+    println!("| {title} | value | target |");
     println!("|---|---:|---|");
-    for line in ratio_lines(&results) {
+    for line in lines {
         println!("{line}");
     }
-    for paired in read_paired(&root.join("paired")) {
-        println!("{}", paired.line());
-    }
-
-    let lines = subscription_lines(&results, &subscriptions);
-    if !lines.is_empty() {
-        println!();
-        println!("| subscriptions (same run) | value | target |");
-        println!("|---|---:|---|");
-        for line in lines {
-            println!("{line}");
-        }
-    }
-    Ok(())
 }
 
 /// A paired measurement the PostgreSQL bench wrote (`criterion/paired/{name}.json`): the
@@ -173,8 +179,9 @@ impl Paired {
     }
 }
 
-/// Every paired measurement under `dir`, by file name.
-fn read_paired(dir: &Path) -> Vec<Paired> {
+/// The JSON documents of the `*.json` files in `dir` that parse, by file name (none if `dir`
+/// does not exist): what the benches write besides criterion's groups.
+fn json_files(dir: &Path) -> Vec<Value> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -183,7 +190,15 @@ fn read_paired(dir: &Path) -> Vec<Paired> {
     files
         .iter()
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .filter_map(|path| Paired::from_json(&read_json(path)?))
+        .filter_map(|path| read_json(path))
+        .collect()
+}
+
+/// Every paired measurement under `dir`, by file name.
+fn read_paired(dir: &Path) -> Vec<Paired> {
+    json_files(dir)
+        .iter()
+        .filter_map(Paired::from_json)
         .collect()
 }
 
@@ -301,19 +316,12 @@ const CATCH_UP_TARGET: &str = "≥ 0.5×";
 
 /// Everything the subscriptions bench wrote under `dir`, by file name.
 fn read_subscriptions(dir: &Path) -> Vec<Subscription> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    files.sort();
-    files
+    json_files(dir)
         .iter()
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .filter_map(|path| {
-            let json = read_json(path)?;
-            Latency::from_json(&json)
+        .filter_map(|json| {
+            Latency::from_json(json)
                 .map(Subscription::Latency)
-                .or_else(|| CatchUp::from_json(&json).map(Subscription::CatchUp))
+                .or_else(|| CatchUp::from_json(json).map(Subscription::CatchUp))
         })
         .collect()
 }
@@ -350,6 +358,112 @@ fn subscription_lines(
         }
     }
     lines
+}
+
+/// A write call's latencies over one phase of a lifecycle run (`before` or `during`).
+#[derive(Debug, PartialEq)]
+struct WriterPhase {
+    calls: u64,
+    p50_ns: f64,
+    p99_ns: f64,
+    max_ns: f64,
+    /// Calls that took longer than the run's threshold.
+    over: u64,
+}
+
+impl WriterPhase {
+    fn from_json(json: &Value) -> Option<Self> {
+        Some(Self {
+            calls: json["calls"].as_u64()?,
+            p50_ns: json["p50_ns"].as_f64()?,
+            p99_ns: json["p99_ns"].as_f64()?,
+            max_ns: json["max_ns"].as_f64()?,
+            over: json["over_threshold"].as_u64()?,
+        })
+    }
+}
+
+/// A purge or an erasure that the lifecycle bench ran beside a steady writer
+/// (`criterion/lifecycle/*.json`): how long it took, and the writer's latencies before and
+/// during it.
+#[derive(Debug, PartialEq)]
+struct Removal {
+    id: String,
+    table_events: u64,
+    removed: u64,
+    duration_ns: f64,
+    writer_batch: u64,
+    writer_interval_ns: f64,
+    /// The target: no write call longer than this.
+    threshold_ns: f64,
+    before: WriterPhase,
+    during: WriterPhase,
+    /// The longest purge statement or erasure transaction seen (a lower bound).
+    longest_transaction_ns: Option<f64>,
+}
+
+impl Removal {
+    fn from_json(json: &Value) -> Option<Self> {
+        Some(Self {
+            id: json["id"].as_str()?.to_owned(),
+            table_events: json["table_events"].as_u64()?,
+            removed: json["removed"].as_u64()?,
+            duration_ns: json["duration_ns"].as_f64()?,
+            writer_batch: json["writer_batch"].as_u64()?,
+            writer_interval_ns: json["writer_interval_ns"].as_f64()?,
+            threshold_ns: json["threshold_ns"].as_f64()?,
+            before: WriterPhase::from_json(&json["before"])?,
+            during: WriterPhase::from_json(&json["during"])?,
+            longest_transaction_ns: json["longest_transaction_ns"].as_f64(),
+        })
+    }
+
+    /// Three rows: the operation, the writer's latencies before → during it, and the calls
+    /// above the threshold (the target: none during it).
+    fn lines(&self) -> Vec<String> {
+        let (before, during) = (&self.before, &self.during);
+        let longest = self
+            .longest_transaction_ns
+            .map(|ns| format!("; longest transaction seen ≥ {}", human_time(ns)))
+            .unwrap_or_default();
+        let threshold = human_time(self.threshold_ns);
+        vec![
+            format!(
+                "| `{}`: {} of {} events removed | {} ({}){longest} | (context) |",
+                self.id,
+                self.removed,
+                self.table_events,
+                human_time(self.duration_ns),
+                human_rate(self.removed as f64 / (self.duration_ns / 1e9)),
+            ),
+            format!(
+                "| the same: a writer's `record_events` of {} events every {}, before → during | p50 {} → {}, p99 {} → {}, max {} → {} | (context) |",
+                self.writer_batch,
+                human_time(self.writer_interval_ns),
+                human_time(before.p50_ns),
+                human_time(during.p50_ns),
+                human_time(before.p99_ns),
+                human_time(during.p99_ns),
+                human_time(before.max_ns),
+                human_time(during.max_ns),
+            ),
+            format!(
+                "| the same: writer calls above {threshold}, before → during | {} of {} → {} of {} | none during |",
+                before.over, before.calls, during.over, during.calls,
+            ),
+        ]
+    }
+}
+
+/// Every purge and erasure the lifecycle bench wrote under `dir`: the purges first (the
+/// erasure runs on the table a purge left), each kind by file name.
+fn read_removals(dir: &Path) -> Vec<Removal> {
+    let mut removals: Vec<Removal> = json_files(dir)
+        .iter()
+        .filter_map(Removal::from_json)
+        .collect();
+    removals.sort_by_key(|r| !r.id.starts_with("purge"));
+    removals
 }
 
 /// What a ratio divides: throughputs (events/s, shown in %) or p50 times (shown as ×).
@@ -652,5 +766,68 @@ mod tests {
         assert!(matches!(&read[0], Subscription::CatchUp(c) if c.ratios == [0.5]));
         assert!(matches!(&read[1], Subscription::Latency(l) if l.notify && l.p50_ns == 1e6));
         assert!(read_subscriptions(&dir).is_empty());
+    }
+
+    fn removal_json(id: &str, removed: u64, during_max_ns: f64, during_over: u64) -> Value {
+        serde_json::json!({
+            "id": id,
+            "table_events": 1000000,
+            "removed": removed,
+            "duration_ns": 50e9,
+            "writer_batch": 10,
+            "writer_interval_ns": 10e6,
+            "threshold_ns": 200e6,
+            "before": {"calls": 900, "p50_ns": 1.5e6, "p99_ns": 4e6, "max_ns": 9e6,
+                       "over_threshold": 0, "writer_seen": {"IO:WALSync": 3}},
+            "during": {"calls": 4800, "p50_ns": 2.5e6, "p99_ns": 30e6, "max_ns": during_max_ns,
+                       "over_threshold": during_over, "writer_seen": {}},
+            "longest_transaction_ns": 1.25e9,
+            "transactions_seen": 500,
+            "wal_bytes": 1000000000,
+            "checkpoints": 1,
+        })
+    }
+
+    #[test]
+    fn lifecycle_runs_show_the_operation_then_the_writer_before_and_during_it_purges_first() {
+        let purge = Removal::from_json(&removal_json(
+            "purge_under_writes/postgres/1000000",
+            500_000,
+            250e6,
+            2,
+        ))
+        .unwrap();
+        assert_eq!(
+            purge.lines(),
+            [
+                "| `purge_under_writes/postgres/1000000`: 500000 of 1000000 events removed | 50.00 s (10.0 k/s); longest transaction seen ≥ 1.25 s | (context) |",
+                "| the same: a writer's `record_events` of 10 events every 10.00 ms, before → during | p50 1.50 ms → 2.50 ms, p99 4.00 ms → 30.00 ms, max 9.00 ms → 250.00 ms | (context) |",
+                "| the same: writer calls above 200.00 ms, before → during | 0 of 900 → 2 of 4800 | none during |",
+            ]
+        );
+
+        let dir = std::env::temp_dir().join(format!("bench-report-lc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut unmeasured = removal_json("erase_user/postgres/1000000", 5_000, 40e6, 0);
+        unmeasured["longest_transaction_ns"] = Value::Null;
+        let mut cut_short = removal_json("erase_user/postgres/1000000", 5_000, 40e6, 0);
+        cut_short["during"] = serde_json::json!({"calls": 10});
+        for (name, json) in [
+            ("erase_user.json", unmeasured.to_string()),
+            (
+                "purge_under_writes.json",
+                removal_json("purge_under_writes/postgres/1000000", 500_000, 250e6, 2).to_string(),
+            ),
+            ("older.json", cut_short.to_string()),
+        ] {
+            std::fs::write(dir.join(name), json).unwrap();
+        }
+        let read = read_removals(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[0], purge);
+        assert_eq!(read[1].longest_transaction_ns, None);
+        assert!(read[1].lines()[0].ends_with("| 50.00 s (100 /s) | (context) |"));
+        assert!(read_removals(&dir).is_empty());
     }
 }
