@@ -8,7 +8,8 @@
 //! predicate over the `json` columns would be exact.
 //!
 //! Removing runs in transactions of at most [`ERASE_BATCH`] events (ledger rows in, event
-//! rows out) or, for purges, [`PURGE_BATCH`] events: row locks only on `events`, and each
+//! rows out) or, for purges, [`PURGE_BATCH`] events read from a window of at most
+//! [`PURGE_WINDOW`] rows: row locks only on `events`, and each
 //! transaction short, so concurrent writers wait for none of them beyond the lock on the
 //! ledger that an erasure's transaction holds (see `lifecycle.rs`).
 
@@ -38,6 +39,30 @@ const ERASE_BATCH: usize = 500;
 
 /// Events removed per purge transaction.
 const PURGE_BATCH: i64 = 1_000;
+
+/// Rows a purge statement reads at most (from its starting id).
+const PURGE_WINDOW: i64 = 10_000;
+
+/// One purge transaction: the window's end (`upper`: the id `$4` rows after `$1`, at most
+/// `$5`, the last id when the purge started), then up to `$3` events of the window older
+/// than `$2` deleted; the window's end, the last id deleted and how many. The window starts
+/// after `$1`, or at it when `$6` (the first window, from the smallest id).
+const PURGE_SQL: &str = "\
+    WITH bound AS (\
+        SELECT least(coalesce((SELECT id FROM events WHERE id > $1 OR (id = $1 AND $6) \
+                               ORDER BY id OFFSET $4 LIMIT 1), $5), $5)::int8 AS upper), \
+    gone AS (\
+        DELETE FROM events WHERE id IN (\
+            SELECT e.id FROM events e, bound \
+            WHERE (e.id > $1 OR (e.id = $1 AND $6)) AND e.id <= bound.upper \
+              AND e.\"timestamp\" < $2 \
+            ORDER BY e.id LIMIT $3) \
+        RETURNING id) \
+    SELECT (SELECT upper FROM bound) AS upper, max(id)::int8 AS last, count(*)::int8 AS n \
+    FROM gone";
+
+/// Whether an event's document is selected.
+type Matcher = Arc<dyn Fn(&serde_json::Value) -> bool + Send + Sync>;
 
 /// The events an erasure selected, in id order.
 struct Selected {
@@ -102,8 +127,14 @@ impl DieselEventStore {
         }
     }
 
-    /// One page of rows after `after`, decoded, in id order.
-    async fn scan_page(&self, after: Option<i64>) -> Result<Vec<(i64, Arc<Event>)>, StoreError> {
+    /// The rows of one page after `after` (id order) whose event `keep` selects, and the
+    /// page's last id (`None`: no rows left). Decoding and matching run on tokio's blocking
+    /// pool: both take all of a core, and must not hold up the caller's other tasks.
+    async fn scan_page(
+        &self,
+        after: Option<i64>,
+        keep: &Matcher,
+    ) -> Result<(Vec<(i64, Arc<Event>)>, Option<i64>), StoreError> {
         let layout = self.inner.layout;
         let rows = with_retries!(self, "erase", Access::Read, |conn| {
             IdRangeQuery {
@@ -114,47 +145,54 @@ impl DieselEventStore {
             .load::<RowTuple>(conn)
         });
         let rows = self.explain_denied(rows, "SELECT").await?;
+        let last = rows.last().map(|row| row.0);
         let registry = Arc::clone(&self.inner.config.registry);
+        let keep = Arc::clone(keep);
         let shape = layout.shape;
-        tokio::task::spawn_blocking(move || crate::read::decode(rows, shape, &registry))
-            .await
-            .map_err(|e| StoreError::Backend {
-                message: format!("decoding rows failed: {e}"),
-                retryable: false,
-                source: None,
-            })
+        let kept = tokio::task::spawn_blocking(move || {
+            crate::read::decode(rows, shape, &registry)
+                .into_iter()
+                .filter(|(_, event)| keep(&event.to_value()))
+                .collect()
+        })
+        .await
+        .map_err(|e| StoreError::Backend {
+            message: format!("decoding rows failed: {e}"),
+            retryable: false,
+            source: None,
+        })?;
+        Ok((kept, last))
     }
 
-    /// Every row, in id order, whose event passes `keep` (given its document).
-    async fn scan(
-        &self,
-        mut keep: impl FnMut(&serde_json::Value) -> bool,
-    ) -> Result<Selected, StoreError> {
+    /// Every row, in id order, whose event `keep` selects (given its document).
+    async fn scan(&self, keep: Matcher) -> Result<Selected, StoreError> {
         let mut selected = Selected {
             ids: Vec::new(),
             events: Vec::new(),
         };
         let mut after = None;
         loop {
-            let page = self.scan_page(after).await?;
-            let Some(&(last, _)) = page.last() else {
-                break;
-            };
+            let (page, last) = self.scan_page(after, &keep).await?;
             for (id, event) in page {
-                if keep(&event.to_value()) {
-                    selected.ids.push(id);
-                    selected.events.push(event);
-                }
+                selected.ids.push(id);
+                selected.events.push(event);
             }
-            after = Some(last);
+            match last {
+                Some(last) => after = Some(last),
+                None => break,
+            }
         }
         Ok(selected)
     }
 
     /// What `erasure` removes now (see `grafi_store_core::lifecycle`).
     async fn select(&self, erasure: &Erasure) -> Result<Selected, StoreError> {
-        let (key, subject) = (erasure.key(), erasure.subject());
-        let direct = self.scan(|doc| names(doc, key, subject)).await?;
+        let (key, subject) = (erasure.key(), erasure.subject().to_owned());
+        let direct = {
+            let subject = subject.clone();
+            self.scan(Arc::new(move |doc| names(doc, key, &subject)))
+                .await?
+        };
         let Erasure::User(_) = erasure else {
             return Ok(direct);
         };
@@ -166,12 +204,12 @@ impl DieselEventStore {
         if conversations.is_empty() {
             return Ok(direct);
         }
-        self.scan(|doc| {
-            names(doc, key, subject)
+        self.scan(Arc::new(move |doc| {
+            names(doc, key, &subject)
                 || conversations
                     .iter()
                     .any(|c| names(doc, "conversation_id", c))
-        })
+        }))
         .await
     }
 
@@ -277,10 +315,19 @@ impl DieselEventStore {
         }
         #[derive(QueryableByName)]
         struct Removed {
+            #[diesel(sql_type = BigInt)]
+            upper: i64,
             #[diesel(sql_type = Nullable<BigInt>)]
             last: Option<i64>,
             #[diesel(sql_type = BigInt)]
             n: i64,
+        }
+        #[derive(QueryableByName)]
+        struct IdRange {
+            #[diesel(sql_type = Nullable<BigInt>)]
+            first: Option<i64>,
+            #[diesel(sql_type = Nullable<BigInt>)]
+            last: Option<i64>,
         }
         self.ensure_open("purge")?;
         self.lifecycle_key("purge")?;
@@ -294,28 +341,37 @@ impl DieselEventStore {
             let counted = self.explain_denied(counted, "SELECT").await?;
             return Ok(PurgeReport::new(counted.n.max(0) as u64, before));
         }
-        let mut after = i64::MIN;
+        // The ids there are now: events recorded after the purge starts are left to the next.
+        let ends = with_retries!(self, "purge", Access::Read, |conn| {
+            diesel::sql_query("SELECT min(id)::int8 AS first, max(id)::int8 AS last FROM events")
+                .get_result::<IdRange>(conn)
+        });
+        let ends = self.explain_denied(ends, "SELECT").await?;
         let mut total = 0u64;
-        loop {
-            // Keyset over the primary key: each batch starts where the last one ended, so a
-            // purge reads the table once, whatever it leaves behind.
-            let batch = with_retries!(self, "purge", Access::Write, |conn| {
-                diesel::sql_query(
-                    "WITH gone AS (DELETE FROM events WHERE id IN (\
-                         SELECT id FROM events WHERE id > $1 AND \"timestamp\" < $2 \
-                         ORDER BY id LIMIT $3) RETURNING id) \
-                     SELECT max(id)::int8 AS last, count(*)::int8 AS n FROM gone",
-                )
-                .bind::<BigInt, _>(after)
-                .bind::<Timestamp, _>(cut_off)
-                .bind::<BigInt, _>(PURGE_BATCH)
-                .get_result::<Removed>(conn)
-            });
-            let batch = self.explain_denied(batch, "DELETE").await?;
-            total += batch.n.max(0) as u64;
-            match batch.last {
-                Some(last) => after = last,
-                None => break,
+        if let (Some(first), Some(last_id)) = (ends.first, ends.last) {
+            // Keyset over the primary key, one window of at most PURGE_WINDOW rows per
+            // statement: each statement reads a bounded stretch of the table whatever the
+            // table's size or how few old events it holds, and deletes at most PURGE_BATCH.
+            let (mut after, mut from_first) = (first, true);
+            while from_first || after < last_id {
+                let batch = with_retries!(self, "purge", Access::Write, |conn| {
+                    diesel::sql_query(PURGE_SQL)
+                        .bind::<BigInt, _>(after)
+                        .bind::<Timestamp, _>(cut_off)
+                        .bind::<BigInt, _>(PURGE_BATCH)
+                        .bind::<BigInt, _>(PURGE_WINDOW - 1)
+                        .bind::<BigInt, _>(last_id)
+                        .bind::<diesel::sql_types::Bool, _>(from_first)
+                        .get_result::<Removed>(conn)
+                });
+                let batch = self.explain_denied(batch, "DELETE").await?;
+                total += batch.n.max(0) as u64;
+                // A full batch may have left old events in its window: go on from its last.
+                after = match (batch.n == PURGE_BATCH, batch.last) {
+                    (true, Some(last)) => last,
+                    _ => batch.upper,
+                };
+                from_first = false;
             }
         }
         self.audit(AuditAction::Purge, None, Some(before), total)

@@ -275,3 +275,67 @@ async fn a_table_without_the_ledger_refuses_to_erase_until_migrated() {
     assert_eq!(store.audit_trail().await.unwrap().len(), 1);
     drop(store);
 }
+
+/// A purge walks the table in bounded windows: across tens of thousands of rows, with old
+/// and new ones interleaved, full and empty windows, and ids no sequence gave (negative,
+/// zero, beyond 2^31, the smallest `bigint`), it removes exactly the older events.
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_removes_exactly_the_older_rows_across_windows_and_odd_ids() {
+    let store = setup().await;
+    store
+        .record_events(grafi_corpus()[..1].to_vec())
+        .await
+        .unwrap();
+    store
+        .db
+        .sql(
+            r#"INSERT INTO events (id, event_id, conversation_id, assistant_request_id, event_type,
+                                   event_context, data, "timestamp")
+               SELECT i, 'p-' || i, conversation_id, assistant_request_id, event_type,
+                      event_context, data,
+                      CASE WHEN i % 7 = 0 OR i BETWEEN 20000 AND 21500
+                           THEN timestamp '2001-01-01' ELSE timestamp '2030-01-01' END
+               FROM events, generate_series(10, 32009) AS i;
+               INSERT INTO events (id, event_id, conversation_id, assistant_request_id, event_type,
+                                   event_context, data, "timestamp")
+               SELECT i, 'odd' || i, conversation_id, assistant_request_id, event_type,
+                      event_context, data, timestamp '2001-01-01'
+               FROM (SELECT * FROM events LIMIT 1) AS e,
+                    unnest(ARRAY[-9223372036854775808, -5, 0, 3000000000]::int8[]) AS i;"#,
+        )
+        .await;
+    let cut_off = chrono::DateTime::parse_from_rfc3339("2010-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let older: u64 = scalar(
+        &store.db.url,
+        "SELECT count(*) FROM events WHERE \"timestamp\" < '2010-01-01'",
+    )
+    .await
+    .parse()
+    .unwrap();
+    let total: u64 = scalar(&store.db.url, "SELECT count(*) FROM events")
+        .await
+        .parse()
+        .unwrap();
+    assert!(older > 5_000, "{older}");
+    let dry = store
+        .purge(cut_off, grafi_store_core::RunMode::DryRun)
+        .await
+        .unwrap();
+    assert_eq!(dry.events, older);
+    let done = store.purge_before(cut_off).await.unwrap();
+    assert_eq!(done.events, older);
+    assert_eq!(
+        scalar(
+            &store.db.url,
+            "SELECT count(*) FROM events WHERE \"timestamp\" < '2010-01-01'"
+        )
+        .await,
+        "0"
+    );
+    assert_eq!(
+        scalar(&store.db.url, "SELECT count(*) FROM events").await,
+        (total - older).to_string()
+    );
+}
