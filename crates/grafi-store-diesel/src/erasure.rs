@@ -46,17 +46,19 @@ const PURGE_WINDOW: i64 = 10_000;
 /// One purge transaction: the window's end (`upper`: the id `$4` rows after `$1`, at most
 /// `$5`, the last id when the purge started), then up to `$3` events of the window older
 /// than `$2` deleted; the window's end, the last id deleted and how many. The window starts
-/// after `$1`, or at it when `$6` (the first window, from the smallest id).
+/// after `$1`, or at it when `$6` (the first window, from the smallest id); `id >= $1` is
+/// what lets the server start at `$1` in the primary key rather than read from the start,
+/// and the window's end as a scalar subquery (not a join) is what stops it there.
 const PURGE_SQL: &str = "\
     WITH bound AS (\
-        SELECT least(coalesce((SELECT id FROM events WHERE id > $1 OR (id = $1 AND $6) \
+        SELECT least(coalesce((SELECT id FROM events WHERE id >= $1 AND (id > $1 OR $6) \
                                ORDER BY id OFFSET $4 LIMIT 1), $5), $5)::int8 AS upper), \
     gone AS (\
         DELETE FROM events WHERE id IN (\
-            SELECT e.id FROM events e, bound \
-            WHERE (e.id > $1 OR (e.id = $1 AND $6)) AND e.id <= bound.upper \
-              AND e.\"timestamp\" < $2 \
-            ORDER BY e.id LIMIT $3) \
+            SELECT id FROM events \
+            WHERE id >= $1 AND (id > $1 OR $6) AND id <= (SELECT upper FROM bound) \
+              AND \"timestamp\" < $2 \
+            ORDER BY id LIMIT $3) \
         RETURNING id) \
     SELECT (SELECT upper FROM bound) AS upper, max(id)::int8 AS last, count(*)::int8 AS n \
     FROM gone";
