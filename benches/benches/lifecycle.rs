@@ -55,16 +55,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use grafi_benches::{admin_url, corpus_events, criterion_home, dataset, CONVERSATION_LEN};
+use grafi_benches::{corpus_events, dataset, CONVERSATION_LEN};
 use grafi_events::{new_id, Event, Timestamp};
 use grafi_store_core::lifecycle::values_of;
 use grafi_store_core::EventStore;
-use grafi_store_diesel::{ConnectionSettings, DieselEventStore};
+use grafi_store_diesel::DieselEventStore;
 use tokio::runtime::Runtime;
 use tokio::time::MissedTickBehavior;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 /// Events in the table before the purge.
 const TABLE_EVENTS: usize = 1_000_000;
@@ -106,17 +108,7 @@ const WRITER_APP: &str = "grafi-bench-writer";
 /// `application_name` of the connections that load, purge and erase.
 const OPERATOR_APP: &str = "grafi-bench-operator";
 
-async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("PostgreSQL (DATABASE_URL)");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-/// A scratch database, dropped with this value (as in `subscriptions.rs`), and two runtimes:
+/// A scratch database, dropped with this value, and two runtimes:
 /// the writer's, and the operator's (loading, purging, erasing).
 struct Scratch {
     rt: Runtime,
@@ -136,21 +128,7 @@ impl Scratch {
                 .unwrap()
         };
         let (rt, ops) = (runtime(), runtime());
-        let name = format!("grafi_bench_{}", uuid::Uuid::new_v4().simple());
-        rt.block_on(async {
-            connect(&admin_url())
-                .await
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-        });
-        let url = format!(
-            "{} sslmode=disable",
-            ConnectionSettings::parse(&admin_url())
-                .unwrap()
-                .with_dbname(&name)
-                .expose_conninfo()
-        );
+        let (name, url) = common::create_database(&rt);
         Self { rt, ops, name, url }
     }
 
@@ -165,35 +143,8 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        self.rt.block_on(async {
-            let _ = connect(&admin_url())
-                .await
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-        });
+        common::drop_database(&self.rt, &self.name);
     }
-}
-
-/// The run's benchmark filters (criterion's positional arguments).
-fn filters() -> Vec<String> {
-    std::env::args()
-        .skip(1)
-        .filter(|arg| !arg.starts_with('-'))
-        .collect()
-}
-
-/// Writes `report` to `criterion/lifecycle/{name}.json`, where `bench-report` reads it.
-fn write_report(name: &str, report: &serde_json::Value) {
-    let dir = criterion_home().join("lifecycle");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{name}.json")), report.to_string()).unwrap();
-}
-
-/// The nearest-rank percentile of sorted `values`.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// A small deterministic generator (splitmix64): the same table every run.
@@ -567,8 +518,8 @@ impl Phase {
             .collect();
         Self {
             calls: calls.len(),
-            p50: percentile(&took, 50.0),
-            p99: percentile(&took, 99.0),
+            p50: common::percentile(&took, 50.0),
+            p99: common::percentile(&took, 99.0),
             max: took[took.len() - 1],
             over: took.iter().filter(|&&t| t > BLOCKED).count(),
             samples: taken,
@@ -654,8 +605,11 @@ fn under_writes<T: Send + 'static>(
 ) -> UnderWrites<T> {
     scratch.rt.block_on(async {
         let stop = Arc::new(AtomicBool::new(false));
-        let counters = connect(&scratch.url).await;
-        let sampling = tokio::spawn(sample(connect(&scratch.url).await, Arc::clone(&stop)));
+        let counters = common::connect(&scratch.url).await;
+        let sampling = tokio::spawn(sample(
+            common::connect(&scratch.url).await,
+            Arc::clone(&stop),
+        ));
         let writing = tokio::spawn(write_until(writer.clone(), Arc::clone(&stop)));
         let measured_from = Instant::now() + WARM_UP;
         tokio::time::sleep(WARM_UP + BASELINE).await;
@@ -707,7 +661,8 @@ fn report<T>(name: &str, id: &str, removed: u64, table_events: i64, run: &UnderW
     );
     println!("{id}: writer before: {}", run.before.describe());
     println!("{id}: writer during: {}", run.during.describe());
-    write_report(
+    common::write_report(
+        "lifecycle",
         name,
         &serde_json::json!({
             "id": id,
@@ -741,7 +696,7 @@ fn lifecycle(_: &mut Criterion) {
     if !args.iter().any(|a| a == "--bench") || args.iter().any(|a| a == "--list") {
         return;
     }
-    let filters = filters();
+    let filters = common::filters();
     let erase = filters.is_empty() || filters.iter().any(|f| f.contains("erase"));
     let purge = erase || filters.iter().any(|f| f.contains("purge"));
     if !purge {
@@ -750,7 +705,7 @@ fn lifecycle(_: &mut Criterion) {
     let scratch = Scratch::new();
     let operator = scratch.store(&scratch.ops, OPERATOR_APP);
     let writer = scratch.store(&scratch.rt, WRITER_APP);
-    let client = scratch.rt.block_on(connect(&scratch.url));
+    let client = scratch.rt.block_on(common::connect(&scratch.url));
     let table = build_table(&scratch, &operator, &client);
 
     let id = format!("purge_under_writes/postgres/{TABLE_EVENTS}");

@@ -25,6 +25,8 @@
 //!
 //! Runs on scratch databases on `DATABASE_URL` (default the local server), dropped at the end.
 
+mod common;
+
 use std::error::Error;
 use std::time::{Duration, Instant};
 
@@ -38,7 +40,7 @@ use grafi_store_diesel::{ConnectionSettings, DieselEventStore};
 use tokio::runtime::Runtime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 /// Pre-encoded text, bound as `json` or `jsonb` (binary jsonb is a version byte + text), or
 /// as `text`/`varchar`.
@@ -293,7 +295,7 @@ impl Bench {
             .unwrap();
         let db_name = format!("grafi_bench_{}", uuid::Uuid::new_v4().simple());
         let (store, client) = rt.block_on(async {
-            let admin = connect(&admin_url()).await;
+            let admin = common::connect(&admin_url()).await;
             admin
                 .batch_execute(&format!("CREATE DATABASE {db_name}"))
                 .await
@@ -314,7 +316,7 @@ impl Bench {
                 .connect()
                 .await
                 .unwrap();
-            let client = connect(&url).await;
+            let client = common::connect(&url).await;
             client
                 .batch_execute("CREATE TABLE events_ceiling (LIKE events INCLUDING ALL)")
                 .await
@@ -376,22 +378,12 @@ impl Drop for Bench {
     fn drop(&mut self) {
         let name = self.db_name.clone();
         self.rt.block_on(async {
-            let admin = connect(&admin_url()).await;
+            let admin = common::connect(&admin_url()).await;
             let _ = admin
                 .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .await;
         });
     }
-}
-
-async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("PostgreSQL (DATABASE_URL)");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
 }
 
 async fn copy_rows(client: &mut Client, layout: Layout, rows: &[Row]) {

@@ -28,18 +28,20 @@
 //! (`latency`; `catch_up`, or `catch_up/postgres/` or `catch_up/postgres36/` for one layout):
 //! loading a catch-up table takes longer than most groups.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use futures::{pin_mut, StreamExt, TryStreamExt};
-use grafi_benches::{admin_url, criterion_home, dataset, dataset36};
+use grafi_benches::{dataset, dataset36};
 use grafi_events::{Dialect, Event};
 use grafi_store_core::{Cursor, EventStore, Filter};
-use grafi_store_diesel::{ConnectionSettings, DieselEventStore, DieselStoreBuilder};
+use grafi_store_diesel::{DieselEventStore, DieselStoreBuilder};
 use tokio::runtime::Runtime;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 /// The writer's rate in the latency runs, events per second.
 const LATENCY_RATE: u64 = 1_000;
@@ -52,16 +54,6 @@ const LATENCY_EVENTS: usize = 5_000;
 const CATCH_UP_EVENTS: usize = 100_000;
 /// Alternated rounds of the paired catch-up (one full read of each side per round).
 const CATCH_UP_ROUNDS: usize = 5;
-
-async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("PostgreSQL (DATABASE_URL)");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
 
 /// A scratch database, dropped with this value, and the runtime everything runs on.
 struct Scratch {
@@ -79,21 +71,7 @@ impl Scratch {
             .enable_all()
             .build()
             .unwrap();
-        let name = format!("grafi_bench_{}", uuid::Uuid::new_v4().simple());
-        rt.block_on(async {
-            connect(&admin_url())
-                .await
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-        });
-        let url = format!(
-            "{} sslmode=disable",
-            ConnectionSettings::parse(&admin_url())
-                .unwrap()
-                .with_dbname(&name)
-                .expose_conninfo()
-        );
+        let (name, url) = common::create_database(&rt);
         Self { rt, name, url }
     }
 
@@ -109,29 +87,8 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        self.rt.block_on(async {
-            let _ = connect(&admin_url())
-                .await
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-        });
+        common::drop_database(&self.rt, &self.name);
     }
-}
-
-/// The run's benchmark filters (criterion's positional arguments).
-fn filters() -> Vec<String> {
-    std::env::args()
-        .skip(1)
-        .filter(|arg| !arg.starts_with('-'))
-        .collect()
-}
-
-/// Writes `report` to `criterion/subscriptions/{name}.json`, where `bench-report` reads it.
-fn write_report(name: &str, report: &serde_json::Value) {
-    let dir = criterion_home().join("subscriptions");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{name}.json")), report.to_string()).unwrap();
 }
 
 /// How the subscriber learns of new events in a latency run.
@@ -153,7 +110,7 @@ impl Wakeups {
 }
 
 fn latency(_: &mut Criterion) {
-    let filters = filters();
+    let filters = common::filters();
     if !filters.is_empty() && !filters.iter().any(|f| f.contains("latency")) {
         return;
     }
@@ -231,8 +188,8 @@ fn latency_of(scratch: &Scratch, wakeups: Wakeups) {
     let span = committed[measured.end - 1] - committed[measured.start];
     let achieved = (latencies.len() - 1) as f64 / span.as_secs_f64();
     let (p50, p99, max) = (
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 99.0),
+        common::percentile(&latencies, 50.0),
+        common::percentile(&latencies, 99.0),
         latencies[latencies.len() - 1],
     );
     let id = format!("subscribe_latency/postgres/{}", wakeups.name());
@@ -241,7 +198,8 @@ fn latency_of(scratch: &Scratch, wakeups: Wakeups) {
          ({early} received before their record_event returned; poll interval {poll_interval:?})",
         latencies.len()
     );
-    write_report(
+    common::write_report(
+        "subscriptions",
         &format!("latency_{}", wakeups.name()),
         &serde_json::json!({
             "id": id,
@@ -256,12 +214,6 @@ fn latency_of(scratch: &Scratch, wakeups: Wakeups) {
             "received_before_return": early,
         }),
     );
-}
-
-/// The nearest-rank percentile of sorted `values`.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// Which grafi's table a catch-up reads.
@@ -318,7 +270,7 @@ impl Layout {
     /// groups (`catch_up/postgres/`, `catch_up/postgres36/`), or one naming `catch_up` and no
     /// layout.
     fn catch_up_wanted(self) -> bool {
-        let filters = filters();
+        let filters = common::filters();
         let own = format!("catch_up/{}/", self.backend());
         filters.is_empty()
             || filters
@@ -339,7 +291,7 @@ fn catch_up_on(c: &mut Criterion, layout: Layout) {
     let backend = layout.backend();
     let scratch = Scratch::new();
     let store = scratch.store(|b| b.dialect(layout.dialect()));
-    let client = scratch.rt.block_on(connect(&scratch.url));
+    let client = scratch.rt.block_on(common::connect(&scratch.url));
     for chunk in layout.dataset(CATCH_UP_EVENTS).chunks(10_000) {
         scratch
             .rt
@@ -430,7 +382,8 @@ fn catch_up_on(c: &mut Criterion, layout: Layout) {
         .iter()
         .map(|pair| pair.map(|d| d.as_nanos() as u64))
         .collect();
-    write_report(
+    common::write_report(
+        "subscriptions",
         &format!("catch_up_{backend}"),
         &serde_json::json!({
             "of": of,

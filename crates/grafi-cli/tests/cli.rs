@@ -2665,29 +2665,8 @@ mod postgres {
     #[test]
     fn roles_grant_exactly_what_they_say() {
         let db = ScratchDb::new();
-        let prefix = format!("r{}", &db.name[db.name.len() - 12..]);
-        let sql = String::from_utf8(
-            grafi_store()
-                .args(["roles", "--print-sql", "--prefix", &prefix])
-                .assert()
-                .success()
-                .get_output()
-                .stdout
-                .clone(),
-        )
-        .unwrap();
-        let roles = RolesGuard::new(&db, &prefix, &sql);
-        let as_role = |who: &str| {
-            let mut url = with_param(&db.url, &format!("user={prefix}_{who}_login"));
-            if who == "owner" {
-                // The owner's login acts as the owner role, so what it creates is the
-                // owner's (and gets the default privileges).
-                url.push_str(&format!("&options=-c%20role%3D{prefix}_owner"));
-            }
-            let mut cmd = grafi_store();
-            cmd.args(["--store", &url]);
-            cmd
-        };
+        let roles = RolesGuard::new(&db, "r");
+        let as_role = |who: &str| roles.command(who);
         // The owner creates the table (the migrations), nobody else can.
         as_role("owner")
             .args(["migrate", "run", "--yes"])
@@ -2698,7 +2677,7 @@ mod postgres {
                 &db.url,
                 "SELECT tableowner FROM pg_tables WHERE tablename = 'events'"
             ),
-            format!("{prefix}_owner")
+            format!("{}_owner", roles.prefix)
         );
         // The writer records and reads.
         as_role("writer")
@@ -2763,27 +2742,8 @@ mod postgres {
             .args(["migrate", "run", "--yes"])
             .assert()
             .success();
-        let prefix = format!("m{}", &db.name[db.name.len() - 12..]);
-        let sql = String::from_utf8(
-            grafi_store()
-                .args(["roles", "--print-sql", "--prefix", &prefix])
-                .assert()
-                .success()
-                .get_output()
-                .stdout
-                .clone(),
-        )
-        .unwrap();
-        let _roles = RolesGuard::new(&db, &prefix, &sql);
-        let as_role = |who: &str| {
-            let mut url = with_param(&db.url, &format!("user={prefix}_{who}_login"));
-            if who == "owner" {
-                url.push_str(&format!("&options=-c%20role%3D{prefix}_owner"));
-            }
-            let mut cmd = grafi_store();
-            cmd.args(["--store", &url]);
-            cmd
-        };
+        let roles = RolesGuard::new(&db, "m");
+        let as_role = |who: &str| roles.command(who);
         as_role("writer")
             .arg("import")
             .arg(corpus_path())
@@ -2821,10 +2781,23 @@ mod postgres {
     }
 
     impl RolesGuard {
-        fn new(db: &ScratchDb, prefix: &str, sql: &str) -> Self {
+        /// Runs `grafi-store roles --print-sql` for a prefix unique to `db` (starting with
+        /// `letter`), and adds a login role to each group.
+        fn new(db: &ScratchDb, letter: &str) -> Self {
+            let prefix = format!("{letter}{}", &db.name[db.name.len() - 12..]);
+            let sql = String::from_utf8(
+                grafi_store()
+                    .args(["roles", "--print-sql", "--prefix", &prefix])
+                    .assert()
+                    .success()
+                    .get_output()
+                    .stdout
+                    .clone(),
+            )
+            .unwrap();
             let guard = Self {
                 url: db.url.clone(),
-                prefix: prefix.to_owned(),
+                prefix: prefix.clone(),
             };
             let logins = ["owner", "writer", "reader"]
                 .iter()
@@ -2840,6 +2813,18 @@ mod postgres {
                 conn.batch_execute(&logins).await.unwrap();
             });
             guard
+        }
+
+        /// `grafi-store` logged in as `PREFIX_who_login`. The owner's login acts as the
+        /// owner role, so what it creates is the owner's (and gets the default privileges).
+        fn command(&self, who: &str) -> Command {
+            let mut url = with_param(&self.url, &format!("user={}_{who}_login", self.prefix));
+            if who == "owner" {
+                url.push_str(&format!("&options=-c%20role%3D{}_owner", self.prefix));
+            }
+            let mut cmd = grafi_store();
+            cmd.args(["--store", &url]);
+            cmd
         }
 
         /// `sql` run as `PREFIX_who_login` fails with SQLSTATE 42501.
