@@ -33,10 +33,10 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures::pin_mut;
-use grafi_benches::{admin_url, criterion_home, dataset, dataset36, CONVERSATION_LEN};
+use grafi_benches::{criterion_home, dataset, dataset36, CONVERSATION_LEN};
 use grafi_events::{new_id, Dialect, Event};
 use grafi_store_core::EventStore;
-use grafi_store_diesel::{ConnectionSettings, DieselEventStore};
+use grafi_store_diesel::DieselEventStore;
 use tokio::runtime::Runtime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
@@ -293,23 +293,11 @@ impl Bench {
             .enable_all()
             .build()
             .unwrap();
-        let db_name = format!("grafi_bench_{}", uuid::Uuid::new_v4().simple());
+        // Plain text, as the raw baselines (tokio-postgres with NoTls): the ratios measure
+        // the store's own work, not TLS (which `sslmode=prefer` would use wherever the
+        // server offers it).
+        let (db_name, url) = common::create_database(&rt);
         let (store, client) = rt.block_on(async {
-            let admin = common::connect(&admin_url()).await;
-            admin
-                .batch_execute(&format!("CREATE DATABASE {db_name}"))
-                .await
-                .unwrap();
-            // Plain text, as the raw baselines (tokio-postgres with NoTls): the ratios measure
-            // the store's own work, not TLS (which `sslmode=prefer` would use wherever the
-            // server offers it).
-            let url = format!(
-                "{} sslmode=disable",
-                ConnectionSettings::parse(&admin_url())
-                    .unwrap()
-                    .with_dbname(&db_name)
-                    .expose_conninfo()
-            );
             let store = DieselEventStore::builder(url.clone())
                 .dialect(layout.dialect())
                 .pool_size(4)
@@ -376,13 +364,7 @@ impl Bench {
 
 impl Drop for Bench {
     fn drop(&mut self) {
-        let name = self.db_name.clone();
-        self.rt.block_on(async {
-            let admin = common::connect(&admin_url()).await;
-            let _ = admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-        });
+        common::drop_database(&self.rt, &self.db_name);
     }
 }
 
