@@ -161,7 +161,6 @@ async fn write_all(
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use async_trait::async_trait;
     use grafi_events::{ComponentInfo, InvokeContext, Message};
     use grafi_store::StoreError;
     use grafi_store::{EventPage, MemoryEventStore, RecordOutcome};
@@ -180,16 +179,9 @@ mod tests {
         page_reads: AtomicUsize,
     }
 
-    #[async_trait]
-    impl EventStore for HeldBack {
+    crate::test_support::store_over_inner!(HeldBack {
         async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError> {
             self.inner.record_events(events).await
-        }
-        async fn clear_events(&self) -> Result<(), StoreError> {
-            self.inner.clear_events().await
-        }
-        async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_events().await
         }
         async fn get_events_page(
             &self,
@@ -199,22 +191,6 @@ mod tests {
             self.page_reads.fetch_add(1, Ordering::SeqCst);
             self.inner.get_events_page(after, limit).await
         }
-        async fn get_event(&self, id: &str) -> Result<Option<Arc<Event>>, StoreError> {
-            self.inner.get_event(id).await
-        }
-        async fn get_agent_events(&self, id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_agent_events(id).await
-        }
-        async fn get_conversation_events(&self, id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_conversation_events(id).await
-        }
-        async fn get_topic_events(
-            &self,
-            topic: &str,
-            offsets: &[i64],
-        ) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_topic_events(topic, offsets).await
-        }
         async fn read_positions(
             &self,
             after: &Cursor,
@@ -223,7 +199,7 @@ mod tests {
         ) -> Result<PositionPage, StoreError> {
             Ok(PositionPage::new(Vec::new(), *after, false))
         }
-    }
+    });
 
     async fn export(store: Arc<dyn EventStore>, filter: Filter) -> String {
         let mut sink = Vec::new();

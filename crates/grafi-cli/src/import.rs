@@ -578,7 +578,6 @@ async fn record_batch(
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use async_trait::async_trait;
     use grafi_events::{ComponentInfo, InvokeContext, Message};
     use grafi_store::{EventPage, InvalidReason, MemoryEventStore};
 
@@ -592,8 +591,7 @@ mod tests {
         refuse: String,
     }
 
-    #[async_trait]
-    impl EventStore for Flaky {
+    crate::test_support::store_over_inner!(Flaky {
         async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError> {
             if self
                 .transient
@@ -615,12 +613,6 @@ mod tests {
             }
             self.inner.record_events(events).await
         }
-        async fn clear_events(&self) -> Result<(), StoreError> {
-            self.inner.clear_events().await
-        }
-        async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_events().await
-        }
         async fn get_events_page(
             &self,
             after: Option<u64>,
@@ -628,23 +620,7 @@ mod tests {
         ) -> Result<EventPage, StoreError> {
             self.inner.get_events_page(after, limit).await
         }
-        async fn get_event(&self, id: &str) -> Result<Option<Arc<Event>>, StoreError> {
-            self.inner.get_event(id).await
-        }
-        async fn get_agent_events(&self, id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_agent_events(id).await
-        }
-        async fn get_conversation_events(&self, id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_conversation_events(id).await
-        }
-        async fn get_topic_events(
-            &self,
-            topic: &str,
-            offsets: &[i64],
-        ) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_topic_events(topic, offsets).await
-        }
-    }
+    });
 
     fn events(n: usize) -> Vec<Event> {
         let ctx = InvokeContext::new("c", "r");

@@ -503,16 +503,9 @@ mod tests {
         }
     }
 
-    #[async_trait]
-    impl EventStore for Flaky {
+    crate::test_support::store_over_inner!(Flaky {
         async fn record_events(&self, events: Vec<Event>) -> Result<RecordOutcome, StoreError> {
             self.inner.record_events(events).await
-        }
-        async fn clear_events(&self) -> Result<(), StoreError> {
-            self.inner.clear_events().await
-        }
-        async fn get_events(&self) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_events().await
         }
         async fn get_events_page(
             &self,
@@ -520,22 +513,6 @@ mod tests {
             limit: usize,
         ) -> Result<EventPage, StoreError> {
             self.inner.get_events_page(after, limit).await
-        }
-        async fn get_event(&self, id: &str) -> Result<Option<Arc<Event>>, StoreError> {
-            self.inner.get_event(id).await
-        }
-        async fn get_agent_events(&self, id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_agent_events(id).await
-        }
-        async fn get_conversation_events(&self, id: &str) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_conversation_events(id).await
-        }
-        async fn get_topic_events(
-            &self,
-            topic: &str,
-            offsets: &[i64],
-        ) -> Result<Vec<Arc<Event>>, StoreError> {
-            self.inner.get_topic_events(topic, offsets).await
         }
         async fn read_positions(
             &self,
@@ -555,7 +532,7 @@ mod tests {
         async fn listen(&self) -> Result<Box<dyn Wakeup>, StoreError> {
             Ok(Box::new(Polling(self.inner.listen().await?)))
         }
-    }
+    });
 
     #[tokio::test(start_paused = true)]
     async fn following_goes_on_after_retryable_errors_without_losing_or_repeating() {
